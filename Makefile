@@ -1,0 +1,39 @@
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+HTMX_VERSION := 2.0.11
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m flask --app webapp db upgrade
+	$(PY) -m webapp.launcher
+
+# The local copy of htmx the browser tests serve in place of the CDN (skipped without npm).
+node_modules/htmx.org/dist/htmx.min.js:
+	-command -v npm >/dev/null && npm install --no-save --no-audit --no-fund htmx.org@$(HTMX_VERSION)
+
+test: $(STAMP) node_modules/htmx.org/dist/htmx.min.js
+	$(VENV)/bin/ruff check .
+	@echo "== SQLite + embedded Redis =="
+	env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(PY) -m pytest
+	@if [ -n "$$TEST_DATABASE_URL" ] || [ -n "$$TEST_REDIS_URL" ]; then \
+		echo "== $$TEST_DATABASE_URL + $$TEST_REDIS_URL =="; \
+		$(PY) -m pytest; \
+	fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) node_modules test-output

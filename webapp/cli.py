@@ -1,0 +1,33 @@
+"""Operator commands: ``flask --app webapp owner create EMAIL``."""
+
+import sys
+
+import click
+from flask import Flask
+
+from webapp.domain.accounts import create_owner
+from webapp.domain.errors import InvalidInput
+from webapp.extensions import db
+from webapp.models import utcnow
+
+
+def register(app: Flask) -> None:
+    @app.cli.group()
+    def owner():
+        """Owner accounts."""
+
+    @owner.command("create")
+    @click.argument("email")
+    @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+    def create(email: str, password_stdin: bool):
+        """Create an owner account (the password is asked for, or read from stdin)."""
+        if password_stdin or not sys.stdin.isatty():
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        try:
+            new = create_owner(db.session, email, password, utcnow())
+        except InvalidInput as exc:
+            raise click.ClickException(f"{exc.field}: {exc.message}") from exc
+        db.session.commit()
+        click.echo(f"Created owner {new.email} (id {new.id}).")

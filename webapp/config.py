@@ -1,0 +1,53 @@
+"""Settings, read only from the environment."""
+
+import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+def normalize_database_url(url: str) -> str:
+    """Heroku hands out ``postgres://``; SQLAlchemy with psycopg 3 needs ``postgresql+psycopg://``."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    def __init__(self, environ=None):
+        env = os.environ if environ is None else environ
+        default_env = "production" if env.get("DYNO") else "development"
+        self.ADMIT_ENV = env.get("ADMIT_ENV") or default_env
+        production = self.ADMIT_ENV == "production"
+        secret = env.get("SECRET_KEY")
+        if not secret:
+            if production:
+                raise RuntimeError("SECRET_KEY must be set in production")
+            secret = "dev-insecure-secret-key"
+        self.SECRET_KEY = secret
+        default_db = f"sqlite:///{INSTANCE_DIR / 'admit.sqlite3'}"
+        self.SQLALCHEMY_DATABASE_URI = normalize_database_url(env.get("DATABASE_URL") or default_db)
+        self.REDIS_URL = env.get("REDIS_URL") or ""
+        self.TELEGRAM_API_URL = (env.get("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip(
+            "/"
+        )
+        self.PUBLIC_URL = (env.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = production
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = production
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+def engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        # Concurrent writers (web, bot, worker) wait on SQLite's lock instead of failing at once.
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}

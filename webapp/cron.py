@@ -1,0 +1,12 @@
+"""Periodic sweeps, loaded by ``rq cron webapp.cron``.
+
+``rq cron`` has no leader election and fires interval jobs at start-up, so every swept job is
+idempotent: the database, not the scheduler, decides what is due.
+"""
+
+from rq import cron
+
+from webapp import jobs
+from webapp.queues import QUEUE_NAME
+
+cron.register(jobs.sweep_lifecycle, QUEUE_NAME, interval=60, job_timeout=300)

@@ -1,0 +1,45 @@
+"""Owner accounts."""
+
+import re
+import secrets
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.domain.errors import InvalidInput
+from webapp.models import Owner
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 10
+# Compared against when the e-mail is unknown, so a wrong e-mail costs as much time as a wrong
+# password and does not reveal which accounts exist.
+_DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_owner(session: Session, email: str, password: str, now: datetime) -> Owner:
+    """A new owner; the password is hashed with scrypt (werkzeug's default)."""
+    email = normalize_email(email)
+    if not EMAIL.match(email) or len(email) > 254:
+        raise InvalidInput("email", "Enter a valid e-mail address.")
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput("password", f"Use at least {MIN_PASSWORD} characters.")
+    if session.scalar(select(Owner.id).where(func.lower(Owner.email) == email)) is not None:
+        raise InvalidInput("email", "An account with this e-mail already exists.")
+    owner = Owner(email=email, password_hash=generate_password_hash(password), created_at=now)
+    session.add(owner)
+    session.flush()
+    return owner
+
+
+def authenticate(session: Session, email: str, password: str) -> Owner | None:
+    owner = session.scalars(select(Owner).where(Owner.email == normalize_email(email))).first()
+    if owner is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return owner if check_password_hash(owner.password_hash, password) else None

@@ -1,0 +1,44 @@
+"""Every way the domain says no, each its own type so callers can word it for their audience."""
+
+
+class DomainError(Exception):
+    """Base of every refusal; ``str()`` is a message fit for an owner."""
+
+
+class InvalidInput(DomainError):
+    """A value an owner entered is wrong; ``field`` names it for forms."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class NotFound(DomainError):
+    """The thing does not exist or belongs to someone else (callers answer 404 either way)."""
+
+
+class ActivationRefused(DomainError):
+    """Base of the refusals a customer can get for a code."""
+
+
+class UnknownCode(ActivationRefused):
+    """No such code in this project, or it was rolled back (customers are told the same)."""
+
+
+class CodeExpired(ActivationRefused):
+    pass
+
+
+class CodeUsedUp(ActivationRefused):
+    pass
+
+
+class AlreadyActivated(ActivationRefused):
+    pass
+
+
+class TooManyAttempts(ActivationRefused):
+    def __init__(self, retry_after_seconds: int):
+        super().__init__(f"too many wrong codes; try again in {retry_after_seconds} s")
+        self.retry_after_seconds = retry_after_seconds

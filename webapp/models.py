@@ -1,0 +1,395 @@
+"""Tables and their small invariants. The business rules live in ``webapp.domain``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in Python, naive UTC in the database, alike on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; Admit stores aware UTC datetimes only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Owner(UserMixin, db.Model):
+    __tablename__ = "owner"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    telegram_username: Mapped[str | None] = mapped_column(String(64))
+    telegram_link_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    projects: Mapped[list[Project]] = relationship(back_populates="owner")
+
+
+class Project(db.Model):
+    __tablename__ = "project"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owner.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    bot_token: Mapped[str] = mapped_column(String(128), unique=True)
+    bot_user_id: Mapped[int] = mapped_column(BigInteger)
+    bot_username: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    owner: Mapped[Owner] = relationship(back_populates="projects")
+    resources: Mapped[list[Resource]] = relationship(back_populates="project")
+    plans: Mapped[list[Plan]] = relationship(back_populates="project")
+
+    @property
+    def masked_token(self) -> str:
+        bot_id, _, secret = self.bot_token.partition(":")
+        return f"{bot_id}:…{secret[-4:]}" if secret else "…"
+
+
+class Resource(db.Model):
+    """A channel or group where the project's bot is (or was) an administrator."""
+
+    __tablename__ = "resource"
+    __table_args__ = (UniqueConstraint("project_id", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    title: Mapped[str] = mapped_column(String(255))
+    username: Mapped[str | None] = mapped_column(String(64))
+    chat_type: Mapped[str] = mapped_column(String(16))  # channel, supergroup, group
+    can_invite_users: Mapped[bool] = mapped_column(Boolean, default=False)
+    can_restrict_members: Mapped[bool] = mapped_column(Boolean, default=False)
+    bot_is_admin: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="resources")
+
+    @property
+    def is_usable(self) -> bool:
+        return self.bot_is_admin and self.can_invite_users and self.can_restrict_members
+
+
+plan_resource = Table(
+    "plan_resource",
+    db.metadata,
+    Column("plan_id", ForeignKey("plan.id"), primary_key=True),
+    Column("resource_id", ForeignKey("resource.id"), primary_key=True, index=True),
+)
+
+PERIOD_UNITS = ("day", "month", "lifetime")
+
+
+class Plan(db.Model):
+    __tablename__ = "plan"
+    __table_args__ = (
+        CheckConstraint("period_unit IN ('day', 'month', 'lifetime')", name="period_unit"),
+        CheckConstraint(
+            "(period_unit = 'lifetime' AND period_count IS NULL)"
+            " OR (period_unit <> 'lifetime' AND period_count >= 1)",
+            name="period_count",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    period_unit: Mapped[str] = mapped_column(String(16))
+    period_count: Mapped[int | None] = mapped_column(Integer)
+    renewal_text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    project: Mapped[Project] = relationship(back_populates="plans")
+    resources: Mapped[list[Resource]] = relationship(
+        secondary=plan_resource, order_by="Resource.id"
+    )
+
+    @property
+    def is_lifetime(self) -> bool:
+        return self.period_unit == "lifetime"
+
+    @property
+    def period_label(self) -> str:
+        if self.is_lifetime:
+            return "lifetime"
+        unit = self.period_unit if self.period_count == 1 else self.period_unit + "s"
+        return f"{self.period_count} {unit}"
+
+
+class Batch(db.Model):
+    """The codes made together in one generation."""
+
+    __tablename__ = "batch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"))
+    size: Mapped[int] = mapped_column(Integer)
+    max_activations: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_owner_id: Mapped[int | None] = mapped_column(ForeignKey("owner.id"))
+    created_via: Mapped[str] = mapped_column(String(16), default="dashboard")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    plan: Mapped[Plan] = relationship()
+
+    __table_args__ = (Index("ix_batch_project_created", "project_id", "created_at"),)
+
+
+class AccessCode(db.Model):
+    __tablename__ = "access_code"
+    __table_args__ = (
+        # The normalized form is what customers' input is matched against.
+        UniqueConstraint("project_id", "lookup_key"),
+        CheckConstraint("max_activations >= 1", name="max_activations_positive"),
+        CheckConstraint(
+            "activation_count >= 0 AND activation_count <= max_activations",
+            name="activation_count_within_max",
+        ),
+        Index("ix_access_code_project_created", "project_id", "created_at", "id"),
+        Index("ix_access_code_plan_created", "plan_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batch.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    lookup_key: Mapped[str] = mapped_column(String(64))
+    max_activations: Mapped[int] = mapped_column(Integer)
+    activation_count: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(String(255))
+    created_by_owner_id: Mapped[int | None] = mapped_column(ForeignKey("owner.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    plan: Mapped[Plan] = relationship()
+    batch: Mapped[Batch | None] = relationship()
+
+    def status(self, now: datetime) -> str:
+        if self.deleted_at is not None:
+            return "rolled back"
+        if self.expires_at is not None and now >= self.expires_at:
+            return "expired"
+        if self.activation_count >= self.max_activations:
+            return "used up"
+        return "active"
+
+    @property
+    def activations_left(self) -> int:
+        return self.max_activations - self.activation_count
+
+
+class Customer(db.Model):
+    """A Telegram user as one project's bot knows them."""
+
+    __tablename__ = "customer"
+    __table_args__ = (UniqueConstraint("project_id", "telegram_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger)
+    username: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    # The step a customer is in with the bot (e.g. waiting for a typed code); kept here so it
+    # survives a bot restart.
+    pending_step: Mapped[str | None] = mapped_column(String(32))
+    pending_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plan.id"))
+    blocked_bot_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def display_name(self) -> str:
+        name = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return name or (f"@{self.username}" if self.username else str(self.telegram_user_id))
+
+
+class Subscription(db.Model):
+    """A customer's access to one plan; one open subscription per customer and plan."""
+
+    __tablename__ = "subscription"
+    __table_args__ = (
+        Index("ix_subscription_customer", "customer_id"),
+        # At most one open subscription per customer and plan: extensions go to that one.
+        Index(
+            "uq_subscription_open_customer_plan",
+            "customer_id",
+            "plan_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
+        # The sweeps only ever look at subscriptions that have not ended yet.
+        Index(
+            "ix_subscription_open_ends_at",
+            "ends_at",
+            postgresql_where=text("ended_at IS NULL AND ends_at IS NOT NULL"),
+            sqlite_where=text("ended_at IS NULL AND ends_at IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: lifetime
+    # The end date the last reminder was about; an extension changes ends_at, so a new reminder
+    # becomes due without any flag to reset.
+    reminded_for_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(16))  # expired, rolled_back
+    end_notice_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    customer: Mapped[Customer] = relationship()
+    plan: Mapped[Plan] = relationship()
+
+    def is_active(self, now: datetime) -> bool:
+        return self.ended_at is None and (self.ends_at is None or self.ends_at > now)
+
+
+class Activation(db.Model):
+    __tablename__ = "activation"
+    __table_args__ = (
+        UniqueConstraint("code_id", "customer_id"),
+        Index("ix_activation_project_activated", "project_id", "activated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    code_id: Mapped[int] = mapped_column(ForeignKey("access_code.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscription.id"), index=True)
+    activated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # What this activation added to the subscription, so a rollback can take exactly that back.
+    ends_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_subscription: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    code: Mapped[AccessCode] = relationship()
+    customer: Mapped[Customer] = relationship()
+    subscription: Mapped[Subscription] = relationship()
+
+
+class Removal(db.Model):
+    """A customer to remove from one resource: written with the decision, carried out by jobs."""
+
+    __tablename__ = "removal"
+    __table_args__ = (
+        Index("ix_removal_status", "status", "next_attempt_at"),
+        Index("ix_removal_project_created", "project_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id"))
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscription.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(16))  # expired, rolled_back
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    customer: Mapped[Customer] = relationship()
+    resource: Mapped[Resource] = relationship()
+
+
+class AuditEvent(db.Model):
+    """Every action on codes, kept after the code itself is rolled back."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_project_created", "project_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("access_code.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("owner.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BotConversation(db.Model):
+    """A multi-step bot dialogue (e.g. an owner's /newcode) that must survive a restart."""
+
+    __tablename__ = "bot_conversation"
+    __table_args__ = (UniqueConstraint("project_id", "telegram_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Membership(db.Model):
+    """A customer's place in one resource: the invite link made for them and when they joined."""
+
+    __tablename__ = "membership"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "resource_id"),
+        Index("ix_membership_resource", "resource_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id"))
+    invite_link: Mapped[str | None] = mapped_column(String(255))
+    invite_link_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    customer: Mapped[Customer] = relationship()
+    resource: Mapped[Resource] = relationship()

@@ -1,0 +1,51 @@
+"""The RQ worker process (``python -m webapp.worker``) and the app context jobs run in."""
+
+import contextlib
+import os
+
+from flask import Flask
+
+_app: Flask | None = None
+
+
+def job_app() -> Flask:
+    """One app per worker process, built on first use."""
+    global _app
+    if _app is None:
+        from webapp import create_app
+
+        _app = create_app()
+    return _app
+
+
+@contextlib.contextmanager
+def app_context():
+    """One unit of work: a fresh app context and session, removed afterwards."""
+    from webapp.extensions import db
+
+    app = job_app()
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            db.session.remove()
+
+
+def main() -> None:
+    from rq import Worker
+
+    from webapp.queues import QUEUE_NAME, redis_from_url
+
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        raise SystemExit("REDIS_URL is not set")
+    # SimpleWorker runs jobs in this process: the app and its connection pool are built once
+    # instead of forked into every job (TECH-NOTES: never carry connections across a fork).
+    from rq.worker import SimpleWorker
+
+    worker: Worker = SimpleWorker([QUEUE_NAME], connection=redis_from_url(url))
+    worker.work(with_scheduler=True)
+
+
+if __name__ == "__main__":
+    main()
