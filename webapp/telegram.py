@@ -117,10 +117,6 @@ def call(action: Callable[[], object], *, sleep: Callable[[float], None] = time.
     raise AssertionError("unreachable")
 
 
-def _to_dict(obj) -> dict:
-    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj.__dict__)
-
-
 def get_me(token: str) -> dict:
     """The bot's own user; raises ``Unauthorized`` for a wrong token."""
     me = call(lambda: bot_for(token).get_me())
