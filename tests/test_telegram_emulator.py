@@ -1,0 +1,442 @@
+"""The fake Bot API server, driven by the real pyTelegramBotAPI client and by plain requests."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import telebot
+from telebot import apihelper, types
+from telebot.apihelper import ApiTelegramException
+
+from tests.telegram_emulator import BotApiEmulator
+
+TOKEN = "123456:GOLD-token"
+OTHER_TOKEN = "654321:SILVER-token"
+CHANNEL = -1001001
+ANN, BOB, CAT, OWNER = 5001, 5002, 5003, 5999
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def emu():
+    emulator = BotApiEmulator().start()
+    emulator.add_bot(token=TOKEN, username="GoldClubBot", first_name="Gold Club")
+    emulator.add_user(ANN, first_name="Ann", last_name="Lee", username="ann")
+    emulator.add_user(BOB, first_name="Bob")
+    emulator.add_user(CAT, first_name="Cat")
+    emulator.add_user(OWNER, first_name="Owner")
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def bot(emu):
+    """A real TeleBot pointed at the emulator (module globals restored afterwards)."""
+    saved = apihelper.API_URL, apihelper.FILE_URL
+    apihelper.API_URL = emu.url + "/bot{0}/{1}"
+    apihelper.FILE_URL = emu.url + "/file/bot{0}/{1}"
+    yield telebot.TeleBot(TOKEN, threaded=False)
+    apihelper.API_URL, apihelper.FILE_URL = saved
+
+
+@pytest.fixture
+def channel(emu):
+    emu.add_chat(CHANNEL, type="channel", title="Gold Club Channel")
+    emu.set_chat_admin(CHANNEL, OWNER, status="creator")
+    emu.set_chat_admin(CHANNEL, 123456, can_invite_users=True, can_restrict_members=True)
+    return CHANNEL
+
+
+def api(emu, method, token=TOKEN, **params):
+    return requests.post(f"{emu.url}/bot{token}/{method}", params=params, timeout=10)
+
+
+# ---------------------------------------------------------------------------- basics
+def test_get_me_with_real_client(bot):
+    me = bot.get_me()
+    assert me.id == 123456 and me.is_bot and me.username == "GoldClubBot"
+    assert me.can_join_groups is True
+
+
+def test_bad_token_and_unknown_method(emu, bot):
+    with pytest.raises(ApiTelegramException) as exc:
+        telebot.TeleBot("999:WRONG").get_me()
+    assert exc.value.error_code == 401
+    assert exc.value.result_json["description"] == "Unauthorized"
+    resp = api(emu, "noSuchMethod")
+    assert resp.status_code == 404 and resp.json() == {
+        "ok": False, "error_code": 404, "description": "Not Found"}
+    assert emu.calls(method="getMe")[-1]["status"] == 401
+
+
+def test_parameters_accepted_as_query_form_json_and_multipart(emu):
+    url = f"{emu.url}/bot{TOKEN}/sendMessage"
+    markup = {"inline_keyboard": [[{"text": "Go", "callback_data": "go"}]]}
+    answers = [
+        requests.post(url, params={"chat_id": ANN, "text": "q"}),
+        requests.post(url, data={"chat_id": ANN, "text": "form",
+                                 "reply_markup": json.dumps(markup)}),
+        requests.post(url, json={"chat_id": ANN, "text": "json", "reply_markup": markup}),
+        requests.post(url, files={"chat_id": (None, str(ANN)), "text": (None, "multi")}),
+        requests.get(url, params={"chat_id": ANN, "text": "get"}),
+    ]
+    assert [r.json()["result"]["text"] for r in answers] == ["q", "form", "json", "multi", "get"]
+    ids = [r.json()["result"]["message_id"] for r in answers]
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    assert emu.calls(method="sendMessage")[1]["params"]["reply_markup"] == markup
+    msg = answers[2].json()["result"]
+    assert msg["from"]["id"] == 123456 and msg["chat"] == {
+        "id": ANN, "type": "private", "first_name": "Ann", "last_name": "Lee",
+        "username": "ann"}
+    assert isinstance(msg["date"], int)
+
+
+def test_errors_look_like_telegram(emu, channel):
+    assert api(emu, "sendMessage", chat_id=-4242, text="x").json() == {
+        "ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+    emu.add_chat(-1002, type="supergroup", title="Other")
+    resp = api(emu, "createChatInviteLink", chat_id=-1002)
+    assert resp.status_code == 403
+    emu.add_member(-1002, 123456)
+    resp = api(emu, "createChatInviteLink", chat_id=-1002).json()
+    assert resp["description"].startswith("Bad Request: not enough rights")
+    resp = api(emu, "createChatInviteLink", chat_id=channel, name="x" * 33).json()
+    assert resp["error_code"] == 400
+    assert api(emu, "createChatInviteLink", chat_id=channel,
+               member_limit=100000).json()["error_code"] == 400
+    resp = api(emu, "createChatInviteLink", chat_id=channel, member_limit=5,
+               creates_join_request=True).json()
+    assert resp["error_code"] == 400 and "member limit" in resp["description"]
+    assert api(emu, "sendMessage", chat_id=ANN, text="a.b",
+               parse_mode="MarkdownV2").json()["description"].startswith(
+        "Bad Request: can't parse entities: Character '.' is reserved")
+    assert "Unsupported start tag \"br\"" in api(
+        emu, "sendMessage", chat_id=ANN, text="a<br>b", parse_mode="HTML").json()["description"]
+    ok = api(emu, "sendMessage", chat_id=ANN, text="<b>Code:</b> A&amp;B",
+             parse_mode="HTML").json()["result"]
+    assert ok["text"] == "Code: A&B"
+    assert ok["entities"] == [{"type": "bold", "offset": 0, "length": 5}]
+    long_data = {"inline_keyboard": [[{"text": "x", "callback_data": "d" * 65}]]}
+    assert api(emu, "sendMessage", chat_id=ANN, text="t", reply_markup=json.dumps(
+        long_data)).json()["description"] == "Bad Request: BUTTON_DATA_INVALID"
+
+
+# ---------------------------------------------------------------------------- updates
+def test_polling_picks_up_message_and_reply_is_recorded(emu, bot):
+    @bot.message_handler(commands=["start"])
+    def start(message):
+        payload = telebot.util.extract_arguments(message.text)
+        bot.reply_to(message, f"Hello {message.from_user.first_name}, payload={payload}")
+
+    thread = threading.Thread(target=bot.polling, kwargs={
+        "non_stop": True, "interval": 0, "timeout": 5, "long_polling_timeout": 5})
+    thread.start()
+    try:
+        update = emu.send_message(TOKEN, ANN, "/start gold_42")
+        assert update["message"]["entities"] == [
+            {"type": "bot_command", "offset": 0, "length": 6}]
+        reply = emu.wait_for_message(TOKEN, ANN, contains="Hello Ann", timeout=5)
+        assert reply["text"] == "Hello Ann, payload=gold_42"
+        assert reply["reply_to_message"]["message_id"] == update["message"]["message_id"]
+        assert reply["message_id"] == update["message"]["message_id"] + 1
+    finally:
+        bot.stop_polling()
+        emu.stop()  # wakes the pending long poll
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_long_polling_returns_promptly_when_an_update_arrives(emu, bot):
+    result = {}
+
+    def poll():
+        started = time.monotonic()
+        result["updates"] = bot.get_updates(timeout=8, long_polling_timeout=8)
+        result["elapsed"] = time.monotonic() - started
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    emu.wait_for(lambda e: any(c["status"] is None for c in e.calls(method="getUpdates")))
+    sent_at = time.monotonic()
+    emu.send_message(TOKEN, BOB, "hi")
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert time.monotonic() - sent_at < 1.0 and result["elapsed"] < 3
+    assert [u.message.text for u in result["updates"]] == ["hi"]
+    # the offset confirms; an empty short poll returns at once
+    api(emu, "getUpdates", offset=result["updates"][-1].update_id + 1, timeout=0)
+    assert emu.pending_updates(TOKEN) == []
+
+
+def test_second_poller_gets_409_conflict(emu, bot):
+    holder = {}
+
+    def first():
+        holder["resp"] = api(emu, "getUpdates", timeout=5)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    emu.wait_for(lambda e: e.calls(method="getUpdates"))
+    assert api(emu, "getUpdates", timeout=0).json()["ok"] is True
+    thread.join(timeout=5)
+    assert holder["resp"].status_code == 409
+    assert holder["resp"].json()["description"].startswith("Conflict: terminated by other")
+
+
+def test_callback_query_answer_and_edit(emu, bot):
+    markup = types.InlineKeyboardMarkup()
+    markup.add(types.InlineKeyboardButton("Buy", callback_data="buy:7"))
+    sent = bot.send_message(ANN, "Pick one", reply_markup=markup)
+    with pytest.raises(ValueError):
+        emu.press_button(TOKEN, ANN, sent.message_id, "nope")
+    update = emu.press_button(TOKEN, ANN, sent.message_id, "buy:7")
+    assert update["callback_query"]["message"]["message_id"] == sent.message_id
+    [upd] = bot.get_updates(timeout=0, long_polling_timeout=0)
+    query = upd.callback_query
+    assert query.data == "buy:7" and query.from_user.id == ANN and query.chat_instance
+    assert bot.answer_callback_query(query.id, "Done") is True
+    with pytest.raises(ApiTelegramException):
+        bot.answer_callback_query(query.id, "twice")
+    edited = bot.edit_message_text("Bought", ANN, sent.message_id)
+    assert edited.text == "Bought" and edited.reply_markup is None
+    assert emu.callback_answers()[query.id]["answer"]["text"] == "Done"
+    with pytest.raises(ApiTelegramException) as exc:
+        bot.edit_message_text("Bought", ANN, sent.message_id)
+    assert "message is not modified" in exc.value.description
+    methods = [m["_method"] for m in emu.sent_messages(TOKEN, ANN)]
+    assert methods == ["sendMessage", "editMessageText"]
+
+
+# ---------------------------------------------------------------------------- invite links
+def test_member_limit_one_admits_one_user(emu, bot, channel):
+    link = bot.create_chat_invite_link(channel, name="ann-only", member_limit=1)
+    assert link.invite_link.startswith("https://t.me/+") and link.member_limit == 1
+    assert link.creator.id == 123456 and not link.is_primary and not link.is_revoked
+    assert emu.open_invite_link(ANN, link.invite_link) == "joined"
+    assert emu.open_invite_link(BOB, link.invite_link) == "refused:limit_reached"
+    assert emu.is_member(channel, ANN) and not emu.is_member(channel, BOB)
+    assert bot.get_chat_member(channel, ANN).status == "member"
+    # member_limit counts members who are in the chat right now
+    emu.user_leaves(channel, ANN)
+    assert emu.open_invite_link(BOB, link.invite_link) == "joined"
+    revoked = bot.revoke_chat_invite_link(channel, link.invite_link)
+    assert revoked.is_revoked
+    assert emu.open_invite_link(CAT, link.invite_link) == "refused:revoked"
+
+
+def test_expired_link_refused(emu, bot, channel):
+    link = bot.create_chat_invite_link(channel, expire_date=emu.now() + 60)
+    assert emu.open_invite_link(ANN, link.invite_link) == "joined"
+    emu.advance_clock(120)
+    assert emu.open_invite_link(BOB, link.invite_link) == "refused:expired"
+
+
+def test_join_request_link_then_approve(emu, bot, channel):
+    # (the client turns long_polling_timeout=0 into 10 s, so short polls go through requests)
+    api(emu, "getUpdates", timeout=0,
+        allowed_updates=json.dumps(["message", "chat_join_request", "chat_member"]))
+    link = bot.create_chat_invite_link(channel, creates_join_request=True)
+    assert link.creates_join_request and link.pending_join_request_count == 0
+    assert emu.open_invite_link(ANN, link.invite_link) == "requested"
+    assert emu.member_status(channel, ANN) == "left"
+    [upd] = bot.get_updates(timeout=0, long_polling_timeout=0)
+    request = upd.chat_join_request
+    assert request.from_user.id == ANN and request.user_chat_id == ANN
+    assert request.invite_link.invite_link == link.invite_link
+    assert bot.approve_chat_join_request(channel, ANN) is True
+    assert emu.member_status(channel, ANN) == "member"
+    updates = bot.get_updates(offset=upd.update_id + 1, timeout=0, long_polling_timeout=0)
+    [member_update] = [u.chat_member for u in updates if u.chat_member]
+    assert member_update.new_chat_member.status == "member"
+    assert member_update.old_chat_member.status == "left"
+    with pytest.raises(ApiTelegramException):
+        bot.approve_chat_join_request(channel, ANN)
+
+
+def test_chat_member_updates_need_allowed_updates(emu, bot, channel):
+    link = bot.create_chat_invite_link(channel)
+    emu.open_invite_link(ANN, link.invite_link)
+    assert emu.pending_updates(TOKEN) == []  # default allowed_updates exclude chat_member
+    api(emu, "getUpdates", timeout=0, allowed_updates='["chat_member"]')
+    emu.open_invite_link(BOB, link.invite_link)
+    [upd] = emu.pending_updates(TOKEN)
+    assert upd["chat_member"]["new_chat_member"]["user"]["id"] == BOB
+    assert upd["chat_member"]["invite_link"]["invite_link"] == link.invite_link
+
+
+def test_ban_then_unban_only_if_banned_lets_them_back(emu, bot, channel):
+    link = bot.create_chat_invite_link(channel)
+    assert emu.open_invite_link(ANN, link.invite_link) == "joined"
+    assert bot.ban_chat_member(channel, ANN) is True
+    assert emu.member_status(channel, ANN) == "kicked"
+    assert emu.open_invite_link(ANN, link.invite_link) == "refused:banned"
+    assert bot.unban_chat_member(channel, ANN, only_if_banned=True) is True
+    assert emu.member_status(channel, ANN) == "left"
+    assert emu.open_invite_link(ANN, link.invite_link) == "joined"
+    # only_if_banned on a member is a no-op; a plain unban removes a member
+    bot.unban_chat_member(channel, ANN, only_if_banned=True)
+    assert emu.is_member(channel, ANN)
+    bot.unban_chat_member(channel, ANN)
+    assert emu.member_status(channel, ANN) == "left"
+    with pytest.raises(ApiTelegramException) as exc:
+        bot.ban_chat_member(channel, OWNER)
+    assert exc.value.description == "Bad Request: can't remove chat owner"
+
+
+def test_bot_added_as_admin_and_rights(emu, bot):
+    emu.add_chat(-1005, type="supergroup", title="Club Chat")
+    update = emu.bot_added_as_admin(TOKEN, -1005, OWNER, can_invite_users=False)
+    assert update["my_chat_member"]["new_chat_member"]["status"] == "administrator"
+    with pytest.raises(ApiTelegramException) as exc:
+        bot.create_chat_invite_link(-1005)
+    assert exc.value.description.startswith("Bad Request: not enough rights")
+    admins = bot.get_chat_administrators(-1005)
+    assert [a.user.id for a in admins] == [123456]
+    emu.bot_removed(TOKEN, -1005, OWNER)
+    with pytest.raises(ApiTelegramException) as exc:
+        bot.send_message(-1005, "hi")
+    assert exc.value.error_code == 403
+
+
+# ---------------------------------------------------------------------------- faults & limits
+def test_injected_429_carries_retry_after(emu, bot):
+    emu.fail_next("sendMessage", error_code=429, retry_after=7)
+    with pytest.raises(ApiTelegramException) as exc:
+        bot.send_message(ANN, "hello")
+    assert exc.value.error_code == 429
+    assert exc.value.result_json["parameters"]["retry_after"] == 7
+    assert exc.value.description == "Too Many Requests: retry after 7"
+    assert bot.send_message(ANN, "hello").text == "hello"
+    assert [c["status"] for c in emu.calls(TOKEN, "sendMessage")] == [429, 200]
+
+
+def test_blocked_user_gives_403(emu, bot):
+    emu.block_bot(ANN, TOKEN)
+    with pytest.raises(ApiTelegramException) as exc:
+        bot.send_message(ANN, "hello")
+    assert exc.value.error_code == 403
+    assert exc.value.description == "Forbidden: bot was blocked by the user"
+
+
+def test_rate_limit_30_per_second_per_bot(emu):
+    emu.set_rate_limit(per_bot_per_second=30, per_chat_per_second=None)
+    for uid in range(7000, 7040):
+        emu.add_user(uid)
+    session = requests.Session()
+    started = time.monotonic()
+    answers = [session.post(f"{emu.url}/bot{TOKEN}/sendMessage",
+                            params={"chat_id": uid, "text": "x"}) for uid in range(7000, 7040)]
+    elapsed = time.monotonic() - started
+    limited = [a for a in answers if a.status_code == 429]
+    assert limited, "no 429 beyond 30 messages per second"
+    assert limited[0].json()["parameters"]["retry_after"] >= 1
+    assert limited[0].json()["description"].startswith("Too Many Requests: retry after ")
+    if elapsed < 0.9:
+        assert len(answers) - len(limited) == 30
+    assert emu.stats()["rate_limited"] == len(limited)
+
+
+def test_rate_limit_per_chat(emu, bot):
+    emu.set_rate_limit(per_bot_per_second=30, per_chat_per_second=1)
+    bot.send_message(ANN, "one")
+    with pytest.raises(ApiTelegramException) as exc:
+        bot.send_message(ANN, "two")
+    assert exc.value.error_code == 429
+    assert bot.send_message(BOB, "other chat").text == "other chat"
+
+
+def test_delay_and_disconnect(emu):
+    emu.set_delay("getMe", 0.3)
+    started = time.monotonic()
+    assert api(emu, "getMe").json()["ok"]
+    assert time.monotonic() - started >= 0.3
+    emu.fail_next("getMe", disconnect=True)
+    with pytest.raises(requests.ConnectionError):
+        api(emu, "getMe")
+
+
+# ---------------------------------------------------------------------------- files
+def test_send_document_keeps_bytes_and_name(emu, bot):
+    data = b"code\nGOLD-1\nGOLD-2\n"
+    msg = bot.send_document(ANN, io.BytesIO(data), visible_file_name="codes.csv",
+                            caption="Your codes")
+    assert msg.document.file_name == "codes.csv" and msg.caption == "Your codes"
+    [sent] = emu.sent_messages(TOKEN, ANN)
+    assert sent["_file_bytes"] == data and sent["document"]["_file_bytes"] == data
+    assert sent["document"]["mime_type"] == "text/csv"
+    call = emu.calls(TOKEN, "sendDocument")[0]
+    assert call["files"]["document"] == data and call["file_names"]["document"] == "codes.csv"
+    info = bot.get_file(msg.document.file_id)
+    assert bot.download_file(info.file_path) == data
+
+
+def test_user_document_and_photo_updates(emu, bot):
+    emu.send_document(TOKEN, ANN, b"abc", file_name="a.txt", caption="doc")
+    emu.send_photo(TOKEN, ANN, b"\x89PNG\r\n\x1a\n" + b"\0" * 16)
+    doc_upd, photo_upd = bot.get_updates(timeout=0, long_polling_timeout=0)
+    assert doc_upd.message.document.file_name == "a.txt"
+    assert bot.download_file(bot.get_file(doc_upd.message.document.file_id).file_path) == b"abc"
+    assert photo_upd.message.content_type == "photo"
+
+
+# ---------------------------------------------------------------------------- HTTP control
+def test_http_control_interface(emu):
+    def ctl(action, **body):
+        resp = requests.post(f"{emu.url}/_emulator/{action}", json=body, timeout=5)
+        assert resp.status_code == 200, resp.text
+        return resp.json()["result"]
+
+    ctl("reset")
+    assert ctl("add_bot", token=OTHER_TOKEN, username="SilverBot")["id"] == 654321
+    ctl("add_user", user_id=42, first_name="Zed")
+    ctl("add_chat", chat_id=-77, type="channel", title="Silver")
+    ctl("set_chat_admin", chat_id=-77, user_id=654321)
+    link = api(emu, "createChatInviteLink", token=OTHER_TOKEN, chat_id=-77).json()["result"]
+    assert ctl("open_invite_link", user_id=42, invite_link=link["invite_link"]) == "joined"
+    assert ctl("member_status", chat_id=-77, user_id=42) == "member"
+    ctl("send_message", token=OTHER_TOKEN, user_id=42, text="/start")
+    ctl("fail_next", method="getUpdates", error_code=502, description="Bad Gateway")
+    assert api(emu, "getUpdates", token=OTHER_TOKEN).status_code == 502
+    assert api(emu, "getUpdates", token=OTHER_TOKEN).json()["result"][0]["message"]["text"] \
+        == "/start"
+    ctl("set_rate_limit", per_bot_per_second=None, per_chat_per_second=None)
+    requests.post(f"{emu.url}/bot{OTHER_TOKEN}/sendDocument", data={"chat_id": 42},
+                  files={"document": ("a.bin", b"\x00\x01")})
+    [sent] = ctl("sent_messages", token=OTHER_TOKEN)
+    assert sent["_file_bytes"] == "AAE="  # base64 over HTTP
+    assert ctl("stats")["calls"] >= 4
+    assert [c["method"] for c in ctl("calls", method="sendDocument")] == ["sendDocument"]
+    resp = requests.post(f"{emu.url}/_emulator/member_status", json={"chat_id": 1, "user_id": 1})
+    assert resp.status_code == 400 and resp.json()["ok"] is False
+
+
+def test_wait_for_timeout_is_helpful(emu):
+    with pytest.raises(TimeoutError) as exc:
+        emu.wait_for_message(TOKEN, ANN, contains="never", timeout=0.2)
+    assert "containing 'never'" in str(exc.value)
+
+
+def test_standalone_module_runs(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.telegram_emulator", "--port", "0", "--bot", TOKEN],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        line = proc.stdout.readline()
+        url = line.strip().rsplit(" ", 1)[-1]
+        assert url.startswith("http://127.0.0.1:")
+        assert requests.get(f"{url}/bot{TOKEN}/getMe", timeout=5).json()["ok"] is True
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+        proc.stdout.close()
