@@ -22,6 +22,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     INSTANCE_DIR.mkdir(exist_ok=True)
 
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from webapp.sqlite import tune_sqlite
+
+        with app.app_context():
+            tune_sqlite(db.engine)
     migrate.init_app(app, db)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -56,8 +56,11 @@ class RollbackEffects:
             names = _join_names([resource.title for resource, _ in affected])
             people = _people(self.customers_removed)
             head = f"{people} will be removed from {names}"
-        if self.customers_kept:
-            head += f"; {_people(self.customers_kept)} keep access through other subscriptions"
+        kept = self.customers_kept
+        if kept == 1:
+            head += "; 1 keeps access through another subscription"
+        elif kept:
+            head += f"; {kept} keep access through other subscriptions"
         return head + "."
 
 

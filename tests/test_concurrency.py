@@ -1,0 +1,137 @@
+"""'Max activations = N' holds when many customers tap the link in the same second.
+
+Each thread has its own app context, session and database connection, and all start together
+at a barrier, so the activations really race (on PostgreSQL: 200 transactions at once).
+"""
+
+import threading
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.factories import make_code, make_plan, make_project, tg_user
+from webapp.domain.activation import activate_code
+from webapp.domain.customers import TelegramUser
+from webapp.domain.errors import ActivationRefused
+from webapp.extensions import db
+from webapp.models import AccessCode, Activation, Customer, Subscription
+
+THREADS = 200
+
+
+@pytest.fixture
+def app_config(app_config):
+    if not app_config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Enough connections that the threads race in the database, not in the pool.
+        app_config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "pool_size": 60,
+            "max_overflow": 0,
+            "pool_timeout": 120,
+        }
+    return app_config
+
+
+def race(app, project_id: int, code_text: str, users: list[TelegramUser], now) -> Counter:
+    barrier = threading.Barrier(len(users))
+    outcomes: Counter = Counter()
+    lock = threading.Lock()
+
+    def attempt(user: TelegramUser):
+        with app.app_context():
+            barrier.wait()
+            try:
+                activate_code(db.session, project_id, code_text, user, now)
+                db.session.commit()
+                outcome = "activated"
+            except ActivationRefused as refusal:
+                db.session.rollback()
+                outcome = type(refusal).__name__
+            finally:
+                db.session.remove()
+        with lock:
+            outcomes[outcome] += 1
+
+    threads = [threading.Thread(target=attempt, args=(user,)) for user in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def committed_code(app, now, max_activations):
+    with app.app_context():
+        plan = make_plan(make_project())
+        code = make_code(plan, now, max_activations=max_activations)
+        ids = (plan.project_id, code.id, code.code)
+        db.session.commit()
+    return ids
+
+
+def test_code_with_max_10_admits_exactly_10_of_200_simultaneous_customers(app, now):
+    project_id, code_id, code_text = committed_code(app, now, max_activations=10)
+    users = [tg_user(100_000 + i) for i in range(THREADS)]
+
+    outcomes = race(app, project_id, code_text, users, now)
+
+    assert outcomes == Counter({"activated": 10, "CodeUsedUp": THREADS - 10})
+    with app.app_context():
+        assert db.session.get(AccessCode, code_id).activation_count == 10
+        activations = select(func.count()).where(Activation.code_id == code_id)
+        assert db.session.scalar(activations) == 10
+        assert db.session.scalar(select(func.count()).select_from(Subscription)) == 10
+
+
+def test_code_with_one_activation_left_admits_exactly_one_of_two_customers(app, now):
+    project_id, code_id, code_text = committed_code(app, now, max_activations=1)
+
+    outcomes = race(app, project_id, code_text, [tg_user(1), tg_user(2)], now)
+
+    assert outcomes == Counter({"activated": 1, "CodeUsedUp": 1})
+
+
+def test_the_same_customer_tapping_twice_at_once_is_activated_once(app, now):
+    project_id, code_id, code_text = committed_code(app, now, max_activations=10)
+    same = tg_user(4242)
+
+    outcomes = race(app, project_id, code_text, [same, same], now)
+
+    assert outcomes == Counter({"activated": 1, "AlreadyActivated": 1})
+    with app.app_context():
+        assert db.session.get(AccessCode, code_id).activation_count == 1
+        assert db.session.scalar(select(func.count()).select_from(Customer)) == 1
+
+
+def test_two_codes_of_one_plan_tapped_at_once_extend_one_subscription_twice(app, now):
+    with app.app_context():
+        plan = make_plan(make_project(), unit="day", count=30)
+        first, second = make_code(plan, now), make_code(plan, now)
+        project_id, texts = plan.project_id, [first.code, second.code]
+        db.session.commit()
+    user = tg_user(777)
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def attempt(text):
+        with app.app_context():
+            barrier.wait()
+            try:
+                activate_code(db.session, project_id, text, user, now)
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=attempt, args=(t,)) for t in texts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    with app.app_context():
+        subscriptions = db.session.scalars(select(Subscription)).all()
+        assert len(subscriptions) == 1
+        assert (subscriptions[0].ends_at - now).days == 60

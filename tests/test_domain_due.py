@@ -1,0 +1,104 @@
+"""What is due: reminders a day before the end, and ends — found by an index, not a scan."""
+
+from datetime import timedelta
+
+from sqlalchemy import select, text
+
+from tests.factories import make_code, make_plan, make_project, make_resource, tg_user
+from webapp.domain.activation import activate_code
+from webapp.domain.lifecycle import (
+    claim_reminder,
+    due_reminder_ids,
+    end_subscription,
+    ended_subscription_ids,
+)
+from webapp.models import Removal, Subscription
+
+
+def subscribe(session, plan, now, user=None):
+    code = make_code(plan, now)
+    return activate_code(session, plan.project_id, code.code, user or tg_user(), now).subscription
+
+
+def test_reminder_is_due_within_24_hours_of_the_end_and_not_before(session, now):
+    sub = subscribe(session, make_plan(make_project(), unit="day", count=3), now)
+    end = sub.ends_at
+    assert due_reminder_ids(session, end - timedelta(hours=24, seconds=1)) == []
+    assert due_reminder_ids(session, end - timedelta(hours=24)) == [sub.id]
+    assert due_reminder_ids(session, end - timedelta(seconds=1)) == [sub.id]
+    assert due_reminder_ids(session, end) == []
+
+
+def test_a_reminder_is_claimed_once_per_end_and_again_after_an_extension(session, now):
+    plan = make_plan(make_project(), unit="day", count=3)
+    user = tg_user()
+    sub = subscribe(session, plan, now, user)
+    at = sub.ends_at - timedelta(hours=23)
+    assert claim_reminder(session, sub.id, at) is True
+    assert claim_reminder(session, sub.id, at) is False
+    assert due_reminder_ids(session, at) == []
+
+    subscribe(session, plan, at, user)  # extended by another code after the reminder
+    session.refresh(sub)
+    new_at = sub.ends_at - timedelta(hours=23)
+    assert due_reminder_ids(session, new_at) == [sub.id]
+    assert claim_reminder(session, sub.id, new_at) is True
+
+
+def test_lifetime_subscriptions_are_never_due(session, now):
+    subscribe(session, make_plan(make_project(), unit="lifetime"), now)
+    far = now + timedelta(days=36500)
+    assert due_reminder_ids(session, far) == [] and ended_subscription_ids(session, far) == []
+
+
+def test_ended_subscription_is_due_at_its_end_and_ends_once(session, now):
+    project = make_project()
+    channel = make_resource(project, "Channel A")
+    sub = subscribe(session, make_plan(project, unit="day", count=1, resources=[channel]), now)
+    assert ended_subscription_ids(session, sub.ends_at - timedelta(seconds=1)) == []
+    assert ended_subscription_ids(session, sub.ends_at) == [sub.id]
+
+    decision = end_subscription(session, sub.id, sub.ends_at)
+
+    assert [r.id for r in decision.remove] == [channel.id]
+    assert end_subscription(session, sub.id, sub.ends_at) is None
+    assert ended_subscription_ids(session, sub.ends_at) == []
+    removal = session.scalars(select(Removal)).one()
+    assert (removal.reason, removal.status, removal.resource_id) == (
+        "expired",
+        "pending",
+        channel.id,
+    )
+
+
+def test_ending_keeps_resources_another_active_subscription_covers(session, now):
+    project = make_project()
+    channel, chat = make_resource(project, "Channel"), make_resource(project, "Chat")
+    user = tg_user()
+    short = subscribe(
+        session, make_plan(project, unit="day", count=1, resources=[channel, chat]), now, user
+    )
+    subscribe(session, make_plan(project, unit="month", count=1, resources=[chat]), now, user)
+
+    decision = end_subscription(session, short.id, short.ends_at)
+
+    assert [r.title for r in decision.remove] == ["Channel"]
+    assert [r.title for r in decision.keep] == ["Chat"]
+
+
+def test_due_queries_use_the_open_subscription_index(session, now):
+    dialect = session.get_bind().dialect.name
+    query = select(Subscription.id).where(
+        Subscription.ended_at.is_(None),
+        Subscription.ends_at.is_not(None),
+        Subscription.ends_at <= now,
+    )
+    compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    if dialect == "postgresql":
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(session.scalars(text(f"EXPLAIN {compiled}")))
+    else:
+        plan = "\n".join(
+            str(row) for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+        )
+    assert "ix_subscription_open_ends_at" in plan
