@@ -286,6 +286,13 @@ class Subscription(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[str | None] = mapped_column(String(16))  # expired, rolled_back
     end_notice_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A job that claimed the reminder / end notice holds it until this moment; a crashed job's
+    # claim runs out and a later sweep sends it (webapp.domain.lifecycle).
+    reminder_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_notice_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the message could not be delivered for good (e.g. the customer blocked the bot).
+    reminder_error: Mapped[str | None] = mapped_column(String(255))
+    end_notice_error: Mapped[str | None] = mapped_column(String(255))
 
     customer: Mapped[Customer] = relationship()
     plan: Mapped[Plan] = relationship()
