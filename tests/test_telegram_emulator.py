@@ -440,3 +440,83 @@ def test_standalone_module_runs(tmp_path):
         proc.terminate()
         proc.wait(timeout=5)
         proc.stdout.close()
+
+
+# ---------------------------------------------------------------------------- shapes
+def test_every_update_kind_parses_with_telebot_types(emu, bot, channel):
+    api(emu, "getUpdates", timeout=0, allowed_updates=json.dumps(
+        ["message", "edited_message", "callback_query", "my_chat_member", "chat_member",
+         "chat_join_request"]))
+    emu.add_chat(-1009, type="supergroup", title="Group")
+    emu.set_chat_admin(-1009, OWNER, status="creator")
+    emu.bot_added_as_admin(TOKEN, -1009, OWNER)
+    first = emu.send_message(TOKEN, ANN, "hello")
+    emu.edit_message(TOKEN, ANN, first["message"]["message_id"], "hello again")
+    markup = types.InlineKeyboardMarkup()
+    markup.add(types.InlineKeyboardButton("Go", callback_data="go"))
+    sent = bot.send_message(ANN, "press", reply_markup=markup)
+    emu.press_button(TOKEN, ANN, sent.message_id, "go")
+    link = bot.create_chat_invite_link(-1009)
+    emu.open_invite_link(BOB, link.invite_link)  # chat_member + new_chat_members message
+    emu.user_leaves(-1009, BOB)
+    request_link = bot.create_chat_invite_link(channel, creates_join_request=True)
+    emu.open_invite_link(CAT, request_link.invite_link)
+    emu.block_bot(ANN, TOKEN)
+    emu.bot_demoted(TOKEN, -1009, OWNER)
+    emu.bot_removed(TOKEN, -1009, OWNER)
+    raw = emu.pending_updates(TOKEN)
+    kinds = [next(k for k in u if k != "update_id") for u in raw]
+    assert set(kinds) == {"message", "edited_message", "callback_query", "my_chat_member",
+                          "chat_member", "chat_join_request"}
+    parsed = [types.Update.de_json(json.dumps(u)) for u in raw]
+    ids = [u.update_id for u in parsed]
+    assert ids == sorted(set(ids))
+    joined = [u.message for u in parsed if u.message and u.message.new_chat_members]
+    assert joined[0].new_chat_members[0].id == BOB
+    removed = [u.my_chat_member for u in parsed if u.my_chat_member][-1]
+    assert removed.new_chat_member.status == "kicked"
+
+
+def test_chat_and_member_shapes_parse(emu, bot, channel):
+    emu.add_chat(-1010, type="supergroup", title="Public", username="goldpublic")
+    chat = bot.get_chat("@goldpublic")  # public: visible without being a member
+    assert chat.id == -1010 and chat.type == "supergroup"
+    with pytest.raises(ApiTelegramException) as exc:
+        bot.get_chat(-1010 - 1)
+    assert exc.value.description == "Bad Request: chat not found"
+    full = bot.get_chat(channel)
+    assert full.title == "Gold Club Channel" and full.type == "channel"
+    me = bot.get_chat_member(channel, 123456)
+    assert me.status == "administrator" and me.can_invite_users and me.can_restrict_members
+    assert bot.get_chat_member(channel, OWNER).status == "creator"
+    assert bot.get_chat_member(channel, ANN).status == "left"
+    assert bot.get_chat_member_count(channel) == 2
+    primary = bot.export_chat_invite_link(channel)
+    assert bot.get_chat(channel).invite_link == primary
+    assert emu.open_invite_link(ANN, primary) == "joined"
+
+
+def test_commands_markup_edit_and_delete(emu, bot):
+    bot.set_my_commands([types.BotCommand("start", "Start"), types.BotCommand("help", "Help")])
+    assert [c.command for c in bot.get_my_commands()] == ["start", "help"]
+    with pytest.raises(ApiTelegramException):
+        bot.set_my_commands([types.BotCommand("Bad-Command", "x")])
+    markup = types.InlineKeyboardMarkup()
+    markup.add(types.InlineKeyboardButton("Site", url="https://example.com"))
+    msg = bot.send_message(ANN, "*Gold* \\- club", parse_mode="MarkdownV2",
+                           reply_markup=markup)
+    assert msg.text == "Gold - club" and msg.entities[0].type == "bold"
+    edited = bot.edit_message_reply_markup(ANN, msg.message_id, reply_markup=None)
+    assert edited.reply_markup is None
+    assert bot.delete_message(ANN, msg.message_id) is True
+    with pytest.raises(ApiTelegramException) as exc:
+        bot.delete_message(ANN, msg.message_id)
+    assert exc.value.description == "Bad Request: message to delete not found"
+
+
+def test_reset_keeps_update_ids_growing(emu):
+    first = emu.send_message(TOKEN, ANN, "a")["update_id"]
+    emu.reset()
+    emu.add_bot(token=TOKEN, username="GoldClubBot")
+    assert emu.send_message(TOKEN, ANN, "b")["update_id"] > first
+    assert emu.calls() == [] and emu.stats()["calls"] == 0

@@ -136,9 +136,8 @@ class BotApiMethods:
         return copy.deepcopy(msg)
 
     def _render(self, text, p, entities_param):
-        if "entities" in p or entities_param in p:
-            ents = p.json(entities_param) if entities_param in p else p.json("entities")
-            return text, ents or None
+        if entities_param in p:
+            return text, p.json(entities_param) or None
         try:
             return render(text, p.str("parse_mode"))
         except ValueError as exc:
@@ -182,7 +181,7 @@ class BotApiMethods:
         self._cond.notify_all()
         while True:
             if self._epoch != epoch or self._bots.get(bot["token"]) is not bot:
-                raise ApiError(401, "Unauthorized")
+                return []  # reset() while polling: the next poll sees the new state
             if bot["poll_gen"] != generation:
                 raise ApiError(409, _CONFLICT_POLL)
             if bot["updates"]:
@@ -470,7 +469,11 @@ class BotApiMethods:
         info.update({"accent_color_id": 0, "max_reaction_count": 11})
         if chat is None:
             return info
-        self._require_in_chat(bot, chat)
+        status = self._status(chat, bot["user"]["id"])
+        if status not in ("creator", "administrator", "member"):
+            if status == "kicked" or not public.get("username"):
+                self._require_in_chat(bot, chat)  # 403 like Telegram
+            return info  # public chats are visible to anybody
         if chat["description"]:
             info["description"] = chat["description"]
         if chat["primary_link"] is not None:

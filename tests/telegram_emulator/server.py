@@ -72,6 +72,8 @@ class BotApiEmulator(BotApiMethods):
         self.port: int | None = None
         self.require_start = require_start
         self._epoch = 0
+        # update ids keep growing across reset(): a running bot keeps its getUpdates offset
+        self._next_update_id = 100000001
         with self._cond:
             self._init_state()
 
@@ -230,12 +232,17 @@ class BotApiEmulator(BotApiMethods):
         if not force and not self._wants(bot, kind):
             self._stats["updates_filtered"] += 1
             return None
-        update = {"update_id": bot["next_update_id"], kind: strip_private(payload)}
-        bot["next_update_id"] += 1
+        update = {"update_id": self._take_update_id(), kind: strip_private(payload)}
         bot["updates"].append(update)
         self._stats["updates_queued"] += 1
         self._cond.notify_all()
         return copy.deepcopy(update)
+
+    def _take_update_id(self, wanted: int | None = None) -> int:
+        if wanted is None:
+            wanted = self._next_update_id
+        self._next_update_id = max(self._next_update_id, int(wanted) + 1)
+        return int(wanted)
 
     def _status(self, chat: dict, user_id: int) -> str:
         rec = chat["members"].get(int(user_id))
@@ -444,7 +451,6 @@ class BotApiEmulator(BotApiMethods):
                 "token": token,
                 "user": user,
                 "updates": [],
-                "next_update_id": 100000000 + (bot_id % 1000) * 1000,
                 "allowed_updates": None,
                 "poll_gen": 0,
                 "webhook_url": "",
@@ -700,9 +706,7 @@ class BotApiEmulator(BotApiMethods):
         with self._cond:
             bot = self._bot(token)
             update = copy.deepcopy(update)
-            if "update_id" not in update:
-                update["update_id"] = bot["next_update_id"]
-            bot["next_update_id"] = max(bot["next_update_id"], update["update_id"] + 1)
+            update["update_id"] = self._take_update_id(update.get("update_id"))
             bot["updates"].append(update)
             self._stats["updates_queued"] += 1
             self._cond.notify_all()
