@@ -271,6 +271,17 @@ class Subscription(db.Model):
             postgresql_where=text("ended_at IS NULL AND ends_at IS NOT NULL"),
             sqlite_where=text("ended_at IS NULL AND ends_at IS NOT NULL"),
         ),
+        # Ended subscriptions whose customer has not been told yet (the end-notice sweep).
+        Index(
+            "ix_subscription_end_notice_due",
+            "ended_at",
+            postgresql_where=text(
+                "ended_at IS NOT NULL AND end_notice_sent_at IS NULL AND end_notice_error IS NULL"
+            ),
+            sqlite_where=text(
+                "ended_at IS NOT NULL AND end_notice_sent_at IS NULL AND end_notice_error IS NULL"
+            ),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
