@@ -133,3 +133,65 @@ def runner(app):
 @pytest.fixture
 def now():
     return NOW
+
+
+class OwnerRef:
+    """An owner made for a test: plain values, usable after the session that made it is gone."""
+
+    def __init__(self, id: int, email: str, password: str):  # noqa: A002
+        self.id = id
+        self.email = email
+        self.password = password
+
+    def __repr__(self):
+        return f"OwnerRef({self.id}, {self.email!r})"
+
+
+class AuthActions:
+    """Owners signed up, logged in and out through the real forms (the ``auth`` fixture)."""
+
+    def __init__(self, app, client):
+        self._app = app
+        self._client = client
+
+    def create_owner(self, email: str = "owner@example.com", **fields) -> OwnerRef:
+        from tests.factories import PASSWORD, make_owner
+
+        with self._app.app_context():
+            owner = make_owner(email, **fields)
+            db.session.commit()
+            return OwnerRef(owner.id, owner.email, PASSWORD)
+
+    def signup(self, email: str = "owner@example.com", password: str | None = None, confirm=None):
+        from tests.factories import PASSWORD
+
+        password = PASSWORD if password is None else password
+        confirm = password if confirm is None else confirm
+        return self._client.post(
+            "/signup", data={"email": email, "password": password, "confirm": confirm}
+        )
+
+    def login(self, email: str = "owner@example.com", password: str | None = None, **headers):
+        from tests.factories import PASSWORD
+
+        password = PASSWORD if password is None else password
+        return self._client.post(
+            "/login", data={"email": email, "password": password}, headers=headers
+        )
+
+    def logout(self):
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(app, client) -> AuthActions:
+    return AuthActions(app, client)
+
+
+@pytest.fixture
+def logged_in_owner(auth) -> OwnerRef:
+    """An owner (owner@example.com, factories.PASSWORD) logged in on ``client``."""
+    owner = auth.create_owner("owner@example.com")
+    response = auth.login(owner.email, owner.password)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return owner

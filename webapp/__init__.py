@@ -37,4 +37,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
+
+    from webapp import dashboard, plans, projects
+    from webapp.dashboard import rendering
+
+    rendering.register(app)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(projects.bp)
+    app.register_blueprint(plans.bp)
     return app

@@ -1,0 +1,107 @@
+"""The dashboard home, the activity feed, the owner's account and the Telegram link."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from webapp.dashboard.forms import AccountForm
+from webapp.dashboard.rendering import render_page_or_fragment
+from webapp.domain.activity import recent_activity
+from webapp.domain.errors import InvalidInput, NotFound
+from webapp.domain.owner_link import issue_link_token, owner_deep_link, unlink_telegram_account
+from webapp.domain.projects import owned_project, owner_projects, project_overview
+from webapp.extensions import db
+from webapp.models import utcnow
+
+bp = Blueprint("dashboard", __name__)
+
+
+@bp.get("/")
+@login_required
+def home():
+    summaries = project_overview(db.session, current_user.id)
+    return render_template("dashboard/home.html", summaries=summaries)
+
+
+@bp.get("/activity")
+@login_required
+def activity():
+    page = request.args.get("page", 1, type=int)
+    project_id = request.args.get("project", type=int)
+    project = None
+    if project_id is not None:
+        try:
+            project = owned_project(db.session, current_user.id, project_id)
+        except NotFound:
+            abort(404)
+    feed = recent_activity(db.session, current_user.id, page=page, project_id=project_id)
+    return render_page_or_fragment(
+        "dashboard/activity.html",
+        "dashboard/_activity_feed.html",
+        feed=feed,
+        project=project,
+        projects=owner_projects(db.session, current_user.id),
+    )
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    form = AccountForm(obj=current_user)
+    if form.validate_on_submit():
+        current_user.timezone = form.timezone.data
+        db.session.commit()
+        flash(f"Times are now shown in {current_user.timezone}.", "success")
+        return redirect(url_for("dashboard.account"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("dashboard/account.html", form=form, now_utc=utcnow()), status
+
+
+def _connect_context() -> dict:
+    projects = owner_projects(db.session, current_user.id)
+    token = current_user.telegram_link_token
+    links = [(p, owner_deep_link(p.bot_username, token)) for p in projects] if token else []
+    return {"projects": projects, "links": links}
+
+
+@bp.get("/telegram")
+@login_required
+def connect_telegram():
+    return render_page_or_fragment(
+        "dashboard/connect.html", "dashboard/_connect.html", **_connect_context()
+    )
+
+
+@bp.post("/telegram/link")
+@login_required
+def new_link_token():
+    if not owner_projects(db.session, current_user.id):
+        flash("Connect a bot first: the link opens one of your projects' bots.", "warning")
+        return redirect(url_for("projects.new_project"), 303)
+    issue_link_token(db.session, current_user)
+    db.session.commit()
+    return _connect_answer("Open one of these links in Telegram and press START.", "info")
+
+
+@bp.post("/telegram/unlink")
+@login_required
+def unlink_telegram():
+    try:
+        unlink_telegram_account(db.session, current_user)
+    except InvalidInput as exc:
+        db.session.rollback()
+        return _connect_answer(exc.message, "warning")
+    db.session.commit()
+    return _connect_answer("Your Telegram account is unlinked.", "success")
+
+
+def _connect_answer(notice: str, category: str):
+    """htmx swaps the Telegram card in place with the notice; a plain form gets a redirect."""
+    if request.headers.get("HX-Request") != "true":
+        flash(notice, category)
+        return redirect(url_for("dashboard.connect_telegram"), 303)
+    return render_page_or_fragment(
+        "dashboard/connect.html",
+        "dashboard/_connect.html",
+        notice=(category, notice),
+        **_connect_context(),
+    )

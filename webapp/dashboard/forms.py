@@ -1,0 +1,21 @@
+from flask_wtf import FlaskForm
+from wtforms import SelectField
+from wtforms.validators import InputRequired, ValidationError
+
+from webapp.dashboard.rendering import timezone_names
+
+
+class AccountForm(FlaskForm):
+    timezone = SelectField(
+        "Time zone",
+        validators=[InputRequired("Pick a time zone.")],
+        validate_choice=False,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = [(name, name.replace("_", " ")) for name in timezone_names()]
+
+    def validate_timezone(self, field):
+        if field.data not in timezone_names():
+            raise ValidationError("Pick a time zone from the list.")

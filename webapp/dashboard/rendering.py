@@ -1,0 +1,66 @@
+"""Page-or-fragment rendering, time zones for templates, and what every template may call."""
+
+from datetime import UTC, datetime
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from flask import Flask, current_app, render_template, request
+from flask_login import current_user
+
+DATETIME_FORMAT = "%d %b %Y, %H:%M"
+
+
+def is_htmx() -> bool:
+    """An htmx request that wants a fragment (boosted requests want whole pages)."""
+    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+
+
+def render_page_or_fragment(page: str, fragment: str, status: int = 200, **context):
+    """``fragment`` for htmx, ``page`` (which includes it) otherwise; caches keep them apart."""
+    body = render_template(fragment if is_htmx() else page, **context)
+    return body, status, {"Vary": "HX-Request"}
+
+
+@cache
+def timezone_names() -> list[str]:
+    return sorted(available_timezones())
+
+
+def zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def localtime(value: datetime | None, tz: str | None = None, fmt: str = DATETIME_FORMAT) -> str:
+    """An aware UTC datetime as the owner's wall-clock time (``tz`` defaults to theirs)."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if tz is None:
+        tz = current_user.timezone if current_user.is_authenticated else "UTC"
+    return value.astimezone(zone(tz)).strftime(fmt)
+
+
+def has_endpoint(name: str) -> bool:
+    """Whether a blueprint that may not be registered yet serves ``name`` (for the navigation)."""
+    return name in current_app.view_functions
+
+
+def register(app: Flask) -> None:
+    app.add_template_filter(localtime, "localtime")
+    app.add_template_filter(fromisoformat, "fromisoformat")
+    app.add_template_global(has_endpoint, "has_endpoint")
+    app.add_template_global(is_htmx, "is_htmx")
+
+
+def fromisoformat(value: str | None) -> datetime | None:
+    """For timestamps kept as ISO text (audit details), so they can go through ``localtime``."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

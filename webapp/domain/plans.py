@@ -1,0 +1,140 @@
+"""Plans: which of a project's resources open, and for how long."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from webapp.domain.errors import InvalidInput, NotFound
+from webapp.models import PERIOD_UNITS, Plan, Project, Resource
+
+MAX_NAME = 120
+MAX_RENEWAL_TEXT = 1000
+MAX_PERIOD = {"day": 3650, "month": 120}  # ten years either way
+
+
+@dataclass
+class PlanInput:
+    name: str
+    resource_ids: list[int] = field(default_factory=list)
+    period_unit: str = "month"
+    period_count: int | None = None
+    renewal_text: str | None = None
+
+
+def owned_plan(session: Session, owner_id: int, plan_id: int) -> Plan:
+    """The plan if its project is the owner's (and not deleted); ``NotFound`` otherwise."""
+    plan = session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound(f"plan {plan_id}")
+    project = plan.project
+    if project.owner_id != owner_id or project.deleted_at is not None:
+        raise NotFound(f"plan {plan_id}")
+    return plan
+
+
+def owner_plans(
+    session: Session,
+    owner_id: int,
+    *,
+    project_id: int | None = None,
+    archived: bool = False,
+) -> list[Plan]:
+    """The owner's plans, by project then name; archived ones instead when ``archived``."""
+    stmt = (
+        select(Plan)
+        .join(Project, Project.id == Plan.project_id)
+        .where(Project.owner_id == owner_id, Project.deleted_at.is_(None))
+        .where(Plan.archived_at.is_not(None) if archived else Plan.archived_at.is_(None))
+        .options(selectinload(Plan.resources), selectinload(Plan.project))
+        .order_by(Project.created_at, Project.id, Plan.name, Plan.id)
+    )
+    if project_id is not None:
+        stmt = stmt.where(Plan.project_id == project_id)
+    return list(session.scalars(stmt))
+
+
+def _clean(session: Session, project_id: int, data: PlanInput):
+    name = (data.name or "").strip()
+    if not name:
+        raise InvalidInput("name", "Give the plan a name, e.g. “Gold Club, 3 months”.")
+    if len(name) > MAX_NAME:
+        raise InvalidInput("name", f"Use at most {MAX_NAME} characters.")
+
+    ids = sorted(set(data.resource_ids or []))
+    if not ids:
+        raise InvalidInput("resources", "Pick at least one channel or group.")
+    resources = list(
+        session.scalars(
+            select(Resource)
+            .where(Resource.project_id == project_id, Resource.id.in_(ids))
+            .order_by(Resource.id)
+        )
+    )
+    if len(resources) != len(ids):
+        raise InvalidInput("resources", "Pick channels and groups of this project only.")
+
+    unit = data.period_unit
+    if unit not in PERIOD_UNITS:
+        raise InvalidInput("period_unit", "Choose days, months or lifetime.")
+    count = data.period_count
+    if unit == "lifetime":
+        count = None
+    else:
+        limit = MAX_PERIOD[unit]
+        if count is None:
+            raise InvalidInput("period_count", f"Enter how many {unit}s the access lasts.")
+        if not 1 <= count <= limit:
+            raise InvalidInput(
+                "period_count", f"Enter a whole number of {unit}s from 1 to {limit}."
+            )
+
+    text = (data.renewal_text or "").strip() or None
+    if text is not None and len(text) > MAX_RENEWAL_TEXT:
+        raise InvalidInput("renewal_text", f"Use at most {MAX_RENEWAL_TEXT} characters.")
+    return name, resources, unit, count, text
+
+
+def create_plan(session: Session, project_id: int, data: PlanInput, now: datetime) -> Plan:
+    """A new plan of the project; every value checked before anything is written."""
+    name, resources, unit, count, text = _clean(session, project_id, data)
+    plan = Plan(
+        project_id=project_id,
+        name=name,
+        period_unit=unit,
+        period_count=count,
+        renewal_text=text,
+        resources=resources,
+        created_at=now,
+    )
+    session.add(plan)
+    session.flush()
+    return plan
+
+
+def update_plan(session: Session, plan: Plan, data: PlanInput) -> Plan:
+    """Change a plan. Subscriptions already running keep their end dates; new activations and
+    extensions use the new period and resources."""
+    name, resources, unit, count, text = _clean(session, plan.project_id, data)
+    plan.name = name
+    plan.resources = resources
+    plan.period_unit = unit
+    plan.period_count = count
+    plan.renewal_text = text
+    session.flush()
+    return plan
+
+
+def archive_plan(session: Session, plan: Plan, now: datetime) -> Plan:
+    """Hide the plan from new codes and customers' plan lists; codes already made still work."""
+    if plan.archived_at is None:
+        plan.archived_at = now
+        session.flush()
+    return plan
+
+
+def restore_plan(session: Session, plan: Plan) -> Plan:
+    plan.archived_at = None
+    session.flush()
+    return plan

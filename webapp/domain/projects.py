@@ -1,0 +1,240 @@
+"""Projects (one bot each) and their resources: the channels and groups the bot administers."""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from webapp.domain.errors import InvalidInput, NotFound
+from webapp.models import AccessCode, Activation, Plan, Project, Resource
+
+MAX_NAME = 120
+# BotFather tokens look like 123456789:AAH…; the secret part is 35 characters today, but only
+# Telegram decides what is valid, so this only rejects what cannot be a token at all.
+BOT_TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
+CHAT_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+CHAT_LINK = re.compile(r"^(?:https?://)?(?:t\.me|telegram\.me)/([A-Za-z][A-Za-z0-9_]{3,31})/?$")
+CHAT_TYPES = {"channel": "Channel", "supergroup": "Supergroup", "group": "Group"}
+
+
+@dataclass(frozen=True)
+class ProjectSummary:
+    project: Project
+    resources: int
+    usable_resources: int
+    plans: int
+    codes: int
+    activations: int
+
+
+def owner_projects(session: Session, owner_id: int) -> list[Project]:
+    """The owner's live projects, oldest first."""
+    return list(
+        session.scalars(
+            select(Project)
+            .where(Project.owner_id == owner_id, Project.deleted_at.is_(None))
+            .order_by(Project.created_at, Project.id)
+        )
+    )
+
+
+def owned_project(session: Session, owner_id: int, project_id: int) -> Project:
+    """The project if it is the owner's and not deleted; ``NotFound`` otherwise."""
+    project = session.get(Project, project_id)
+    if project is None or project.owner_id != owner_id or project.deleted_at is not None:
+        raise NotFound(f"project {project_id}")
+    return project
+
+
+def owned_resource(session: Session, owner_id: int, project_id: int, resource_id: int) -> Resource:
+    project = owned_project(session, owner_id, project_id)
+    resource = session.get(Resource, resource_id)
+    if resource is None or resource.project_id != project.id:
+        raise NotFound(f"resource {resource_id}")
+    return resource
+
+
+def project_overview(session: Session, owner_id: int) -> list[ProjectSummary]:
+    """Each of the owner's projects with the counts the dashboard home shows."""
+    projects = owner_projects(session, owner_id)
+    ids = [p.id for p in projects]
+    if not ids:
+        return []
+
+    def counts(stmt) -> dict[int, int]:
+        return dict(session.execute(stmt).all())
+
+    resources = counts(
+        select(Resource.project_id, func.count())
+        .where(Resource.project_id.in_(ids))
+        .group_by(Resource.project_id)
+    )
+    usable = counts(
+        select(Resource.project_id, func.count())
+        .where(
+            Resource.project_id.in_(ids),
+            Resource.bot_is_admin.is_(True),
+            Resource.can_invite_users.is_(True),
+            Resource.can_restrict_members.is_(True),
+        )
+        .group_by(Resource.project_id)
+    )
+    plans = counts(
+        select(Plan.project_id, func.count())
+        .where(Plan.project_id.in_(ids), Plan.archived_at.is_(None))
+        .group_by(Plan.project_id)
+    )
+    codes = counts(
+        select(AccessCode.project_id, func.count())
+        .where(AccessCode.project_id.in_(ids), AccessCode.deleted_at.is_(None))
+        .group_by(AccessCode.project_id)
+    )
+    activations = counts(
+        select(Activation.project_id, func.count())
+        .where(Activation.project_id.in_(ids))
+        .group_by(Activation.project_id)
+    )
+    return [
+        ProjectSummary(
+            project=p,
+            resources=resources.get(p.id, 0),
+            usable_resources=usable.get(p.id, 0),
+            plans=plans.get(p.id, 0),
+            codes=codes.get(p.id, 0),
+            activations=activations.get(p.id, 0),
+        )
+        for p in projects
+    ]
+
+
+def check_new_project(session: Session, name: str, bot_token: str) -> tuple[str, str]:
+    """The cleaned name and token, or ``InvalidInput`` naming the field that is wrong.
+
+    Called before asking Telegram, so an obviously wrong token costs no request.
+    """
+    name = (name or "").strip()
+    token = (bot_token or "").strip()
+    if not name:
+        raise InvalidInput("name", "Give the project a name.")
+    if len(name) > MAX_NAME:
+        raise InvalidInput("name", f"Use at most {MAX_NAME} characters.")
+    if not BOT_TOKEN.match(token):
+        raise InvalidInput(
+            "bot_token",
+            "This does not look like a bot token. It has the form 123456789:AA… "
+            "and comes from @BotFather.",
+        )
+    if session.scalar(select(Project.id).where(Project.bot_token == token)) is not None:
+        raise InvalidInput("bot_token", "This bot is already connected to a project.")
+    return name, token
+
+
+def create_project(
+    session: Session,
+    owner_id: int,
+    name: str,
+    bot_token: str,
+    bot: dict,
+    now: datetime,
+) -> Project:
+    """A new project for the bot Telegram described as ``bot`` (the getMe answer for the token)."""
+    name, token = check_new_project(session, name, bot_token)
+    if str(bot.get("id")) != token.partition(":")[0] or not bot.get("is_bot", True):
+        raise InvalidInput("bot_token", "Telegram answered for a different bot; check the token.")
+    if not bot.get("username"):
+        raise InvalidInput("bot_token", "Telegram gave no username for this bot.")
+    project = Project(
+        owner_id=owner_id,
+        name=name,
+        bot_token=token,
+        bot_user_id=int(bot["id"]),
+        bot_username=bot["username"],
+        created_at=now,
+    )
+    session.add(project)
+    session.flush()
+    return project
+
+
+def rename_project(session: Session, project: Project, name: str) -> Project:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("name", "Give the project a name.")
+    if len(name) > MAX_NAME:
+        raise InvalidInput("name", f"Use at most {MAX_NAME} characters.")
+    project.name = name
+    session.flush()
+    return project
+
+
+def parse_chat_reference(raw: str) -> int | str:
+    """A chat id (int) or '@username' from what an owner typed: -100…, @name, name or t.me/name."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidInput("chat", "Enter the channel's or group's @username or its chat id.")
+    if re.fullmatch(r"-?\d{1,20}", text):
+        return int(text)
+    link = CHAT_LINK.match(text)
+    if link:
+        return "@" + link.group(1)
+    name = text[1:] if text.startswith("@") else text
+    if CHAT_USERNAME.match(name):
+        return "@" + name
+    raise InvalidInput(
+        "chat",
+        "Enter an @username (like @goldclub) or a numeric chat id (like -1001234567890).",
+    )
+
+
+def record_resource(
+    session: Session,
+    project_id: int,
+    chat: dict,
+    member: dict,
+    now: datetime,
+    *,
+    require_admin: bool,
+) -> tuple[Resource, bool]:
+    """Save what Telegram says about a chat and the bot's place in it; (resource, created).
+
+    ``chat`` is a getChat answer, ``member`` the bot's getChatMember answer. An owner adding a chat
+    (``require_admin``) is refused unless the bot administers it; a re-check records any state.
+    """
+    chat_type = chat.get("type")
+    if chat_type not in CHAT_TYPES:
+        raise InvalidInput(
+            "chat", "That is not a channel or group. Enter a channel, supergroup or group."
+        )
+    is_admin = member.get("status") in ("administrator", "creator")
+    if require_admin and not is_admin:
+        raise InvalidInput(
+            "chat",
+            "The bot is not an administrator there. Add the bot as an administrator "
+            "(with the rights to invite users and ban users), then try again.",
+        )
+    resource = session.scalars(
+        select(Resource).where(Resource.project_id == project_id, Resource.chat_id == chat["id"])
+    ).first()
+    created = resource is None
+    if created:
+        resource = Resource(project_id=project_id, chat_id=int(chat["id"]), created_at=now)
+        session.add(resource)
+    resource.title = (chat.get("title") or str(chat["id"]))[:255]
+    resource.username = chat.get("username")
+    resource.chat_type = chat_type
+    resource.bot_is_admin = is_admin
+    resource.can_invite_users = is_admin and bool(member.get("can_invite_users"))
+    resource.can_restrict_members = is_admin and bool(member.get("can_restrict_members"))
+    resource.updated_at = now
+    session.flush()
+    return resource, created
+
+
+def project_resources(session: Session, project_id: int) -> list[Resource]:
+    return list(
+        session.scalars(
+            select(Resource).where(Resource.project_id == project_id).order_by(Resource.title)
+        )
+    )

@@ -1,0 +1,75 @@
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, RadioField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import (
+    InputRequired,
+    Length,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from webapp.domain.plans import MAX_NAME, MAX_PERIOD, MAX_RENEWAL_TEXT
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class PlanForm(FlaskForm):
+    name = StringField(
+        "Plan name",
+        validators=[
+            InputRequired("Give the plan a name, e.g. “Gold Club, 3 months”."),
+            Length(max=MAX_NAME, message=f"Use at most {MAX_NAME} characters."),
+        ],
+    )
+    resources = MultiCheckboxField(
+        "Channels and groups it opens", coerce=int, validate_choice=False
+    )
+    period_unit = RadioField(
+        "Access lasts",
+        choices=[("day", "Days"), ("month", "Months"), ("lifetime", "Lifetime")],
+        default="month",
+        validate_choice=False,
+    )
+    period_count = IntegerField(
+        "Number of days or months", invalid_value_message="Enter a whole number, like 3."
+    )
+    renewal_text = TextAreaField(
+        "Renewal text",
+        validators=[
+            Optional(),
+            Length(max=MAX_RENEWAL_TEXT, message=f"Use at most {MAX_RENEWAL_TEXT} characters."),
+        ],
+    )
+
+    def __init__(self, *args, resources=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.resources.choices = [(r.id, r.title) for r in resources]
+
+    def validate_resources(self, field):
+        if not field.data:
+            raise ValidationError("Pick at least one channel or group.")
+        allowed = {value for value, _ in field.choices}
+        if not set(field.data) <= allowed:
+            raise ValidationError("Pick channels and groups of this project only.")
+
+    def validate_period_unit(self, field):
+        if field.data not in ("day", "month", "lifetime"):
+            raise ValidationError("Choose days, months or lifetime.")
+
+    def validate_period_count(self, field):
+        unit = self.period_unit.data
+        if unit not in MAX_PERIOD:
+            field.errors[:] = []  # a lifetime plan has no count; whatever was typed is ignored
+            raise StopValidation()
+        raw = field.raw_data[0].strip() if field.raw_data else ""
+        if not raw and field.data is None:
+            field.errors[:] = []
+            raise ValidationError(f"Enter how many {unit}s the access lasts.")
+        if field.errors:
+            return  # not a number: IntegerField said so already
+        if not 1 <= field.data <= MAX_PERIOD[unit]:
+            raise ValidationError(f"Enter a whole number of {unit}s from 1 to {MAX_PERIOD[unit]}.")

@@ -1,0 +1,236 @@
+"""Projects (a bot each) and their channels and groups."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from webapp import telegram
+from webapp.dashboard.rendering import is_htmx, render_page_or_fragment
+from webapp.domain.errors import InvalidInput, NotFound
+from webapp.domain.projects import (
+    check_new_project,
+    create_project,
+    owned_project,
+    owned_resource,
+    parse_chat_reference,
+    project_overview,
+    project_resources,
+    record_resource,
+    rename_project,
+)
+from webapp.extensions import db
+from webapp.models import utcnow
+from webapp.projects.forms import ProjectForm, RenameProjectForm, ResourceForm
+
+bp = Blueprint("projects", __name__, url_prefix="/projects")
+
+
+def _project_or_404(project_id: int):
+    try:
+        return owned_project(db.session, current_user.id, project_id)
+    except NotFound:
+        abort(404)
+
+
+def _telegram_problem(exc: telegram.TelegramError, what: str) -> str:
+    """An owner-facing sentence for a Bot API failure while checking ``what``."""
+    if isinstance(exc, telegram.Unreachable):
+        return (
+            f"Telegram did not answer while we checked {what}. Nothing was saved; "
+            "please try again in a minute."
+        )
+    if isinstance(exc, telegram.RateLimited):
+        wait = exc.retry_after or 60
+        return f"Telegram asks us to slow down. Nothing was saved; try again in {wait} s."
+    return f"Telegram refused to check {what}: {exc.description}. Nothing was saved."
+
+
+@bp.get("")
+@login_required
+def list_projects():
+    summaries = project_overview(db.session, current_user.id)
+    return render_template("projects/list.html", summaries=summaries)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new_project():
+    form = ProjectForm()
+    form_error = None
+    if form.validate_on_submit():
+        try:
+            name, token = check_new_project(db.session, form.name.data, form.bot_token.data)
+            bot = telegram.get_me(token)
+            project = create_project(db.session, current_user.id, name, token, bot, utcnow())
+        except InvalidInput as exc:
+            db.session.rollback()
+            getattr(form, exc.field).errors.append(exc.message)
+        except telegram.Unauthorized:
+            db.session.rollback()
+            form.bot_token.errors.append(
+                "Telegram does not accept this token. Copy it again from @BotFather "
+                "(/mybots → your bot → API Token)."
+            )
+        except telegram.TelegramError as exc:
+            db.session.rollback()
+            form_error = _telegram_problem(exc, "the bot token")
+        else:
+            db.session.commit()
+            flash(
+                f"Project “{project.name}” is connected to @{project.bot_username}. "
+                "Next: add the channels and groups the bot administers.",
+                "success",
+            )
+            return redirect(url_for("projects.show_project", project_id=project.id), 303)
+    status = 400 if form.is_submitted() else 200
+    if form_error:
+        status = 502
+    return render_template("projects/new.html", form=form, form_error=form_error), status
+
+
+@bp.get("/<int:project_id>")
+@login_required
+def show_project(project_id: int):
+    project = _project_or_404(project_id)
+    return render_template(
+        "projects/show.html",
+        project=project,
+        **_resources_context(project, ResourceForm(formdata=None)),
+    )
+
+
+def _resources_context(project, form, form_error=None, notice=None) -> dict:
+    plans = [p for p in project.plans if p.archived_at is None]
+    return {
+        "project": project,
+        "resources": project_resources(db.session, project.id),
+        "resource_form": form,
+        "form_error": form_error,
+        "notice": notice,
+        "plan_count": len(plans),
+    }
+
+
+@bp.route("/<int:project_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_project(project_id: int):
+    project = _project_or_404(project_id)
+    form = RenameProjectForm(obj=project)
+    if form.validate_on_submit():
+        try:
+            rename_project(db.session, project, form.name.data)
+        except InvalidInput as exc:
+            db.session.rollback()
+            getattr(form, exc.field).errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash("Project renamed.", "success")
+            return redirect(url_for("projects.show_project", project_id=project.id), 303)
+    status = 400 if form.is_submitted() else 200
+    return render_template("projects/edit.html", project=project, form=form), status
+
+
+@bp.post("/<int:project_id>/resources")
+@login_required
+def add_resource(project_id: int):
+    project = _project_or_404(project_id)
+    form = ResourceForm()
+    form_error = None
+    status = 400
+    if form.validate_on_submit():
+        try:
+            ref = parse_chat_reference(form.chat.data)
+            chat = telegram.get_chat(project.bot_token, ref)
+            member = telegram.get_chat_member(project.bot_token, chat["id"], project.bot_user_id)
+            resource, created = record_resource(
+                db.session, project.id, chat, member, utcnow(), require_admin=True
+            )
+        except InvalidInput as exc:
+            db.session.rollback()
+            getattr(form, exc.field).errors.append(exc.message)
+        except telegram.ChatNotFound:
+            db.session.rollback()
+            form.chat.errors.append(
+                f"@{project.bot_username} cannot see this chat. Check the @username or id, and "
+                "add the bot to the channel or group as an administrator first."
+            )
+        except telegram.NotEnoughRights:
+            db.session.rollback()
+            form.chat.errors.append(
+                f"@{project.bot_username} is not a member there. Add it as an administrator "
+                "first, then try again."
+            )
+        except telegram.Unauthorized:
+            db.session.rollback()
+            form_error = (
+                "Telegram no longer accepts this project's bot token (was it revoked in "
+                "@BotFather?). Nothing was saved."
+            )
+        except telegram.TelegramError as exc:
+            db.session.rollback()
+            form_error = _telegram_problem(exc, "the chat")
+        else:
+            db.session.commit()
+            verb = "added" if created else "updated"
+            notice = f"“{resource.title}” {verb}."
+            if not resource.is_usable:
+                notice += " The bot still needs the rights to invite and to ban users there."
+            if not is_htmx():
+                flash(notice, "success" if resource.is_usable else "warning")
+                return redirect(url_for("projects.show_project", project_id=project.id), 303)
+            form = ResourceForm(formdata=None)
+            return _resources_answer(
+                project, form, notice=("success" if resource.is_usable else "warning", notice)
+            )
+    if form_error:
+        status = 502
+    return _resources_answer(project, form, form_error=form_error, status=status)
+
+
+@bp.post("/<int:project_id>/resources/<int:resource_id>/check")
+@login_required
+def check_resource(project_id: int, resource_id: int):
+    try:
+        resource = owned_resource(db.session, current_user.id, project_id, resource_id)
+    except NotFound:
+        abort(404)
+    project = resource.project
+    try:
+        chat = telegram.get_chat(project.bot_token, resource.chat_id)
+        member = telegram.get_chat_member(project.bot_token, resource.chat_id, project.bot_user_id)
+    except (telegram.ChatNotFound, telegram.NotEnoughRights):
+        # The bot was removed from the chat: it can no longer invite or remove anyone there.
+        chat = {
+            "id": resource.chat_id,
+            "type": resource.chat_type,
+            "title": resource.title,
+            "username": resource.username,
+        }
+        member = {"status": "left"}
+    except telegram.TelegramError as exc:
+        notice = ("error", _telegram_problem(exc, "the chat"))
+        return _resources_answer(project, ResourceForm(formdata=None), notice=notice, status=502)
+    resource, _ = record_resource(
+        db.session, project.id, chat, member, utcnow(), require_admin=False
+    )
+    db.session.commit()
+    if resource.is_usable:
+        notice = ("success", f"“{resource.title}” is ready: the bot can invite and remove members.")
+    else:
+        notice = (
+            "warning",
+            f"“{resource.title}” still needs the bot as an administrator with "
+            "the rights to invite and to ban users.",
+        )
+    if not is_htmx():
+        flash(notice[1], notice[0])
+        return redirect(url_for("projects.show_project", project_id=project.id), 303)
+    return _resources_answer(project, ResourceForm(formdata=None), notice=notice)
+
+
+def _resources_answer(project, form, form_error=None, notice=None, status=200):
+    return render_page_or_fragment(
+        "projects/show.html",
+        "projects/_resources.html",
+        status=status,
+        **_resources_context(project, form, form_error=form_error, notice=notice),
+    )

@@ -1,0 +1,39 @@
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import InputRequired, Length
+
+from webapp.domain.projects import MAX_NAME
+
+
+class ProjectForm(FlaskForm):
+    name = StringField(
+        "Project name",
+        validators=[
+            InputRequired("Give the project a name."),
+            Length(max=MAX_NAME, message=f"Use at most {MAX_NAME} characters."),
+        ],
+    )
+    # A password input: the token is a secret and should not linger on screen or in autofill.
+    bot_token = PasswordField(
+        "Bot token", validators=[InputRequired("Paste the bot token from @BotFather.")]
+    )
+
+
+class RenameProjectForm(FlaskForm):
+    name = StringField(
+        "Project name",
+        validators=[
+            InputRequired("Give the project a name."),
+            Length(max=MAX_NAME, message=f"Use at most {MAX_NAME} characters."),
+        ],
+    )
+
+
+class ResourceForm(FlaskForm):
+    chat = StringField(
+        "Channel or group",
+        validators=[
+            InputRequired("Enter the channel's or group's @username or its chat id."),
+            Length(max=200, message="That is too long for a username or chat id."),
+        ],
+    )
