@@ -1,0 +1,509 @@
+"""The bot's handlers: parse the update, make one domain call, commit, then talk to Telegram.
+
+Every update is one unit of work: its own app context and session. The database is committed
+before any Bot API call, so a failing or slow Telegram never loses an activation, and a crash after
+the commit at worst re-delivers the update, which the domain answers idempotently. Nothing raises
+out of a handler: errors are logged and the update is done.
+"""
+
+import functools
+import logging
+
+from flask import Flask, current_app
+from telebot import TeleBot, types, util
+
+from bot import keyboards, texts
+from webapp import telegram
+from webapp.domain import code_entry, memberships, newcode_wizard, owner_link, resources
+from webapp.domain.attempts import attempts_left
+from webapp.domain.csv_export import codes_csv, csv_filename
+from webapp.domain.customers import TelegramUser
+from webapp.domain.errors import (
+    AlreadyActivated,
+    CodeExpired,
+    CodeUsedUp,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+    UnknownCode,
+)
+from webapp.extensions import db
+from webapp.jobs_bot import issue_join_links, queue_join_links
+from webapp.models import Plan, Project, utcnow
+from webapp.queues import get_redis
+
+log = logging.getLogger(__name__)
+
+# Passed explicitly to getUpdates: chat_member is only sent when asked for, and Telegram keeps the
+# last list given, so leaving it out would inherit whatever an earlier poller asked for.
+ALLOWED_UPDATES = [
+    "message",
+    "callback_query",
+    "chat_member",
+    "my_chat_member",
+    "chat_join_request",
+]
+MEMBER_STATUSES = ("member", "administrator", "creator")
+ALL_CONTENT_TYPES = list(dict.fromkeys(util.content_type_media + util.content_type_service))
+
+
+def register_handlers(bot: TeleBot, project_id: int, app: Flask | None = None) -> None:
+    """Attach the membership bot's handlers for one project to ``bot``."""
+    handlers = ProjectHandlers(app or current_app._get_current_object(), project_id, bot.token)
+    bot.message_handler(func=lambda m: True, content_types=ALL_CONTENT_TYPES)(
+        handlers.unit(handlers.on_message)
+    )
+    bot.edited_message_handler(func=lambda m: True, content_types=ALL_CONTENT_TYPES)(
+        lambda message: None  # edits change nothing: a code is read when it is sent
+    )
+    bot.callback_query_handler(func=lambda c: True)(handlers.unit(handlers.on_callback))
+    bot.my_chat_member_handler()(handlers.unit(handlers.on_my_chat_member))
+    bot.chat_member_handler()(handlers.unit(handlers.on_chat_member))
+    bot.chat_join_request_handler()(handlers.unit(handlers.on_join_request))
+
+
+def _user(tg_user: types.User) -> TelegramUser:
+    return TelegramUser(
+        id=tg_user.id,
+        first_name=tg_user.first_name,
+        last_name=tg_user.last_name,
+        username=tg_user.username,
+    )
+
+
+def _is_in(member: types.ChatMember | None) -> bool:
+    if member is None:
+        return False
+    if member.status == "restricted":
+        return bool(getattr(member, "is_member", False))
+    return member.status in MEMBER_STATUSES
+
+
+class ProjectHandlers:
+    def __init__(self, app: Flask, project_id: int, token: str):
+        self.app = app
+        self.project_id = project_id
+        self.token = token
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    def unit(self, handler):
+        """Run ``handler`` as one unit of work; log instead of raising."""
+
+        @functools.wraps(handler)
+        def run(update):
+            try:
+                with self.app.app_context():
+                    try:
+                        handler(update)
+                    finally:
+                        db.session.remove()
+            except Exception:
+                log.exception("project %s: %s failed", self.project_id, handler.__name__)
+
+        return run
+
+    def reply(self, chat_id: int, text: str, markup=None) -> None:
+        """Send a message, holding no transaction while Telegram answers.
+
+        Callers commit their work first; what is left open here can only be reads.
+        """
+        db.session.rollback()
+        try:
+            telegram.send_message(self.token, chat_id, text, reply_markup=markup)
+        except telegram.TelegramError as exc:
+            log.warning("project %s: message to %s not sent: %s", self.project_id, chat_id, exc)
+
+    def answer_callback(self, callback_id: str, text: str | None = None) -> None:
+        db.session.rollback()
+        bot = telegram.bot_for(self.token)
+        try:
+            telegram.call(lambda: bot.answer_callback_query(callback_id, text=text))
+        except telegram.TelegramError as exc:
+            log.info("project %s: callback not answered: %s", self.project_id, exc)
+
+    def project(self) -> Project:
+        return db.session.get(Project, self.project_id)
+
+    # ---- messages ---------------------------------------------------------------------------
+
+    def on_message(self, message: types.Message) -> None:
+        if message.chat.type != "private" or message.from_user is None:
+            return  # the bot talks to people only in private chats
+        if message.from_user.is_bot:
+            return
+        user = _user(message.from_user)
+        chat_id = message.chat.id
+        if message.content_type != "text" or not message.text:
+            self.reply(chat_id, texts.text_only())
+            return
+        text = message.text.strip()
+        if not text.startswith("/"):
+            self.on_text(chat_id, user, text)
+            return
+        command, _, payload = text.partition(" ")
+        command = command[1:].split("@", 1)[0].lower()
+        payload = payload.strip()
+        if command == "start":
+            self.on_start(chat_id, user, payload)
+        elif command == "newcode":
+            self.on_newcode(chat_id, user)
+        elif command == "cancel":
+            self.on_cancel(chat_id, user)
+        elif command == "help":
+            is_owner = newcode_wizard.is_linked_owner(db.session, self.project_id, user.id)
+            self.reply(chat_id, texts.help_text(is_owner))
+        else:
+            self.reply(chat_id, texts.unknown_command())
+
+    def on_start(self, chat_id: int, user: TelegramUser, payload: str) -> None:
+        if not payload:
+            self.welcome(chat_id, user)
+        elif payload.startswith(owner_link.TOKEN_PREFIX):
+            self.link_owner(chat_id, user, payload)
+        else:
+            self.activate(chat_id, user, payload)
+
+    def welcome(self, chat_id: int, user: TelegramUser) -> None:
+        session = db.session
+        code_entry.clear_pending_step(session, self.project_id, user.id)
+        newcode_wizard.cancel(session, self.project_id, user.id)
+        plans = [(p.id, p.name) for p in code_entry.offered_plans(session, self.project_id)]
+        text = texts.welcome(self.project().name, bool(plans))
+        session.commit()
+        self.reply(chat_id, text, keyboards.plans(plans) if plans else None)
+
+    def link_owner(self, chat_id: int, user: TelegramUser, token: str) -> None:
+        session = db.session
+        try:
+            owner = owner_link.link_telegram_account(
+                session, token, user.id, user.username, utcnow()
+            )
+        except NotFound:
+            session.rollback()
+            self.reply(chat_id, texts.owner_link_invalid())
+            return
+        email = owner.email
+        session.commit()
+        self.reply(chat_id, texts.owner_linked(email))
+
+    def on_text(self, chat_id: int, user: TelegramUser, text: str) -> None:
+        session = db.session
+        try:
+            step = newcode_wizard.answer_text(session, self.project_id, user.id, text, utcnow())
+        except InvalidInput as exc:
+            session.rollback()
+            self.reply(chat_id, texts.newcode_invalid(exc.message))
+            return
+        except (newcode_wizard.NotAnOwner, newcode_wizard.WizardGone):
+            newcode_wizard.cancel(session, self.project_id, user.id)
+            session.commit()
+            self.reply(chat_id, texts.newcode_gone())
+            return
+        if step is not None:
+            self.wizard_step(chat_id, step)
+            return
+        if code_entry.awaiting_code(session, self.project_id, user.id):
+            self.activate(chat_id, user, text)
+            return
+        self.reply(chat_id, texts.nothing_pending())
+
+    def on_cancel(self, chat_id: int, user: TelegramUser) -> None:
+        session = db.session
+        had_wizard = newcode_wizard.cancel(session, self.project_id, user.id)
+        had_step = code_entry.clear_pending_step(session, self.project_id, user.id)
+        session.commit()
+        done = had_wizard or had_step
+        self.reply(chat_id, texts.cancelled() if done else texts.nothing_to_cancel())
+
+    # ---- activation -------------------------------------------------------------------------
+
+    def activate(self, chat_id: int, user: TelegramUser, raw_code: str) -> None:
+        session = db.session
+        now = utcnow()
+        try:
+            result = code_entry.enter_code(
+                session, get_redis(), self.project_id, raw_code, user, now
+            )
+        except TooManyAttempts as exc:
+            session.rollback()
+            self.reply(chat_id, texts.too_many_attempts(exc.retry_after_seconds))
+            return
+        except UnknownCode as exc:
+            session.rollback()
+            left = attempts_left(getattr(exc, "wrong_attempts", 0))
+            self.reply(chat_id, texts.unknown_code_last_try(left))
+            return
+        except CodeExpired:
+            session.rollback()
+            self.reply(chat_id, texts.code_expired())
+            return
+        except CodeUsedUp:
+            session.rollback()
+            self.reply(chat_id, texts.code_used_up())
+            return
+        except AlreadyActivated:
+            session.rollback()
+            self.already_activated(chat_id, user, raw_code)
+            return
+        # The activation is committed before any Telegram call: whatever happens next, it stands.
+        project, customer, plan, code = self.project(), result.customer, result.plan, result.code
+        customer_id, plan_id, resource_ids = customer.id, plan.id, [r.id for r in plan.resources]
+        owner_chat = project.owner.telegram_user_id
+        ends_at = result.subscription.ends_at
+        text = texts.activated(project.name, plan.name, ends_at, result.extended)
+        who = texts.person(user.first_name, user.last_name, user.username, user.id)
+        notice = texts.owner_notice(
+            who, code.code, project.name, plan.name, code.activations_left, code.max_activations
+        )
+        session.commit()
+        links = issue_join_links(session, self.project_id, customer_id, resource_ids, now)
+        hint = texts.join_hint(bool(links.links), links.missing)
+        self.reply(
+            chat_id, f"{text}\n\n{hint}" if hint else text, keyboards.join_buttons(links.links)
+        )
+        if links.missing:
+            self.queue_links(customer_id, plan_id)
+            notice += "\n\n" + texts.owner_notice_links_pending(links.missing)
+        if owner_chat:
+            self.reply(owner_chat, notice)
+
+    def already_activated(self, chat_id: int, user: TelegramUser, raw_code: str) -> None:
+        """Answer a repeated activation (or a re-delivered update) with the Join buttons again."""
+        session = db.session
+        now = utcnow()
+        access = code_entry.existing_access(session, self.project_id, raw_code, user.id, now)
+        if access is None or access.subscription is None:
+            self.reply(chat_id, texts.already_activated(None, active=False))
+            return
+        text = texts.already_activated(access.subscription.ends_at, active=True)
+        customer_id, plan_id = access.customer.id, access.plan.id
+        resource_ids = [r.id for r in access.resources]
+        links = issue_join_links(session, self.project_id, customer_id, resource_ids, now)
+        hint = texts.join_hint(False, links.missing)
+        self.reply(
+            chat_id, f"{text}\n\n{hint}" if hint else text, keyboards.join_buttons(links.links)
+        )
+        if links.missing:
+            self.queue_links(customer_id, plan_id)
+
+    def queue_links(self, customer_id: int, plan_id: int) -> None:
+        try:
+            queue_join_links(self.project_id, customer_id, plan_id)
+        except Exception:
+            log.exception("project %s: could not queue join links", self.project_id)
+
+    # ---- callbacks --------------------------------------------------------------------------
+
+    def on_callback(self, callback: types.CallbackQuery) -> None:
+        message = callback.message
+        if message is None or message.chat.type != "private":
+            self.answer_callback(callback.id)
+            return
+        user = _user(callback.from_user)
+        chat_id = message.chat.id
+        parts = (callback.data or "").split(":")
+        if parts[0] == keyboards.PLAN_PREFIX and len(parts) in (2, 3):
+            self.answer_callback(callback.id)
+            self.on_plan_button(chat_id, user, parts[1:])
+        elif parts[0] == keyboards.NEWCODE_PREFIX and len(parts) == 4:
+            self.answer_callback(callback.id)
+            self.on_newcode_button(chat_id, user, *parts[1:])
+        else:
+            self.answer_callback(callback.id, texts.button_gone())
+
+    def on_plan_button(self, chat_id: int, user: TelegramUser, parts: list[str]) -> None:
+        session = db.session
+        if not parts[0].isdigit() or (len(parts) == 2 and parts[1] != "code"):
+            self.reply(chat_id, texts.button_gone())
+            return
+        plan_id = int(parts[0])
+        if len(parts) == 1:
+            plan = session.get(Plan, plan_id)
+            if plan is None or plan.project_id != self.project_id or plan.archived_at is not None:
+                self.reply(chat_id, texts.button_gone())
+                return
+            project = self.project()
+            self.reply(
+                chat_id,
+                texts.plan_chosen(project.name, plan.name, plan.period_label),
+                keyboards.access_code(plan.id),
+            )
+            return
+        try:
+            _, plan = code_entry.begin_typed_code(session, self.project_id, user, plan_id)
+        except NotFound:
+            session.rollback()
+            self.reply(chat_id, texts.button_gone())
+            return
+        plan_name = plan.name
+        session.commit()
+        self.reply(chat_id, texts.ask_code(plan_name))
+
+    # ---- /newcode ---------------------------------------------------------------------------
+
+    def on_newcode(self, chat_id: int, user: TelegramUser) -> None:
+        session = db.session
+        try:
+            step = newcode_wizard.start(session, self.project_id, user.id, utcnow())
+        except newcode_wizard.NotAnOwner:
+            session.rollback()
+            self.reply(chat_id, texts.not_owner())
+            return
+        except newcode_wizard.NoPlans as exc:
+            session.commit()
+            self.reply(chat_id, texts.newcode_no_plans(str(exc)))
+            return
+        code_entry.clear_pending_step(session, self.project_id, user.id)
+        self.wizard_step(chat_id, step)
+
+    def on_newcode_button(
+        self, chat_id: int, user: TelegramUser, nonce: str, step_name: str, value: str
+    ) -> None:
+        session = db.session
+        try:
+            step = newcode_wizard.choose(
+                session, self.project_id, user.id, nonce, step_name, value, utcnow()
+            )
+        except newcode_wizard.NotAnOwner:
+            session.rollback()
+            self.reply(chat_id, texts.not_owner())
+            return
+        except newcode_wizard.WizardGone:
+            session.rollback()
+            self.reply(chat_id, texts.newcode_gone())
+            return
+        except newcode_wizard.NoPlans as exc:
+            session.commit()
+            self.reply(chat_id, texts.newcode_no_plans(str(exc)))
+            return
+        except InvalidInput as exc:
+            session.rollback()
+            self.reply(chat_id, texts.newcode_invalid(exc.message))
+            return
+        self.wizard_step(chat_id, step)
+
+    def wizard_step(self, chat_id: int, step) -> None:
+        """Commit the wizard's progress (or the codes made), then show the next step."""
+        session = db.session
+        if isinstance(step, newcode_wizard.WizardPrompt):
+            session.commit()
+            self.reply(chat_id, texts.newcode_prompt(step), keyboards.newcode(step))
+            return
+        project, plan, codes = step.project, step.plan, step.codes
+        bot_username, project_name, plan_name = project.bot_username, project.name, plan.name
+        if len(codes) == 1 and step.batch is None:
+            code = codes[0]
+            text = texts.newcode_single(
+                bot_username, code.code, code.expires_at, code.max_activations
+            )
+            session.commit()
+            self.reply(chat_id, text)
+            return
+        data = codes_csv(codes, bot_username, plan_name)
+        filename = csv_filename(project_name, plan_name, len(codes))
+        count = len(codes)
+        session.commit()
+        try:
+            telegram.send_document(
+                self.token,
+                chat_id,
+                data,
+                filename,
+                caption=texts.newcode_bulk_caption(count, plan_name),
+            )
+        except telegram.TelegramError as exc:
+            log.warning("project %s: CSV not sent: %s", self.project_id, exc)
+            self.reply(chat_id, texts.newcode_bulk_not_sent(count))
+
+    # ---- chats ------------------------------------------------------------------------------
+
+    def on_my_chat_member(self, update: types.ChatMemberUpdated) -> None:
+        session = db.session
+        now = utcnow()
+        chat = update.chat
+        new = update.new_chat_member
+        if chat.type == "private":
+            blocked = new.status == "kicked"
+            resources.set_bot_blocked(session, self.project_id, chat.id, blocked, now)
+            session.commit()
+            return
+        change = resources.BotStatusChange(
+            chat_id=chat.id,
+            chat_type=chat.type,
+            title=chat.title,
+            username=chat.username,
+            new_status=new.status,
+            can_invite_users=bool(getattr(new, "can_invite_users", False)),
+            can_restrict_members=bool(getattr(new, "can_restrict_members", False)),
+            by_user_id=update.from_user.id if update.from_user else None,
+        )
+        result = resources.apply_bot_status(session, self.project_id, change, now)
+        if result.kind == "none":
+            session.rollback()
+            return
+        title, chat_type = result.resource.title, result.resource.chat_type
+        owner_chat = self.project().owner.telegram_user_id
+        session.commit()
+        if not owner_chat:
+            return
+        if result.kind == "added":
+            notice = texts.resource_added(title, chat_type, result.missing_rights)
+        elif result.kind == "updated":
+            notice = texts.resource_updated(title, result.missing_rights)
+        else:
+            notice = texts.resource_lost(title)
+        self.reply(owner_chat, notice)
+
+    def on_chat_member(self, update: types.ChatMemberUpdated) -> None:
+        session = db.session
+        now = utcnow()
+        user = update.new_chat_member.user
+        if user.is_bot:
+            return
+        was_in, is_in = _is_in(update.old_chat_member), _is_in(update.new_chat_member)
+        if is_in and not was_in:
+            link = update.invite_link.invite_link if update.invite_link else None
+            event = memberships.record_join(
+                session, self.project_id, update.chat.id, user.id, link, now
+            )
+            title = event.resource.title if event.resource else ""
+            session.commit()
+            if event.intruder:
+                self.remove_intruder(update.chat.id, user.id, link, title)
+        elif was_in and not is_in:
+            memberships.record_leave(session, self.project_id, update.chat.id, user.id, now)
+            session.commit()
+
+    def remove_intruder(self, chat_id: int, user_id: int, link: str | None, title: str) -> None:
+        """Someone joined through a link made for another customer: out, and the link revoked."""
+        log.info("project %s: removing %s from %s (someone else's link)", self.project_id,
+                 user_id, chat_id)
+        try:
+            telegram.remove_member(self.token, chat_id, user_id)
+            if link:
+                telegram.revoke_invite_link(self.token, chat_id, link)
+        except telegram.TelegramError as exc:
+            log.warning("project %s: could not remove %s: %s", self.project_id, user_id, exc)
+            return
+        self.reply(user_id, texts.intruder_removed(title))
+
+    def on_join_request(self, request: types.ChatJoinRequest) -> None:
+        session = db.session
+        user_id = request.from_user.id
+        verdict = memberships.may_join(
+            session, self.project_id, request.chat.id, user_id, utcnow()
+        )
+        session.rollback()
+        if verdict is None:
+            return  # not one of the project's resources
+        try:
+            if verdict:
+                telegram.approve_join_request(self.token, request.chat.id, user_id)
+                return
+            telegram.decline_join_request(self.token, request.chat.id, user_id)
+        except telegram.TelegramError as exc:
+            log.warning("project %s: join request of %s: %s", self.project_id, user_id, exc)
+            return
+        chat_id = getattr(request, "user_chat_id", None) or user_id
+        self.reply(chat_id, texts.join_request_declined(request.chat.title or ""))

@@ -1,0 +1,184 @@
+"""Customers' places in resources: the invite link made for each, and when they joined."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from webapp.domain.entitlements import active_subscriptions_clause, is_entitled
+from webapp.models import Customer, Membership, Plan, Resource, Subscription
+
+# Invite links are made for one customer (member_limit=1) and live a day: long enough to tap
+# later, short enough that a forwarded link soon stops working.
+INVITE_LINK_LIFETIME = timedelta(hours=24)
+# A stored link closer than this to its expiry is replaced rather than handed out again.
+INVITE_LINK_MIN_REMAINING = timedelta(hours=1)
+
+
+def membership_for(
+    session: Session, project_id: int, customer_id: int, resource_id: int
+) -> Membership:
+    """The customer's membership row of a resource, created on first need."""
+    query = select(Membership).where(
+        Membership.customer_id == customer_id, Membership.resource_id == resource_id
+    )
+    membership = session.scalars(query).first()
+    if membership is not None:
+        return membership
+    try:
+        with session.begin_nested():
+            membership = Membership(
+                project_id=project_id, customer_id=customer_id, resource_id=resource_id
+            )
+            session.add(membership)
+            session.flush()
+        return membership
+    except IntegrityError:
+        return session.scalars(query).one()
+
+
+def usable_link(membership: Membership, now: datetime) -> str | None:
+    """The stored invite link if it can still be handed out: unused, and not about to expire."""
+    if not membership.invite_link or membership.invite_link_expires_at is None:
+        return None
+    if membership.joined_at is not None and membership.left_at is None:
+        return None  # they came in with it: member_limit=1 makes it useless to anyone else
+    if membership.left_at is not None:
+        return None  # after a leave the old link would admit someone again
+    if membership.invite_link_expires_at - now < INVITE_LINK_MIN_REMAINING:
+        return None
+    return membership.invite_link
+
+
+def store_link(membership: Membership, invite_link: str, expires_at: datetime) -> None:
+    membership.invite_link = invite_link
+    membership.invite_link_expires_at = expires_at
+    if membership.left_at is not None:
+        membership.joined_at = None
+        membership.left_at = None
+
+
+def link_name(customer: Customer) -> str:
+    """The invite link's name as the owner sees it in Telegram (at most 32 characters)."""
+    who = f"@{customer.username}" if customer.username else str(customer.telegram_user_id)
+    return f"Admit {who}"[:32]
+
+
+def entitled_plan_resources(
+    session: Session, project_id: int, telegram_user_id: int, plan_id: int, now: datetime
+) -> tuple[Customer, Subscription, list[Resource]] | None:
+    """The customer's active subscription to ``plan_id`` and its resources, or ``None``."""
+    customer = session.scalars(
+        select(Customer).where(
+            Customer.project_id == project_id, Customer.telegram_user_id == telegram_user_id
+        )
+    ).first()
+    if customer is None:
+        return None
+    subscription = session.scalars(
+        select(Subscription)
+        .where(
+            Subscription.customer_id == customer.id,
+            Subscription.plan_id == plan_id,
+            *active_subscriptions_clause(now),
+        )
+        .order_by(Subscription.id.desc())
+    ).first()
+    if subscription is None:
+        return None
+    plan = session.get(Plan, plan_id)
+    return customer, subscription, list(plan.resources)
+
+
+@dataclass(frozen=True)
+class JoinEvent:
+    """What a customer's arrival in a resource means."""
+
+    membership: Membership | None
+    # Someone came in through a link Admit made for somebody else and has no access of their own.
+    intruder: bool
+    resource: Resource | None
+
+
+def _resource(session: Session, project_id: int, chat_id: int) -> Resource | None:
+    return session.scalars(
+        select(Resource).where(Resource.project_id == project_id, Resource.chat_id == chat_id)
+    ).first()
+
+
+def _customer(session: Session, project_id: int, telegram_user_id: int) -> Customer | None:
+    return session.scalars(
+        select(Customer).where(
+            Customer.project_id == project_id, Customer.telegram_user_id == telegram_user_id
+        )
+    ).first()
+
+
+def record_join(
+    session: Session,
+    project_id: int,
+    chat_id: int,
+    telegram_user_id: int,
+    invite_link: str | None,
+    now: datetime,
+) -> JoinEvent:
+    """A user became a member of one of the project's chats: note when, and spot link misuse."""
+    resource = _resource(session, project_id, chat_id)
+    if resource is None:
+        return JoinEvent(None, False, None)
+    link_owner = None
+    if invite_link:
+        link_owner = session.scalars(
+            select(Membership).where(
+                Membership.resource_id == resource.id, Membership.invite_link == invite_link
+            )
+        ).first()
+    customer = _customer(session, project_id, telegram_user_id)
+    if customer is None:
+        # Not a customer: only a link Admit made for someone else makes them an intruder.
+        intruder = link_owner is not None
+        membership = None
+    else:
+        membership = membership_for(session, project_id, customer.id, resource.id)
+        membership.joined_at = now
+        membership.left_at = None
+        intruder = (
+            link_owner is not None
+            and link_owner.customer_id != customer.id
+            and not is_entitled(session, customer.id, resource.id, now)
+        )
+    if intruder:
+        # The link is burnt (the caller revokes it): its customer gets a fresh one next time.
+        link_owner.invite_link = None
+        link_owner.invite_link_expires_at = None
+    return JoinEvent(membership, intruder, resource)
+
+
+def record_leave(
+    session: Session, project_id: int, chat_id: int, telegram_user_id: int, now: datetime
+) -> Membership | None:
+    resource = _resource(session, project_id, chat_id)
+    customer = _customer(session, project_id, telegram_user_id)
+    if resource is None or customer is None:
+        return None
+    membership = session.scalars(
+        select(Membership).where(
+            Membership.customer_id == customer.id, Membership.resource_id == resource.id
+        )
+    ).first()
+    if membership is not None and membership.joined_at is not None and membership.left_at is None:
+        membership.left_at = now
+    return membership
+
+
+def may_join(
+    session: Session, project_id: int, chat_id: int, telegram_user_id: int, now: datetime
+) -> bool | None:
+    """Whether a join request should be approved; ``None`` if the chat is not a resource."""
+    resource = _resource(session, project_id, chat_id)
+    if resource is None:
+        return None
+    customer = _customer(session, project_id, telegram_user_id)
+    return customer is not None and is_entitled(session, customer.id, resource.id, now)

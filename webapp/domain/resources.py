@@ -1,0 +1,121 @@
+"""The bot's own place in chats (``my_chat_member``): resources appear, change or are lost."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.domain import audit
+from webapp.models import Customer, Resource
+
+RESOURCE_TYPES = ("channel", "supergroup", "group")
+ADMIN_STATUSES = ("administrator", "creator")
+
+
+@dataclass(frozen=True)
+class BotStatusChange:
+    """The parts of a ``my_chat_member`` update that matter."""
+
+    chat_id: int
+    chat_type: str
+    title: str | None
+    username: str | None
+    new_status: str
+    can_invite_users: bool = False
+    can_restrict_members: bool = False
+    by_user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """What happened to a resource: ``added``, ``updated``, ``lost`` or ``none``."""
+
+    kind: str
+    resource: Resource | None
+    # The rights the bot still lacks to admit and remove people there.
+    missing_rights: tuple[str, ...] = ()
+
+
+def apply_bot_status(
+    session: Session, project_id: int, change: BotStatusChange, now: datetime
+) -> ResourceChange:
+    """Record the bot becoming an administrator of a chat, changing rights, or losing it.
+
+    Made an administrator: the chat becomes (or again is) a resource, with its rights. Demoted,
+    removed or left: the resource stays (plans keep pointing at it) but is marked unusable.
+    """
+    if change.chat_type not in RESOURCE_TYPES:
+        return ResourceChange("none", None)
+    resource = session.scalars(
+        select(Resource).where(
+            Resource.project_id == project_id, Resource.chat_id == change.chat_id
+        )
+    ).first()
+    if change.new_status in ADMIN_STATUSES:
+        can_invite = change.can_invite_users or change.new_status == "creator"
+        can_restrict = change.can_restrict_members or change.new_status == "creator"
+        kind = "updated"
+        if resource is None:
+            resource = Resource(project_id=project_id, chat_id=change.chat_id, created_at=now)
+            session.add(resource)
+            kind = "added"
+        elif not resource.bot_is_admin:
+            kind = "added"
+        resource.title = (change.title or str(change.chat_id))[:255]
+        resource.username = change.username
+        resource.chat_type = change.chat_type
+        resource.can_invite_users = can_invite
+        resource.can_restrict_members = can_restrict
+        resource.bot_is_admin = True
+        resource.updated_at = now
+        session.flush()
+        missing = tuple(
+            name
+            for name, has in (
+                ("invite users", can_invite),
+                ("ban users", can_restrict),
+            )
+            if not has
+        )
+        _audit(session, project_id, "resource." + kind, resource, change, now)
+        return ResourceChange(kind, resource, missing)
+    if resource is None or not resource.bot_is_admin:
+        return ResourceChange("none", resource)
+    resource.bot_is_admin = False
+    resource.can_invite_users = False
+    resource.can_restrict_members = False
+    resource.updated_at = now
+    session.flush()
+    _audit(session, project_id, "resource.lost", resource, change, now)
+    return ResourceChange("lost", resource, ("administrator",))
+
+
+def _audit(session, project_id, action, resource, change, now):
+    audit.record(
+        session,
+        project_id,
+        action,
+        now=now,
+        details={
+            "resource_id": resource.id,
+            "chat_id": change.chat_id,
+            "title": resource.title,
+            "status": change.new_status,
+            "by_user_id": change.by_user_id,
+        },
+    )
+
+
+def set_bot_blocked(
+    session: Session, project_id: int, telegram_user_id: int, blocked: bool, now: datetime
+) -> Customer | None:
+    """A customer blocked (or unblocked) the bot in their private chat."""
+    customer = session.scalars(
+        select(Customer).where(
+            Customer.project_id == project_id, Customer.telegram_user_id == telegram_user_id
+        )
+    ).first()
+    if customer is not None:
+        customer.blocked_bot_at = now if blocked else None
+    return customer

@@ -1,0 +1,151 @@
+"""The membership bot's outbound work that may have to wait: invite links Telegram refused.
+
+``issue_join_links`` is shared by the bot (right after an activation) and by the job
+``deliver_join_links``, which the bot queues when a link could not be made at once.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rq import Retry
+from sqlalchemy.orm import Session
+
+from webapp import telegram
+from webapp.domain import memberships
+from webapp.domain.entitlements import is_entitled
+from webapp.models import Customer, Membership, Plan, Project, Resource
+
+log = logging.getLogger(__name__)
+
+# Telegram already retried 429/5xx inside one call; these are the longer waits between attempts.
+JOIN_LINK_RETRY = Retry(max=6, interval=[10, 30, 60, 300, 900, 3600])
+
+
+class JoinLinksPending(Exception):
+    """Some invite links still could not be made; RQ retries the job."""
+
+
+@dataclass
+class JoinLinks:
+    """Plain values, safe to use after the session is gone: (title, url) per link made."""
+
+    links: list[tuple[str, str]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Need:
+    membership_id: int
+    chat_id: int
+    title: str
+    link: str | None
+    bot_is_admin: bool
+
+
+def issue_join_links(
+    session: Session, project_id: int, customer_id: int, resource_ids: list[int], now: datetime
+) -> JoinLinks:
+    """An invite link per resource made for this customer alone, reused while still good.
+
+    Links are ``member_limit=1`` and expire after ``INVITE_LINK_LIFETIME``; each is stored in the
+    customer's ``Membership``. A resource where Telegram refuses (or the bot is no longer an
+    administrator) is reported in ``missing`` instead of failing the rest.
+
+    This is a boundary step, not domain logic: it commits the session before calling Telegram and
+    again after storing the links, so no transaction (on SQLite: the write lock) is held while
+    waiting for the Bot API.
+    """
+    project = session.get(Project, project_id)
+    customer = session.get(Customer, customer_id)
+    token, name = project.bot_token, memberships.link_name(customer)
+    needs = []
+    for resource_id in resource_ids:
+        resource = session.get(Resource, resource_id)
+        membership = memberships.membership_for(session, project_id, customer_id, resource_id)
+        needs.append(
+            _Need(
+                membership.id,
+                resource.chat_id,
+                resource.title,
+                memberships.usable_link(membership, now),
+                resource.bot_is_admin,
+            )
+        )
+    session.commit()
+    result = JoinLinks()
+    made: list[tuple[int, str, datetime]] = []
+    for need in needs:
+        if need.link is not None:
+            result.links.append((need.title, need.link))
+            continue
+        if not need.bot_is_admin:
+            result.missing.append(need.title)
+            continue
+        expires_at = now + memberships.INVITE_LINK_LIFETIME
+        try:
+            link = telegram.create_invite_link(
+                token, need.chat_id, name=name, expire_date=expires_at, member_limit=1
+            )
+        except telegram.TelegramError as exc:
+            log.warning("invite link for customer %s in chat %s failed: %s",
+                        customer_id, need.chat_id, exc)
+            result.missing.append(need.title)
+            continue
+        made.append((need.membership_id, link, expires_at))
+        result.links.append((need.title, link))
+    if made:
+        for membership_id, link, expires_at in made:
+            memberships.store_link(session.get(Membership, membership_id), link, expires_at)
+        session.commit()
+    return result
+
+
+def queue_join_links(project_id: int, customer_id: int, plan_id: int) -> None:
+    """Queue ``deliver_join_links`` with retries (the bot calls this after committing)."""
+    from webapp.queues import get_queue
+
+    get_queue().enqueue(
+        deliver_join_links,
+        project_id,
+        customer_id,
+        plan_id,
+        retry=JOIN_LINK_RETRY,
+        description=f"join links for customer {customer_id}, plan {plan_id}",
+    )
+
+
+def deliver_join_links(project_id: int, customer_id: int, plan_id: int) -> str:
+    """Make the invite links a customer is still missing and send them their Join buttons.
+
+    Only resources the customer is still entitled to get a link, so a late job never admits
+    someone whose access was rolled back meanwhile. Raises ``JoinLinksPending`` while any link
+    still fails, so RQ tries again later; nothing is sent until every link exists.
+    """
+    from bot import keyboards, texts
+    from webapp.extensions import db
+    from webapp.models import utcnow
+    from webapp.worker import app_context
+
+    with app_context():
+        session = db.session
+        now = utcnow()
+        project = session.get(Project, project_id)
+        customer = session.get(Customer, customer_id)
+        plan = session.get(Plan, plan_id)
+        if project is None or project.deleted_at is not None or customer is None or plan is None:
+            return "gone"
+        resource_ids = [
+            r.id for r in plan.resources if is_entitled(session, customer.id, r.id, now)
+        ]
+        if not resource_ids:
+            return "not entitled"
+        token, chat_id = project.bot_token, customer.telegram_user_id
+        text = texts.join_links_ready(project.name, plan.name)
+        result = issue_join_links(session, project_id, customer_id, resource_ids, now)
+        if result.missing:
+            raise JoinLinksPending(f"no invite link yet for {', '.join(result.missing)}")
+        telegram.send_message(
+            token, chat_id, text, reply_markup=keyboards.join_buttons(result.links)
+        )
+        return "sent"
