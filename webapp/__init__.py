@@ -45,4 +45,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(projects.bp)
     app.register_blueprint(plans.bp)
+
+    from webapp import codes
+
+    app.register_blueprint(codes.bp)
     return app

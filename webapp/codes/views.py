@@ -1,0 +1,365 @@
+import logging
+from datetime import datetime
+from io import BytesIO
+
+from flask import abort, current_app, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
+
+from webapp.codes import bp
+from webapp.codes.qr import qr_svg
+from webapp.codes.wizard import (
+    ACTIVATION_SUGGESTIONS,
+    EXPIRY_CHOICES,
+    FIELD_STEP,
+    NOTE_MAX,
+    STEP_TITLES,
+    STEPS,
+    WizardAnswers,
+    next_step,
+    previous_step,
+)
+from webapp.dashboard.rendering import is_htmx, localtime, zone
+from webapp.domain import code_queries as queries
+from webapp.domain.codes import MAX_BATCH, activation_link, create_codes
+from webapp.domain.csv_export import codes_csv, csv_filename
+from webapp.domain.errors import InvalidInput, NotFound
+from webapp.domain.rollback import preview_rollback, rollback_code
+from webapp.extensions import db
+from webapp.models import AccessCode, Plan, utcnow
+
+log = logging.getLogger(__name__)
+
+EVENT_LABELS = {
+    "code.created": "Created",
+    "batch.created": "Created in a bulk generation",
+    "code.activated": "Activated",
+    "code.rolled_back": "Rolled back",
+}
+
+STATUS_BADGES = {"active": "ok", "used up": "warn", "expired": "", "rolled back": "danger"}
+SUBSCRIPTION_BADGES = {
+    "active": "ok",
+    "reminder sent": "info",
+    "access ended": "",
+    "removal pending": "warn",
+    "removal failed": "danger",
+}
+
+
+@bp.before_request
+@login_required
+def require_owner():
+    """Every page of the blueprint is for a logged-in owner."""
+
+
+@bp.after_request
+def vary_on_htmx(response):
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.context_processor
+def helpers():
+    return {
+        "local_time": local_time,
+        "owner_timezone": zone(current_user.timezone).key,
+        "status_labels": queries.STATUSES,
+        "event_labels": EVENT_LABELS,
+        "status_badges": STATUS_BADGES,
+        "subscription_badges": SUBSCRIPTION_BADGES,
+    }
+
+
+def local_time(moment: datetime | None, empty: str = "—") -> str:
+    return empty if moment is None else localtime(moment)
+
+
+def _htmx() -> bool:
+    # A history restore (back button after htmx pushed the URL) wants the whole page.
+    return is_htmx() and request.headers.get("HX-History-Restore-Request") != "true"
+
+
+def _render(template: str, partial: str, status: int = 200, **context):
+    body = render_template(partial if _htmx() else template, **context)
+    return body, status
+
+
+def _owned(lookup, object_id: int):
+    try:
+        return lookup(db.session, current_user.id, object_id)
+    except NotFound:
+        abort(404)
+
+
+def _int_arg(name: str) -> int | None:
+    try:
+        return int(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+# -- List ---------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def list_codes():
+    now = utcnow()
+    projects = queries.owner_projects(db.session, current_user.id)
+    project_id, plan_id, batch_id = _int_arg("project"), _int_arg("plan"), _int_arg("batch")
+    project = _owned(queries.owner_project, project_id) if project_id is not None else None
+    plan = _owned(queries.owner_plan, plan_id) if plan_id is not None else None
+    batch = _owned(queries.owner_batch, batch_id) if batch_id is not None else None
+    status = request.args.get("status", "")
+    status = status if status in queries.STATUSES else ""
+    search = request.args.get("q", "").strip()[:64]
+    flt = queries.CodeFilter(
+        project_ids=(project.id,) if project else tuple(p.id for p in projects),
+        plan_id=plan.id if plan else None,
+        batch_id=batch.id if batch else None,
+        status=status or None,
+        search=search,
+    )
+    page = queries.list_codes(
+        db.session,
+        flt,
+        now,
+        after=queries.Cursor.decode(request.args.get("after")),
+        before=queries.Cursor.decode(request.args.get("before")),
+        limit=current_app.config.get("CODES_PAGE_SIZE", queries.PAGE_SIZE),
+    )
+    args = {
+        "project": project.id if project else None,
+        "plan": plan.id if plan else None,
+        "batch": batch.id if batch else None,
+        "status": status or None,
+        "q": search or None,
+    }
+    args = {k: v for k, v in args.items() if v is not None}
+    return _render(
+        "codes/list.html",
+        "codes/_code_results.html",
+        projects=projects,
+        plans=queries.owner_plans(db.session, current_user.id),
+        page=page,
+        args=args,
+        filtering=bool(args),
+        batch=batch,
+        search=search,
+        status_filter=status,
+        project_id=project.id if project else None,
+        plan_id=plan.id if plan else None,
+        now=now,
+    )
+
+
+# -- New code wizard ----------------------------------------------------------------------------
+
+
+@bp.get("/new")
+def new_code():
+    answers = WizardAnswers(plan_id=request.args.get("plan", ""))
+    _wizard_plan(answers)
+    return _wizard("plan", answers)
+
+
+@bp.post("/new")
+def wizard():
+    now = utcnow()
+    answers = WizardAnswers.from_form(request.form)
+    step = request.form.get("step", "plan")
+    step = step if step in STEPS else "plan"
+    go = request.form.get("go", "next")
+    if step == STEPS[-1] and go == "next":
+        go = "create"
+    plan = _wizard_plan(answers)
+    if go == "back":
+        return _wizard(previous_step(step), answers)
+    try:
+        if plan is not None and plan.archived_at is not None:
+            raise InvalidInput("plan", "This plan is archived; choose an active plan.")
+        if go != "create":
+            answers.check_step(step, zone(current_user.timezone), now)
+            return _wizard(next_step(step), answers)
+        code_request = answers.to_request(zone(current_user.timezone), now)
+        batch, codes = create_codes(
+            db.session, plan.project_id, code_request, owner_id=current_user.id, now=now
+        )
+        db.session.commit()
+    except InvalidInput as exc:
+        db.session.rollback()
+        return _wizard(FIELD_STEP.get(exc.field, step), answers.with_error(exc), status=400)
+    except IntegrityError:
+        # Someone made the same custom code between the check and the insert.
+        db.session.rollback()
+        error = InvalidInput("custom_code", "This project already has (or had) that code.")
+        return _wizard("kind", answers.with_error(error), status=400)
+    if not _htmx():
+        if batch is not None:
+            return redirect(url_for("codes.batch_detail", batch_id=batch.id), 303)
+        return redirect(url_for("codes.code_detail", code_id=codes[0].id), 303)
+    if batch is not None:
+        return render_template(
+            "codes/_created.html", batch=batch, plan=batch.plan, filename=_batch_filename(batch)
+        )
+    code = codes[0]
+    return render_template("codes/_created.html", batch=None, code=code, **_share(code))
+
+
+def _wizard_plan(answers: WizardAnswers) -> Plan | None:
+    """The chosen plan if one is given; another owner's plan is a 404 like any other id."""
+    try:
+        plan_id = answers.plan_id_value()
+    except InvalidInput:
+        return None
+    return _owned(queries.owner_plan, plan_id)
+
+
+def _wizard(step: str, answers: WizardAnswers, status: int = 200):
+    plan = _wizard_plan(answers)
+    return _render(
+        "codes/new.html",
+        "codes/_wizard.html",
+        status=status,
+        step=step,
+        steps=STEPS,
+        step_titles=STEP_TITLES,
+        answers=answers,
+        plan=plan,
+        plans=queries.owner_plans(db.session, current_user.id, include_archived=False),
+        expiry_choices=EXPIRY_CHOICES,
+        suggestions=ACTIVATION_SUGGESTIONS,
+        max_batch=MAX_BATCH,
+        note_max=NOTE_MAX,
+    )
+
+
+def _share(code: AccessCode) -> dict:
+    link = activation_link(code.plan.project.bot_username, code.code)
+    return {"link": link, "qr": qr_svg(link, f"QR code of the activation link of {code.code}")}
+
+
+# -- Detail and rollback ------------------------------------------------------------------------
+
+
+@bp.get("/<int:code_id>")
+def code_detail(code_id: int):
+    code = _owned(queries.owner_code, code_id)
+    return _render("codes/detail.html", "codes/_code_detail.html", **_detail(code))
+
+
+def _detail(code: AccessCode, notice: str | None = None) -> dict:
+    return {
+        "code": code,
+        "now": utcnow(),
+        "activations": queries.code_activations(db.session, code.id),
+        "history": queries.code_history(db.session, code),
+        "notice": notice,
+        **_share(code),
+    }
+
+
+@bp.get("/<int:code_id>/rollback")
+def confirm_rollback(code_id: int):
+    code = _owned(queries.owner_code, code_id)
+    try:
+        effects = preview_rollback(db.session, code.project_id, code.id, utcnow())
+    except NotFound:
+        abort(404)  # already rolled back
+    return _render(
+        "codes/rollback.html", "codes/_rollback_confirm.html", code=code, effects=effects
+    )
+
+
+@bp.post("/<int:code_id>/rollback")
+def rollback(code_id: int):
+    code = _owned(queries.owner_code, code_id)
+    try:
+        effects = rollback_code(
+            db.session, code.project_id, code.id, owner_id=current_user.id, now=utcnow()
+        )
+    except NotFound:
+        abort(404)
+    removal_ids = queries.pending_rollback_removal_ids(
+        db.session, [d.subscription_id for d in effects.decisions]
+    )
+    notice = f"{code.code} was rolled back. {effects.summary()}"
+    db.session.commit()
+    _enqueue_removals(removal_ids)
+    if not _htmx():
+        return redirect(url_for("codes.code_detail", code_id=code.id), 303)
+    code = db.session.get(AccessCode, code.id)
+    return render_template("codes/_code_detail.html", **_detail(code, notice))
+
+
+def _enqueue_removals(removal_ids: list[int]) -> None:
+    """Hand the Telegram removals to the job queue; without it the lifecycle sweep finds them."""
+    if not removal_ids:
+        return
+    from webapp import jobs
+
+    enqueue = getattr(jobs, "enqueue_removals", None)
+    if enqueue is None:
+        return
+    try:
+        enqueue(removal_ids)
+    except Exception:
+        # The rows are committed as pending: the lifecycle sweep carries them out later.
+        log.exception("could not enqueue removals %s; the sweep will pick them up", removal_ids)
+
+
+# -- Batches ------------------------------------------------------------------------------------
+
+
+@bp.get("/batches")
+def list_batches():
+    projects = queries.owner_projects(db.session, current_user.id)
+    batches, older = queries.list_batches(
+        db.session,
+        tuple(p.id for p in projects),
+        after=queries.Cursor.decode(request.args.get("after")),
+        limit=current_app.config.get("CODES_PAGE_SIZE", queries.PAGE_SIZE),
+    )
+    return _render(
+        "codes/batches.html",
+        "codes/_batch_rows.html",
+        projects=projects,
+        batches=batches,
+        older=older,
+        live=queries.batch_live_counts(db.session, [b.id for b in batches]),
+        first_page=request.args.get("after") is None,
+    )
+
+
+@bp.get("/batches/<int:batch_id>")
+def batch_detail(batch_id: int):
+    batch = _owned(queries.owner_batch, batch_id)
+    live = queries.batch_live_counts(db.session, [batch.id]).get(batch.id, 0)
+    return _render(
+        "codes/batch.html",
+        "codes/_batch.html",
+        batch=batch,
+        live=live,
+        filename=_batch_filename(batch, live),
+    )
+
+
+@bp.get("/batches/<int:batch_id>/csv")
+def batch_csv(batch_id: int):
+    batch = _owned(queries.owner_batch, batch_id)
+    codes = queries.batch_codes(db.session, batch.id)
+    plan = batch.plan
+    data = codes_csv(codes, plan.project.bot_username, plan.name)
+    response = send_file(
+        BytesIO(data),
+        mimetype="text/csv",
+        as_attachment=True,
+        download_name=_batch_filename(batch, len(codes)),
+    )
+    response.headers["Cache-Control"] = "private, no-store"  # the codes are secrets
+    return response
+
+
+def _batch_filename(batch, count: int | None = None) -> str:
+    plan = batch.plan
+    return csv_filename(plan.project.name, plan.name, batch.size if count is None else count)
