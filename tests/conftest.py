@@ -195,3 +195,19 @@ def logged_in_owner(auth) -> OwnerRef:
     response = auth.login(owner.email, owner.password)
     assert response.status_code == 302, response.get_data(as_text=True)
     return owner
+
+
+@pytest.fixture
+def emulator(app_config):
+    """A running Bot API emulator that the app (built before or after this) talks to."""
+    from tests.telegram_emulator import BotApiEmulator
+    from webapp import telegram
+
+    emu = BotApiEmulator().start()
+    previous = app_config["TELEGRAM_API_URL"]
+    app_config["TELEGRAM_API_URL"] = emu.url
+    # pyTelegramBotAPI's endpoint is a module global: point it here even if ``app`` exists already.
+    telegram.configure(emu.url)
+    yield emu
+    emu.stop()
+    telegram.configure(previous)

@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
 from webapp.dashboard.rendering import timezone_names
@@ -14,7 +15,9 @@ class AccountForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.timezone.choices = [(name, name.replace("_", " ")) for name in timezone_names()]
+        self.timezone.choices = [
+            SelectChoice(name, name.replace("_", " ")) for name in timezone_names()
+        ]
 
     def validate_timezone(self, field):
         if field.data not in timezone_names():

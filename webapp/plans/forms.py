@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     InputRequired,
     Length,
@@ -30,7 +31,11 @@ class PlanForm(FlaskForm):
     )
     period_unit = RadioField(
         "Access lasts",
-        choices=[("day", "Days"), ("month", "Months"), ("lifetime", "Lifetime")],
+        choices=[
+            SelectChoice("day", "Days"),
+            SelectChoice("month", "Months"),
+            SelectChoice("lifetime", "Lifetime"),
+        ],
         default="month",
         validate_choice=False,
     )
@@ -47,12 +52,12 @@ class PlanForm(FlaskForm):
 
     def __init__(self, *args, resources=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.resources.choices = [(r.id, r.title) for r in resources]
+        self.resources.choices = [SelectChoice(r.id, r.title) for r in resources]
 
     def validate_resources(self, field):
         if not field.data:
             raise ValidationError("Pick at least one channel or group.")
-        allowed = {value for value, _ in field.choices}
+        allowed = {choice.value for choice in field.choices}
         if not set(field.data) <= allowed:
             raise ValidationError("Pick channels and groups of this project only.")
 

@@ -92,9 +92,7 @@ def new_project():
 def show_project(project_id: int):
     project = _project_or_404(project_id)
     return render_template(
-        "projects/show.html",
-        project=project,
-        **_resources_context(project, ResourceForm(formdata=None)),
+        "projects/show.html", **_resources_context(project, ResourceForm(formdata=None))
     )
 
 
