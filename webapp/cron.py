@@ -9,4 +9,4 @@ from rq import cron
 from webapp import jobs
 from webapp.queues import QUEUE_NAME
 
-cron.register(jobs.sweep_lifecycle, QUEUE_NAME, interval=60, job_timeout=300)
+cron.register(jobs.sweep_lifecycle, QUEUE_NAME, interval=60, job_timeout=jobs.SWEEP_TIMEOUT)

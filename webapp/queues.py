@@ -1,8 +1,12 @@
 """The Redis connection and the RQ queue, built from REDIS_URL."""
 
+from datetime import UTC, datetime, timedelta
+
 from flask import current_app
 from redis import Redis
 from rq import Queue
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
 
 QUEUE_NAME = "admit"
 
@@ -27,3 +31,44 @@ def get_redis() -> Redis:
 
 def get_queue() -> Queue:
     return Queue(QUEUE_NAME, connection=get_redis())
+
+
+# A job in one of these states will run: a second one for the same work is not needed.
+_WAITING = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
+
+
+def enqueue_once(queue: Queue, func, *args, job_id: str, job_timeout: int, **options) -> Job | None:
+    """Enqueue ``func(*args)`` as ``job_id`` unless that job is already waiting to run.
+
+    The id names the work (``reminder-12-1795000000``), so sweeps that find the same work
+    collapse into one queued job. A finished or failed job of that id is replaced; so is a
+    "started" one older than its timeout, whose worker died (RQ would have stopped a live one).
+    A duplicate that slips through anyway is harmless: jobs claim their work in the database.
+    Returns the new job, or ``None`` when one was already waiting.
+    """
+    try:
+        existing = Job.fetch(job_id, connection=queue.connection)
+    except NoSuchJobError:
+        existing = None
+    if existing is not None:
+        status = existing.get_status(refresh=False)
+        if status in _WAITING:
+            return None
+        if status == JobStatus.STARTED and not _abandoned(existing, job_timeout):
+            return None
+        existing.delete()
+    try:
+        return queue.enqueue(
+            func, *args, job_id=job_id, job_timeout=job_timeout, unique=True, **options
+        )
+    except DuplicateJobError:
+        return None
+
+
+def _abandoned(job: Job, job_timeout: int) -> bool:
+    started = job.started_at
+    if started is None:
+        return True
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    return datetime.now(UTC) - started > timedelta(seconds=job_timeout + 60)

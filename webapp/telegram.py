@@ -5,9 +5,11 @@ what is worth retrying: a 429 after its ``retry_after``, a 5xx or a network fail
 exponential backoff. A 4xx other than 429 is final.
 """
 
+import contextlib
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from datetime import datetime
 
 import requests
@@ -18,6 +20,20 @@ from telebot.apihelper import ApiTelegramException
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = 0.5  # seconds: 0.5, 1, 2, 4 between attempts
 MAX_RETRY_AFTER = 60  # a longer 429 wait is given back to the caller (a job re-queues instead)
+_max_retry_after: ContextVar[float] = ContextVar("max_retry_after", default=MAX_RETRY_AFTER)
+
+
+@contextlib.contextmanager
+def waiting_at_most(seconds: float) -> Iterator[None]:
+    """Within this block a 429 asking for more than ``seconds`` raises ``RateLimited`` at once.
+
+    Jobs use it so one flood wait does not hold a worker: they put the work back for later.
+    """
+    token = _max_retry_after.set(seconds)
+    try:
+        yield
+    finally:
+        _max_retry_after.reset(token)
 
 
 class TelegramError(Exception):
@@ -100,7 +116,7 @@ def call(action: Callable[[], object], *, sleep: Callable[[float], None] = time.
             error = classify(exc)
             if isinstance(error, RateLimited):
                 wait = error.retry_after or 1
-                if wait > MAX_RETRY_AFTER or attempt == MAX_ATTEMPTS:
+                if wait > _max_retry_after.get() or attempt == MAX_ATTEMPTS:
                     raise error from exc
                 sleep(wait)
                 continue

@@ -31,20 +31,24 @@ def app_context():
             db.session.remove()
 
 
-def main() -> None:
-    from rq import Worker
+def main(argv: list[str] | None = None) -> None:
+    """Run the worker; ``--burst`` stops once the queue is empty (tests and one-off runs)."""
+    import argparse
+
+    from rq.worker import SimpleWorker
 
     from webapp.queues import QUEUE_NAME, redis_from_url
 
+    parser = argparse.ArgumentParser(prog="python -m webapp.worker")
+    parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    args = parser.parse_args(argv)
     url = os.environ.get("REDIS_URL")
     if not url:
         raise SystemExit("REDIS_URL is not set")
     # SimpleWorker runs jobs in this process: the app and its connection pool are built once
     # instead of forked into every job (TECH-NOTES: never carry connections across a fork).
-    from rq.worker import SimpleWorker
-
-    worker: Worker = SimpleWorker([QUEUE_NAME], connection=redis_from_url(url))
-    worker.work(with_scheduler=True)
+    worker = SimpleWorker([QUEUE_NAME], connection=redis_from_url(url))
+    worker.work(burst=args.burst, with_scheduler=not args.burst)
 
 
 if __name__ == "__main__":
