@@ -244,3 +244,21 @@ def test_only_owner_link_tokens_are_taken_for_them(app, payload):
     assert not is_owner_link_token(payload)
     with data(app) as session, pytest.raises(NotFound):
         link_telegram_account(session, payload, 5555, None, T0)
+
+
+def test_the_back_button_gets_a_whole_page_even_from_htmx(client, activity):
+    restore = {**HTMX, "HX-History-Restore-Request": "true"}
+    response = client.get("/activity?page=1", headers=restore)
+    assert not is_fragment(response)
+    assert "<html" in text(response)
+
+
+def test_connect_telegram_serves_its_card_alone_to_htmx(app, client, logged_in_owner):
+    with data(app) as session:
+        make_project(_owner(session, logged_in_owner))
+    page = client.get("/telegram")
+    assert not is_fragment(page) and 'id="telegram-link"' in text(page)
+    fragment = client.get("/telegram", headers=HTMX)
+    assert is_fragment(fragment)
+    assert "HX-Request" in fragment.headers["Vary"]
+    assert 'id="telegram-link"' in text(fragment)

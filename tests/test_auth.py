@@ -266,3 +266,31 @@ def test_a_post_without_a_csrf_token_is_refused(app_config, auth):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_the_throttle_counts_in_windows_of_the_callers_clock(app):
+    from datetime import UTC, datetime
+
+    from webapp.queues import get_redis
+
+    start = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # a window boundary (15-minute windows)
+    with app.app_context():
+        redis = get_redis()
+        for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT - 1):
+            ratelimit.record_login_failure(redis, "Ann@Example.com", "10.0.0.1", start)
+        assert ratelimit.login_blocked(redis, "ann@example.com", "10.0.0.2", start) is None
+        ratelimit.record_login_failure(redis, "ann@example.com", "10.0.0.1", start)
+        blocked = ratelimit.login_blocked(
+            redis, "ann@example.com", "10.0.0.2", start + timedelta(minutes=5)
+        )
+        assert blocked == ratelimit.LoginBlocked(10 * 60)
+        assert blocked.message == "Too many wrong passwords. Please try again in 10 minutes."
+        assert (
+            ratelimit.login_blocked(
+                redis, "ann@example.com", "10.0.0.2", start + timedelta(minutes=15)
+            )
+            is None
+        )
+        ratelimit.clear_login_failures(redis, "ann@example.com", start)
+        assert ratelimit.login_blocked(redis, "ann@example.com", "10.0.0.2", start) is None
+        assert not any(b"ann@example.com" in key for key in redis.keys("admit:login-failures:*"))

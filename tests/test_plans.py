@@ -193,6 +193,13 @@ def test_archiving_and_restoring_a_plan_over_htmx_swaps_its_row(app, client, pro
     assert fetch(app, Plan, plan_id).archived_at is None
     assert "is active again" in text(client.get(response.headers["Location"]))
 
+    client.post(f"/plans/{plan_id}/archive")
+    assert "archived" in text(client.get("/plans"))  # the flash after the plain form's redirect
+    response = client.post(f"/plans/{plan_id}/restore", headers=HTMX)
+    assert response.status_code == 200 and is_fragment(response)
+    assert "is active again" in text(response)
+    assert fetch(app, Plan, plan_id).archived_at is None
+
 
 def test_the_plan_list_filters_by_project_and_serves_a_fragment_to_htmx(
     app, client, project, logged_in_owner

@@ -11,8 +11,17 @@ DATETIME_FORMAT = "%d %b %Y, %H:%M"
 
 
 def is_htmx() -> bool:
-    """An htmx request that wants a fragment (boosted requests want whole pages)."""
-    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+    """An htmx request that wants a fragment.
+
+    Boosted requests and history restores (the back button after ``hx-push-url`` when htmx's
+    cache has lost the page) want whole pages.
+    """
+    headers = request.headers
+    return (
+        headers.get("HX-Request") == "true"
+        and headers.get("HX-Boosted") != "true"
+        and headers.get("HX-History-Restore-Request") != "true"
+    )
 
 
 def render_page_or_fragment(page: str, fragment: str, status: int = 200, **context):
