@@ -41,6 +41,7 @@ class BotProcess:
 
     def start(self) -> "BotProcess":
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - kept open while the process runs
+        since = self.log_path.stat().st_size
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot"],
             cwd=ROOT,
@@ -48,6 +49,13 @@ class BotProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+        # Until its signal handlers are in place a SIGTERM would kill it rather than stop it.
+        wait_until(
+            lambda: "membership bot started" in self.log(since) or self.proc.poll() is not None,
+            timeout=30,
+            what="the bot process to start",
+        )
+        assert self.proc.poll() is None, self.log()
         return self
 
     def stop(self, timeout: float = 15) -> int:
@@ -74,8 +82,11 @@ class BotProcess:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:]
+    def log(self, since: int = 0) -> str:
+        """The process's output (from byte ``since``), at most the last 6000 characters."""
+        with open(self.log_path, "rb") as f:
+            f.seek(since)
+            return f.read().decode(errors="replace")[-6000:]
 
 
 def bot_env(database_url: str, redis_url: str, api_url: str) -> dict:
@@ -108,7 +119,7 @@ def bot_process_fixture(emu, migrated, redis_url):
     yield process
     if process.running:
         code = process.stop()
-        assert code == 0, process.log()
+        assert code == 0, f"exit code {code}\n{process.log()}"
 
 
 def wait_until(condition, timeout: float = 10, what: str = "condition"):
