@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from flask import has_app_context
 from rq import Queue
+from rq.cron import CronScheduler
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.worker import SimpleWorker
 from sqlalchemy import select
@@ -182,6 +183,21 @@ def test_two_sweeps_and_a_duplicated_job_send_exactly_one_reminder(harness, gold
     assert reload(session, Subscription, sub.id).reminder_sent_at == sub.ends_at - timedelta(
         hours=23
     )
+
+
+def test_two_rq_cron_processes_firing_at_start_up_still_send_one_reminder(harness, gold):
+    sub = gold["sub"]
+    harness.at(sub.ends_at - timedelta(hours=23))
+    schedulers = [CronScheduler(connection=harness.redis) for _ in range(2)]
+    for scheduler in schedulers:
+        scheduler.load_config_from_file("webapp.cron")  # what `rq cron webapp.cron` loads
+    [sweep] = schedulers[0].get_jobs()
+    assert (sweep.func, sweep.interval, sweep.queue_name) == (jobs.sweep_lifecycle, 60, QUEUE_NAME)
+    for scheduler in schedulers:
+        assert scheduler.enqueue_jobs() == scheduler.get_jobs()  # no leader election in RQ 3
+    assert harness.queue.count == 2
+    harness.work()
+    assert len(harness.messages(ANN)) == 1
 
 
 def test_sweeps_finding_the_same_reminder_collapse_into_one_queued_job(harness, gold, app):
@@ -494,6 +510,21 @@ def test_at_the_end_the_customer_leaves_the_plans_resources_but_keeps_one_anothe
     assert channel_link["is_revoked"] is True
 
 
+def test_a_customer_who_renews_before_the_removal_runs_is_left_in(harness, gold, session):
+    sub, plan = gold["sub"], gold["plan"]
+    harness.at(sub.ends_at)
+    harness.run(jobs.end_subscription, sub.id)  # ended; the removals wait in the queue ...
+    activate(session, plan, ANN, sub.ends_at + timedelta(seconds=10))  # ... and Ann renews
+    session.commit()
+    harness.at(sub.ends_at + timedelta(seconds=20))
+    harness.work()
+    statuses = session.scalars(select(Removal.status).where(Removal.subscription_id == sub.id))
+    assert sorted(statuses) == ["skipped", "skipped"]
+    assert harness.emu.is_member(CHANNEL, ANN) and harness.emu.is_member(CHAT, ANN)
+    assert harness.emu.calls(TOKEN, "banChatMember") == []
+    assert harness.messages(ANN) == []  # no "your access has ended" to someone who renewed
+
+
 def test_rollback_removals_are_carried_out_with_a_message(harness, gold, session, now):
     project, plan, channel = gold["project"], gold["plan"], gold["channel"]
     code = make_code(plan, now, max_activations=2)
@@ -542,3 +573,46 @@ def test_reminders_to_many_customers_stay_within_30_a_second_and_1_per_chat(harn
     to_ann = sorted(c["at"] for c in harness.send_calls(ANN))
     assert len(to_ann) == 3 and all(b - a >= 1.0 for a, b in zip(to_ann, to_ann[1:], strict=False))
     assert elapsed >= 2.0  # Ann's third reminder waited two seconds for her chat
+
+
+# -- Safety ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "env_flag", "honoured"),
+    [
+        ({"TESTING": True}, None, True),
+        ({"TESTING": False}, "1", True),
+        ({"TESTING": False}, None, False),
+        ({"TESTING": True, "ADMIT_ENV": "production"}, "1", False),
+    ],
+)
+def test_the_test_clock_is_read_only_under_test_and_never_in_production(
+    app_config, monkeypatch, now, settings, env_flag, honoured
+):
+    from webapp import create_app
+
+    if env_flag:
+        monkeypatch.setenv("ADMIT_FAKE_CLOCK", env_flag)
+    else:
+        monkeypatch.delenv("ADMIT_FAKE_CLOCK", raising=False)
+    app = create_app({**app_config, **settings})
+    with app.app_context():
+        redis = get_redis()
+        clock.set_fake_now(redis, now - timedelta(days=400))
+        try:
+            assert (clock.now() == now - timedelta(days=400)) is honoured
+        finally:
+            redis.delete(clock.FAKE_NOW_KEY)
+            db.engine.dispose()
+
+
+def test_enqueueing_removals_without_redis_loses_nothing_the_sweep_will_find_them(
+    app_config, now
+):
+    from webapp import create_app
+
+    app = create_app({**app_config, "REDIS_URL": "redis://127.0.0.1:9/0"})
+    with app.app_context():
+        assert jobs.enqueue_removals([1, 2]) == 0
+        db.engine.dispose()

@@ -9,4 +9,7 @@ from rq import cron
 from webapp import jobs
 from webapp.queues import QUEUE_NAME
 
-cron.register(jobs.sweep_lifecycle, QUEUE_NAME, interval=60, job_timeout=jobs.SWEEP_TIMEOUT)
+# A sweep left waiting longer than ``ttl`` (workers down) is dropped: the next one does its work.
+cron.register(
+    jobs.sweep_lifecycle, QUEUE_NAME, interval=60, job_timeout=jobs.SWEEP_TIMEOUT, ttl=300
+)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from webapp.domain import notices
 from webapp.domain.entitlements import RemovalDecision, decide_removals, is_entitled, queue_removals
@@ -357,6 +357,13 @@ def _end_notice_due_clause(now: datetime):
     pending_removal = exists().where(
         Removal.subscription_id == Subscription.id, Removal.status == "pending"
     )
+    renewal = aliased(Subscription)
+    renewed = exists().where(
+        renewal.customer_id == Subscription.customer_id,
+        renewal.plan_id == Subscription.plan_id,
+        renewal.ended_at.is_(None),
+        renewal.id != Subscription.id,
+    )
     return (
         Subscription.ended_at.is_not(None),
         Subscription.end_notice_sent_at.is_(None),
@@ -369,6 +376,8 @@ def _end_notice_due_clause(now: datetime):
         ),
         # Told once the removals are over, so the message can say where they were removed from.
         ~pending_removal,
+        # Renewed in the meantime (a new code after the end): "your access ended" would mislead.
+        ~renewed,
     )
 
 
