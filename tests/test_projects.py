@@ -347,3 +347,24 @@ def test_resource_titles_are_escaped(app, client, project_id):
     page = text(client.get(f"/projects/{project_id}"))
     assert "<img src=x" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_two_requests_saving_the_same_bot_at_once_end_with_one_project_and_a_message(
+    app, client, logged_in_owner, bot, monkeypatch
+):
+    from webapp import projects as project_views
+    from webapp.domain import projects as project_domain
+
+    with data(app):
+        make_project(bot_token=TOKEN, bot_user_id=BOT_ID, bot_username="GoldClubBot")
+
+    # As if the other request committed between this one's duplicate check and its insert.
+    def check_without_seeing_the_other(session, name, bot_token):
+        return name.strip(), bot_token.strip()
+
+    monkeypatch.setattr(project_domain, "check_new_project", check_without_seeing_the_other)
+    monkeypatch.setattr(project_views, "check_new_project", check_without_seeing_the_other)
+    response = _create(client)
+    assert response.status_code == 400
+    assert "This bot is already connected to a project." in text(response)
+    assert count(app, Project) == 1

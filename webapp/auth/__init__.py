@@ -12,6 +12,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.exc import IntegrityError
 
 from webapp.auth.forms import LoginForm, SignupForm
 from webapp.domain.accounts import authenticate, create_owner
@@ -35,7 +36,9 @@ def load_owner(owner_id: str) -> Owner | None:
 
 @login_manager.unauthorized_handler
 def send_to_login():
-    target = url_for("auth.login", next=_local_path(request.full_path))
+    # After logging in, a GET is repeated; a POST (a form sent with an expired session) is not.
+    next_path = _local_path(request.full_path) if request.method == "GET" else None
+    target = url_for("auth.login", next=next_path)
     if request.headers.get("HX-Request"):
         # An htmx request would swap the log-in page into a fragment; send the whole page there.
         return "", 401, {"HX-Redirect": target}
@@ -68,11 +71,15 @@ def signup():
     if form.validate_on_submit():
         try:
             owner = create_owner(db.session, form.email.data, form.password.data, utcnow())
+            db.session.commit()
         except InvalidInput as exc:
             db.session.rollback()
             getattr(form, exc.field).errors.append(exc.message)
+        except IntegrityError:
+            # The same e-mail signed up a moment ago in another request.
+            db.session.rollback()
+            form.email.errors.append("An account with this e-mail already exists.")
         else:
-            db.session.commit()
             login_user(owner)
             flash("Welcome to Admit! Start by connecting your first bot.", "success")
             return redirect(url_for("projects.new_project"))

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
 
 from webapp import telegram
 from webapp.dashboard.rendering import is_htmx, render_page_or_fragment
@@ -61,6 +62,11 @@ def new_project():
             name, token = check_new_project(db.session, form.name.data, form.bot_token.data)
             bot = telegram.get_me(token)
             project = create_project(db.session, current_user.id, name, token, bot, utcnow())
+            db.session.commit()
+        except IntegrityError:
+            # The same token was saved a moment ago by another request.
+            db.session.rollback()
+            form.bot_token.errors.append("This bot is already connected to a project.")
         except InvalidInput as exc:
             db.session.rollback()
             getattr(form, exc.field).errors.append(exc.message)
@@ -74,7 +80,6 @@ def new_project():
             db.session.rollback()
             form_error = _telegram_problem(exc, "the bot token")
         else:
-            db.session.commit()
             flash(
                 f"Project “{project.name}” is connected to @{project.bot_username}. "
                 "Next: add the channels and groups the bot administers.",
@@ -139,9 +144,7 @@ def add_resource(project_id: int):
             ref = parse_chat_reference(form.chat.data)
             chat = telegram.get_chat(project.bot_token, ref)
             member = telegram.get_chat_member(project.bot_token, chat["id"], project.bot_user_id)
-            resource, created = record_resource(
-                db.session, project.id, chat, member, utcnow(), require_admin=True
-            )
+            resource, created = _save_resource(project.id, chat, member)
         except InvalidInput as exc:
             db.session.rollback()
             getattr(form, exc.field).errors.append(exc.message)
@@ -167,7 +170,6 @@ def add_resource(project_id: int):
             db.session.rollback()
             form_error = _telegram_problem(exc, "the chat")
         else:
-            db.session.commit()
             verb = "added" if created else "updated"
             notice = f"“{resource.title}” {verb}."
             if not resource.is_usable:
@@ -182,6 +184,18 @@ def add_resource(project_id: int):
     if form_error:
         status = 502
     return _resources_answer(project, form, form_error=form_error, status=status)
+
+
+def _save_resource(project_id: int, chat: dict, member: dict):
+    """Record and commit; if the bot process recorded the same chat meanwhile, update that row."""
+    try:
+        saved = record_resource(db.session, project_id, chat, member, utcnow(), require_admin=True)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        saved = record_resource(db.session, project_id, chat, member, utcnow(), require_admin=True)
+        db.session.commit()
+    return saved
 
 
 @bp.post("/<int:project_id>/resources/<int:resource_id>/check")
