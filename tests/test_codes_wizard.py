@@ -89,6 +89,32 @@ def test_wizard_walks_forward_one_step_at_a_time_carrying_the_answers(client, go
     assert hidden(body)["expiry"] == "1w"
 
 
+LANDING = {  # a request that lands on each step
+    "plan": {"step": "activations", "go": "back"},
+    "activations": {"step": "expiry", "go": "back"},
+    "expiry": {"step": "kind", "go": "back"},
+    "kind": {"step": "expiry", "go": "next"},
+}
+
+
+def input_names(body: str) -> tuple[set[str], set[str]]:
+    """(names of hidden inputs, names of visible inputs) in ``body``."""
+    hidden_names, visible = set(), set()
+    for tag in re.findall(r"<input\b[^>]*>", body):
+        name = re.search(r'name="([^"]+)"', tag).group(1)
+        (hidden_names if 'type="hidden"' in tag else visible).add(name)
+    return hidden_names - {"step", "csrf_token"}, visible
+
+
+@pytest.mark.parametrize("step", list(LANDING))
+def test_each_step_carries_the_other_answers_but_never_its_own_twice(client, gold, step):
+    body = text(client.post("/codes/new", data={**LANDING[step], **answers(gold)}, headers=HTMX))
+    assert current_step(body) == step
+    carried, visible = input_names(body)
+    assert visible and not carried & visible
+    assert carried | visible == set(answers(gold))
+
+
 def test_back_keeps_every_answer(client, gold):
     data = {"step": "kind", "go": "back", **answers(gold, expiry="3m", kind="bulk", count="42")}
     body = text(client.post("/codes/new", data=data, headers=HTMX))

@@ -23,6 +23,7 @@ STEP_TITLES = {
 # Which step shows the message of each field the domain may name.
 FIELD_STEP = {
     "plan": "plan",
+    "plan_id": "plan",
     "max_activations": "activations",
     "expiry": "expiry",
     "expiry_date": "expiry",
