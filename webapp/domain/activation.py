@@ -5,7 +5,8 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.domain import audit
 from webapp.domain.codes import lookup_key
@@ -42,11 +43,14 @@ def activate_code(
     """
     key = lookup_key(raw_code)
     code = session.scalars(
-        select(AccessCode).where(
+        select(AccessCode)
+        .where(
             AccessCode.project_id == project_id,
             AccessCode.lookup_key == key,
             AccessCode.deleted_at.is_(None),
         )
+        # The plan comes in the same round trip: every activation needs it.
+        .options(joinedload(AccessCode.plan, innerjoin=True))
     ).first()
     if code is None:
         raise UnknownCode(raw_code)
@@ -59,7 +63,8 @@ def activate_code(
 
     try:
         with session.begin_nested():
-            counted = session.execute(
+            # RETURNING hands back the new count, so the code need not be read again.
+            new_count = session.execute(
                 update(AccessCode)
                 .where(
                     AccessCode.id == code.id,
@@ -67,9 +72,10 @@ def activate_code(
                     AccessCode.activation_count < AccessCode.max_activations,
                 )
                 .values(activation_count=AccessCode.activation_count + 1)
+                .returning(AccessCode.activation_count)
                 .execution_options(synchronize_session=False)
-            )
-            if counted.rowcount != 1:
+            ).scalar()
+            if new_count is None:
                 raise _why_not_counted(session, code.id)
             # Serialises one customer's activations (PostgreSQL row lock), so two codes of the
             # same plan tapped at once extend one subscription twice instead of racing.
@@ -90,7 +96,7 @@ def activate_code(
     except IntegrityError as exc:
         raise AlreadyActivated(code.code) from exc
 
-    session.refresh(code)
+    set_committed_value(code, "activation_count", new_count)
     audit.record(
         session,
         project_id,
