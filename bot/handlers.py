@@ -203,7 +203,9 @@ class ProjectHandlers:
         if step is not None:
             self.wizard_step(chat_id, step)
             return
-        if code_entry.awaiting_code(session, self.project_id, user.id):
+        if code_entry.awaiting_code(
+            session, self.project_id, user.id
+        ) or code_entry.looks_like_generated_code(text):
             self.activate(chat_id, user, text)
             return
         self.reply(chat_id, texts.nothing_pending())
@@ -469,24 +471,34 @@ class ProjectHandlers:
             )
             title = event.resource.title if event.resource else ""
             session.commit()
-            if event.intruder:
-                self.remove_intruder(update.chat.id, user.id, link, title)
+            if event.spent_link:
+                # member_limit=1 counts members present: once they leave it would work again.
+                self.revoke_link(update.chat.id, event.spent_link)
+            if event.unwelcome:
+                self.remove_unwelcome(update.chat.id, user.id, title, event.unwelcome)
         elif was_in and not is_in:
             memberships.record_leave(session, self.project_id, update.chat.id, user.id, now)
             session.commit()
 
-    def remove_intruder(self, chat_id: int, user_id: int, link: str | None, title: str) -> None:
-        """Someone joined through a link made for another customer: out, and the link revoked."""
-        log.info("project %s: removing %s from %s (someone else's link)", self.project_id,
-                 user_id, chat_id)
+    def remove_unwelcome(self, chat_id: int, user_id: int, title: str, reason: str) -> None:
+        """Someone came in through an Admit link without access of their own: out again."""
+        log.info("project %s: removing %s from %s (%s)", self.project_id, user_id, chat_id,
+                 reason)
         try:
             telegram.remove_member(self.token, chat_id, user_id)
-            if link:
-                telegram.revoke_invite_link(self.token, chat_id, link)
         except telegram.TelegramError as exc:
             log.warning("project %s: could not remove %s: %s", self.project_id, user_id, exc)
             return
-        self.reply(user_id, texts.intruder_removed(title))
+        if reason == "someone_elses_link":
+            self.reply(user_id, texts.removed_someone_elses_link(title))
+        else:
+            self.reply(user_id, texts.removed_no_access(title))
+
+    def revoke_link(self, chat_id: int, link: str) -> None:
+        try:
+            telegram.revoke_invite_link(self.token, chat_id, link)
+        except telegram.TelegramError as exc:
+            log.info("project %s: could not revoke a used link: %s", self.project_id, exc)
 
     def on_join_request(self, request: types.ChatJoinRequest) -> None:
         session = db.session

@@ -12,7 +12,7 @@ def esc(value) -> str:
 
 def when(moment: datetime) -> str:
     """26 Feb 2027, 14:05 (UTC)"""
-    return moment.strftime("%-d %b %Y, %H:%M (UTC)")
+    return f"{moment.day} {moment:%b %Y, %H:%M} (UTC)"
 
 
 def plan_label(project_name: str, plan_name: str) -> str:
@@ -183,10 +183,17 @@ def join_request_declined(title: str) -> str:
     )
 
 
-def intruder_removed(title: str) -> str:
+def removed_someone_elses_link(title: str) -> str:
     return (
         f"You were removed from <b>{esc(title)}</b>: that invite link was made for someone "
         "else. To join, activate your own access code here."
+    )
+
+
+def removed_no_access(title: str) -> str:
+    return (
+        f"You were removed from <b>{esc(title)}</b>: your access is no longer active. "
+        "To join again, activate a new access code here."
     )
 
 

@@ -181,7 +181,7 @@ def test_a_join_through_the_customers_own_link_is_recorded(session, now):
         "https://t.me/+ann", now,
     )
 
-    assert not event.intruder
+    assert (event.unwelcome, event.spent_link) == (None, "https://t.me/+ann")
     assert event.membership.joined_at == now
     memberships.record_leave(session, plan.project_id, resource.chat_id,
                              customer.telegram_user_id, now + timedelta(hours=1))
@@ -199,11 +199,35 @@ def test_a_stranger_joining_through_a_customers_link_is_an_intruder(session, now
         session, plan.project_id, resource.chat_id, 777, "https://t.me/+ann", now
     )
 
-    assert event.intruder
+    assert event.unwelcome == "someone_elses_link"
     assert membership.invite_link is None  # the customer gets a fresh link next time
     owners_link = memberships.record_join(session, plan.project_id, resource.chat_id, 778,
                                           "https://t.me/+owners-own-link", now)
-    assert not owners_link.intruder
+    assert (owners_link.unwelcome, owners_link.spent_link) == (None, None)
+
+
+def test_a_customer_whose_access_ended_cannot_come_in_with_their_old_link(session, now):
+    plan = factories.make_plan(factories.make_project())
+    resource = plan.resources[0]
+    customer = _customer_in(session, plan, now)
+    membership = memberships.membership_for(session, plan.project_id, customer.id, resource.id)
+    memberships.store_link(membership, "https://t.me/+ann", now + timedelta(hours=24))
+    after_end = now + timedelta(days=200)
+
+    event = memberships.record_join(session, plan.project_id, resource.chat_id,
+                                    customer.telegram_user_id, "https://t.me/+ann", after_end)
+
+    assert event.unwelcome == "no_access"
+
+
+def test_a_pasted_generated_code_is_recognised_without_the_typed_code_step(now):
+    from webapp.domain.codes import generate_code
+
+    code = generate_code()
+    assert code_entry.looks_like_generated_code(code)
+    assert code_entry.looks_like_generated_code(code.lower().replace("-", " "))
+    assert not code_entry.looks_like_generated_code("hello there")
+    assert not code_entry.looks_like_generated_code("K7QF-M2XD-9PRT")  # too short
 
 
 def test_join_requests_are_for_entitled_customers_only(session, now):

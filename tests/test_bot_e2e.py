@@ -212,6 +212,17 @@ def test_typed_code_after_choosing_a_plan_survives_a_bot_restart(emu, world):
     assert count(Activation) == 1
 
 
+def test_a_code_pasted_without_start_is_activated_too(emu, world):
+    code = new_code(world)
+    ann = new_customer(emu)
+    say(emu, world, ann, f"my code is {code}")
+    assert "activation link" in text_of(last_message(emu, world, ann))
+
+    say(emu, world, ann, code)
+
+    assert "Code accepted" in text_of(last_message(emu, world, ann))
+
+
 # ---- refusals ----------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from webapp.domain import attempts
 from webapp.domain.activation import ActivationResult, activate_code
-from webapp.domain.codes import lookup_key
+from webapp.domain.codes import ALPHABET, GROUP_LENGTH, GROUPS, lookup_key
 from webapp.domain.customers import TelegramUser, upsert_customer
 from webapp.domain.entitlements import active_subscriptions_clause
 from webapp.domain.errors import NotFound, UnknownCode
@@ -21,6 +21,7 @@ AWAITING_CODE = "awaiting_code"
 # Anything longer, or with other characters, cannot be a code (deep links allow 64 of these).
 CODE_SHAPE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 MAX_TYPED_LENGTH = 100
+GENERATED_CODE = re.compile(f"^[{ALPHABET}]{{{GROUPS * GROUP_LENGTH}}}$")
 
 
 def enter_code(
@@ -76,6 +77,11 @@ def begin_typed_code(
     customer.pending_step = AWAITING_CODE
     customer.pending_plan_id = plan.id
     return customer, plan
+
+
+def looks_like_generated_code(text: str) -> bool:
+    """Whether ``text`` has the exact shape of a generated code (e.g. pasted without /start)."""
+    return len(text) <= MAX_TYPED_LENGTH and bool(GENERATED_CODE.match(lookup_key(text)))
 
 
 def awaiting_code(session: Session, project_id: int, telegram_user_id: int) -> bool:

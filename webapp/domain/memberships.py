@@ -7,8 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from webapp.domain.entitlements import active_subscriptions_clause, is_entitled
-from webapp.models import Customer, Membership, Plan, Resource, Subscription
+from webapp.domain.entitlements import is_entitled
+from webapp.models import Customer, Membership, Resource
 
 # Invite links are made for one customer (member_limit=1) and live a day: long enough to tap
 # later, short enough that a forwarded link soon stops working.
@@ -66,40 +66,17 @@ def link_name(customer: Customer) -> str:
     return f"Admit {who}"[:32]
 
 
-def entitled_plan_resources(
-    session: Session, project_id: int, telegram_user_id: int, plan_id: int, now: datetime
-) -> tuple[Customer, Subscription, list[Resource]] | None:
-    """The customer's active subscription to ``plan_id`` and its resources, or ``None``."""
-    customer = session.scalars(
-        select(Customer).where(
-            Customer.project_id == project_id, Customer.telegram_user_id == telegram_user_id
-        )
-    ).first()
-    if customer is None:
-        return None
-    subscription = session.scalars(
-        select(Subscription)
-        .where(
-            Subscription.customer_id == customer.id,
-            Subscription.plan_id == plan_id,
-            *active_subscriptions_clause(now),
-        )
-        .order_by(Subscription.id.desc())
-    ).first()
-    if subscription is None:
-        return None
-    plan = session.get(Plan, plan_id)
-    return customer, subscription, list(plan.resources)
-
-
 @dataclass(frozen=True)
 class JoinEvent:
-    """What a customer's arrival in a resource means."""
+    """What a user's arrival in one of the project's chats means."""
 
     membership: Membership | None
-    # Someone came in through a link Admit made for somebody else and has no access of their own.
-    intruder: bool
     resource: Resource | None
+    # The Admit invite link they came through: spent now, the caller revokes it in Telegram.
+    spent_link: str | None = None
+    # Why they must go again, or None: "someone_elses_link" (a link made for another customer)
+    # or "no_access" (their own link, but their access ended meanwhile).
+    unwelcome: str | None = None
 
 
 def _resource(session: Session, project_id: int, chat_id: int) -> Resource | None:
@@ -124,10 +101,14 @@ def record_join(
     invite_link: str | None,
     now: datetime,
 ) -> JoinEvent:
-    """A user became a member of one of the project's chats: note when, and spot link misuse."""
+    """A user became a member of one of the project's chats: note when, and spot link misuse.
+
+    Anyone coming in through a link Admit made must be entitled to that resource now; a join
+    through the owner's own links (or added by an admin) is left alone.
+    """
     resource = _resource(session, project_id, chat_id)
     if resource is None:
-        return JoinEvent(None, False, None)
+        return JoinEvent(None, None)
     link_owner = None
     if invite_link:
         link_owner = session.scalars(
@@ -136,24 +117,23 @@ def record_join(
             )
         ).first()
     customer = _customer(session, project_id, telegram_user_id)
-    if customer is None:
-        # Not a customer: only a link Admit made for someone else makes them an intruder.
-        intruder = link_owner is not None
-        membership = None
-    else:
+    membership = None
+    if customer is not None:
         membership = membership_for(session, project_id, customer.id, resource.id)
         membership.joined_at = now
         membership.left_at = None
-        intruder = (
-            link_owner is not None
-            and link_owner.customer_id != customer.id
-            and not is_entitled(session, customer.id, resource.id, now)
-        )
-    if intruder:
-        # The link is burnt (the caller revokes it): its customer gets a fresh one next time.
+    if link_owner is None:
+        return JoinEvent(membership, resource)
+    own_link = customer is not None and link_owner.customer_id == customer.id
+    entitled = customer is not None and is_entitled(session, customer.id, resource.id, now)
+    unwelcome = None
+    if not entitled:
+        unwelcome = "no_access" if own_link else "someone_elses_link"
+    if not own_link:
+        # The link is burnt: its customer gets a fresh one next time they ask.
         link_owner.invite_link = None
         link_owner.invite_link_expires_at = None
-    return JoinEvent(membership, intruder, resource)
+    return JoinEvent(membership, resource, spent_link=invite_link, unwelcome=unwelcome)
 
 
 def record_leave(
