@@ -160,6 +160,19 @@ def test_code_list_pages_with_older_and_newer_links(app, client, gold):
     ]
 
 
+def test_statuses_follow_the_clock_the_jobs_use(app, client, gold):
+    from webapp.clock import set_fake_now
+    from webapp.queues import get_redis
+
+    _, code_text = _code(app, gold.plan_id, expires_at=utcnow() + timedelta(days=1))
+    assert ">active<" in text(client.get("/codes/?status=active", headers=HTMX))
+    with app.app_context():
+        set_fake_now(get_redis(), utcnow() + timedelta(days=2))
+    body = text(client.get("/codes/?status=expired", headers=HTMX))
+    assert code_text in body and ">expired<" in body
+    assert code_text not in text(client.get("/codes/?status=active", headers=HTMX))
+
+
 def test_code_list_keeps_filters_in_page_links(app, client, gold):
     app.config["CODES_PAGE_SIZE"] = 1
     _code(app, gold.plan_id)

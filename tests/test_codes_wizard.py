@@ -1,6 +1,7 @@
 """The new-code wizard: one step at a time, back and forth without losing input, strict checks."""
 
 import csv
+import dataclasses
 import io
 import re
 from datetime import UTC, datetime, timedelta
@@ -269,6 +270,28 @@ def test_wrong_answers_rerender_with_400_a_message_and_nothing_written(
     if kept:
         assert kept in body
     assert (count(app, AccessCode), count(app, Batch), count(app, AuditEvent)) == before
+
+
+def test_a_custom_code_taken_at_the_same_moment_is_a_400_not_a_500(
+    app, client, gold, monkeypatch
+):
+    """Two owners' tabs racing for one custom code: the unique constraint decides."""
+    from webapp.domain import codes
+
+    with app.app_context():
+        make_code(db.session.get(Plan, gold.plan_id), utcnow(), custom_code="RACE-CODE")
+        db.session.commit()
+    check = codes.validate_code_request
+
+    def check_without_seeing_the_other(session, project_id, req, now):
+        return check(session, project_id, dataclasses.replace(req, custom_code="FREE-CODE"), now)
+
+    monkeypatch.setattr(codes, "validate_code_request", check_without_seeing_the_other)
+    data = {"step": "kind", "go": "create", **answers(gold, custom_code="race-code")}
+    response = client.post("/codes/new", data=data, headers=HTMX)
+    assert response.status_code == 400
+    assert "already has" in text(response) and 'value="race-code"' in text(response)
+    assert count(app, AccessCode) == 1
 
 
 def test_each_step_checks_its_own_answer_before_moving_on(client, gold):

@@ -6,6 +6,7 @@ from flask import abort, current_app, redirect, render_template, request, send_f
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
+from webapp import clock
 from webapp.codes import bp
 from webapp.codes.qr import qr_svg
 from webapp.codes.wizard import (
@@ -26,7 +27,7 @@ from webapp.domain.csv_export import codes_csv, csv_filename
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.rollback import preview_rollback, rollback_code
 from webapp.extensions import db
-from webapp.models import AccessCode, Plan, utcnow
+from webapp.models import AccessCode, Plan
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def _int_arg(name: str) -> int | None:
 
 @bp.get("/")
 def list_codes():
-    now = utcnow()
+    now = clock.now()
     projects = queries.owner_projects(db.session, current_user.id)
     project_id, plan_id, batch_id = _int_arg("project"), _int_arg("plan"), _int_arg("batch")
     project = _owned(queries.owner_project, project_id) if project_id is not None else None
@@ -165,7 +166,7 @@ def new_code():
 
 @bp.post("/new")
 def wizard():
-    now = utcnow()
+    now = clock.now()
     answers = WizardAnswers.from_form(request.form)
     step = request.form.get("step", "plan")
     step = step if step in STEPS else "plan"
@@ -251,7 +252,7 @@ def code_detail(code_id: int):
 def _detail(code: AccessCode, notice: str | None = None) -> dict:
     return {
         "code": code,
-        "now": utcnow(),
+        "now": clock.now(),
         "activations": queries.code_activations(db.session, code.id),
         "history": queries.code_history(db.session, code),
         "notice": notice,
@@ -263,7 +264,7 @@ def _detail(code: AccessCode, notice: str | None = None) -> dict:
 def confirm_rollback(code_id: int):
     code = _owned(queries.owner_code, code_id)
     try:
-        effects = preview_rollback(db.session, code.project_id, code.id, utcnow())
+        effects = preview_rollback(db.session, code.project_id, code.id, clock.now())
     except NotFound:
         abort(404)  # already rolled back
     return _render(
@@ -276,7 +277,7 @@ def rollback(code_id: int):
     code = _owned(queries.owner_code, code_id)
     try:
         effects = rollback_code(
-            db.session, code.project_id, code.id, owner_id=current_user.id, now=utcnow()
+            db.session, code.project_id, code.id, owner_id=current_user.id, now=clock.now()
         )
     except NotFound:
         abort(404)
