@@ -28,7 +28,7 @@ from webapp.domain.errors import (
     UnknownCode,
 )
 from webapp.extensions import db
-from webapp.jobs_bot import issue_join_links, queue_join_links
+from webapp.jobs_bot import JoinLinks, issue_join_links, queue_join_links
 from webapp.models import Plan, Project, utcnow
 from webapp.queues import get_redis
 
@@ -258,8 +258,9 @@ class ProjectHandlers:
         notice = texts.owner_notice(
             who, code.code, project.name, plan.name, code.activations_left, code.max_activations
         )
+        titles = [r.title for r in plan.resources]
         session.commit()
-        links = issue_join_links(session, self.project_id, customer_id, resource_ids, now)
+        links = self.join_links(customer_id, resource_ids, titles, now)
         hint = texts.join_hint(bool(links.links), links.missing)
         self.reply(
             chat_id, f"{text}\n\n{hint}" if hint else text, keyboards.join_buttons(links.links)
@@ -281,13 +282,23 @@ class ProjectHandlers:
         text = texts.already_activated(access.subscription.ends_at, active=True)
         customer_id, plan_id = access.customer.id, access.plan.id
         resource_ids = [r.id for r in access.resources]
-        links = issue_join_links(session, self.project_id, customer_id, resource_ids, now)
+        titles = [r.title for r in access.resources]
+        links = self.join_links(customer_id, resource_ids, titles, now)
         hint = texts.join_hint(False, links.missing)
         self.reply(
             chat_id, f"{text}\n\n{hint}" if hint else text, keyboards.join_buttons(links.links)
         )
         if links.missing:
             self.queue_links(customer_id, plan_id)
+
+    def join_links(self, customer_id: int, resource_ids: list[int], titles: list[str], now):
+        """The customer's Join links; on an unexpected failure all of them follow by job."""
+        try:
+            return issue_join_links(db.session, self.project_id, customer_id, resource_ids, now)
+        except Exception:
+            log.exception("project %s: join links for customer %s", self.project_id, customer_id)
+            db.session.rollback()
+            return JoinLinks(missing=titles)
 
     def queue_links(self, customer_id: int, plan_id: int) -> None:
         try:

@@ -210,7 +210,7 @@ def answer_text(
         expires_at = parse_expiry_date(text, owner.timezone, now)
         state["expires_at"] = expires_at.isoformat()
         return _save(session, conversation, state, "kind", now, choices=_kind_choices())
-    count = parse_count(text, 1, MAX_BATCH, "count", "The number of codes")
+    count = parse_count(text, 2, MAX_BATCH, "count", "The number of codes")
     return _finish(session, conversation, owner, project, state, count, now)
 
 

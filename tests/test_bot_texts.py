@@ -1,0 +1,45 @@
+"""What the bot says: escaped HTML, readable dates, callback data within Telegram's limits."""
+
+from datetime import UTC, datetime
+
+from bot import keyboards, texts
+from webapp.domain.newcode_wizard import WizardPrompt
+
+
+def test_names_from_owners_and_customers_are_escaped_in_html_messages():
+    confirmation = texts.activated("Gold <Club>", "3 months & more", None, extended=False)
+    assert "Gold &lt;Club&gt;, 3 months &amp; more" in confirmation
+    assert "lifetime" in confirmation
+    who = texts.person("<Ann>", None, "ann_lee", 5001)
+    notice = texts.owner_notice(who, "K7QF-M2XD", "Gold Club", "3 months", 7, 10)
+    assert "&lt;Ann&gt;" in notice and "<Ann>" not in notice
+    assert "7 of 10 activations left" in notice
+
+
+def test_dates_read_like_the_product_sketch():
+    ends = datetime(2027, 2, 6, 14, 5, tzinfo=UTC)
+    assert texts.when(ends) == "6 Feb 2027, 14:05 (UTC)"
+    assert "extended until <b>6 Feb 2027" in texts.activated("G", "P", ends, extended=True)
+
+
+def test_the_owner_notice_names_the_customer_by_username_or_id():
+    assert texts.person("Ann", "Lee", "ann", 5001) == "<b>@ann</b> (Ann Lee, id 5001)"
+    assert texts.person(None, None, None, 5001) == "<b>id 5001</b>"
+
+
+def test_callback_data_fits_telegrams_64_bytes():
+    prompt = WizardPrompt(
+        step="expiry_typed", nonce="abcdef", choices=[("9" * 18, "x" * 200)]
+    )
+    [[button]] = keyboards.newcode(prompt).keyboard
+    assert len(button.callback_data.encode()) <= 64
+    assert len(button.text) <= 60
+    [[plan]] = keyboards.access_code(10**15).keyboard
+    assert len(plan.callback_data.encode()) <= 64
+
+
+def test_join_buttons_are_url_buttons_one_per_resource():
+    markup = keyboards.join_buttons([("Channel", "https://t.me/+a"), ("Chat", "https://t.me/+b")])
+    assert [row[0].url for row in markup.keyboard] == ["https://t.me/+a", "https://t.me/+b"]
+    assert [row[0].text for row in markup.keyboard] == ["Join: Channel", "Join: Chat"]
+    assert keyboards.join_buttons([]) is None
