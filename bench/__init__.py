@@ -96,6 +96,13 @@ def fresh_database(app) -> None:
         db.session.remove()
 
 
+def fresh_redis() -> None:
+    """Empty the bench's Redis db: queues, throttle windows, counters of an earlier run."""
+    from webapp.queues import redis_from_url
+
+    redis_from_url(redis_url()).flushdb()
+
+
 @dataclass(frozen=True)
 class Seeded:
     owner_id: int
@@ -168,10 +175,15 @@ def ms(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class Row:
+    """One line of a results table. A ``check`` row is about correctness (exactly N, none lost),
+    not time: a failed check makes the benchmark exit with status 1; a missed time target never
+    does."""
+
     measure: str
     figure: str
     target: str = ""
     met: bool | None = None
+    check: bool = False
 
     @property
     def verdict(self) -> str:
@@ -236,6 +248,9 @@ def report(title: str, rows: list[Row], args, *, notes: Sequence[str] = (), load
         lines += ["", *(f"- {note}" for note in notes)]
     text = "\n".join(lines) + "\n"
     print("\n" + text, flush=True)
+    for row in rows:
+        if row.check:
+            print(f"check {'ok' if row.met else 'FAILED'}: {row.measure}", flush=True)
     if not (args.quick or args.no_record):
         fresh = not RESULTS.exists()
         with RESULTS.open("a", encoding="utf-8") as out:
@@ -309,3 +324,9 @@ SELECT :project, :plan,
        datetime(:now, '-' || (i % 525600) || ' minutes')
 FROM (SELECT i, hex(randomblob(8)) AS k FROM seq)
 """
+
+
+def run_cli(main: Callable[[], list[Row]]) -> None:
+    """``python -m bench.<name>``: exit 1 when a correctness check failed (never for a time)."""
+    rows = main()
+    raise SystemExit(0 if all(r.met for r in rows if r.check) else 1)

@@ -38,6 +38,7 @@ from bench import (
     parse_args,
     percentile,
     report,
+    run_cli,
     seed_project,
 )
 
@@ -411,6 +412,7 @@ def main(argv=None) -> list[Row]:
             f"{counter}, {activation_rows} rows ({seconds:.2f} s)",
             f"exactly {max_activations}",
             exact,
+            check=True,
         )
     )
     others = {k: v for k, v in outcomes.items() if k not in ("activated", "CodeUsedUp")}
@@ -442,6 +444,7 @@ def main(argv=None) -> list[Row]:
             f"domain {ours_out['activated']:,}, bare SQL {bare_out['activated']:,}",
             f"{args.codes:,} each",
             all_done,
+            check=True,
         ),
         Row("activations per second (domain)", f"{ours_rate:,.0f}/s", "≥ 500/s", ours_rate >= 500),
         Row("latency p50 (domain)", ms(percentile(ours, 50)), ""),
@@ -479,4 +482,4 @@ def main(argv=None) -> list[Row]:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

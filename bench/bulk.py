@@ -21,6 +21,7 @@ from bench import (
     ms,
     parse_args,
     report,
+    run_cli,
     seed_codes,
     seed_project,
 )
@@ -125,6 +126,7 @@ def main(argv=None) -> list[Row]:
             f"{added:,} codes added",
             f"{args.batches * args.size:,}",
             good,
+            check=True,
         ),
     ]
     with app.app_context():
@@ -134,4 +136,4 @@ def main(argv=None) -> list[Row]:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)
