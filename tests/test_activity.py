@@ -262,3 +262,10 @@ def test_connect_telegram_serves_its_card_alone_to_htmx(app, client, logged_in_o
     assert is_fragment(fragment)
     assert "HX-Request" in fragment.headers["Vary"]
     assert 'id="telegram-link"' in text(fragment)
+
+
+def test_home_shows_the_latest_activity(client, activity):
+    page = text(client.get("/"))
+    assert "Latest activity" in page
+    assert activity["code"] in page and "Ann Lee" in page
+    assert "Stranger" not in page

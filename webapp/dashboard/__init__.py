@@ -19,7 +19,8 @@ bp = Blueprint("dashboard", __name__)
 @login_required
 def home():
     summaries = project_overview(db.session, current_user.id)
-    return render_template("dashboard/home.html", summaries=summaries)
+    latest = recent_activity(db.session, current_user.id, per_page=5) if summaries else None
+    return render_template("dashboard/home.html", summaries=summaries, latest=latest)
 
 
 @bp.get("/activity")
