@@ -277,14 +277,15 @@ class ProjectHandlers:
         now = utcnow()
         access = code_entry.existing_access(session, self.project_id, raw_code, user.id, now)
         if access is None or access.subscription is None:
-            self.reply(chat_id, texts.already_activated(None, active=False))
+            self.reply(chat_id, texts.already_activated(None, None, active=False))
             return
-        text = texts.already_activated(access.subscription.ends_at, active=True)
+        label = texts.plan_label(self.project().name, access.plan.name)
+        text = texts.already_activated(label, access.subscription.ends_at, active=True)
         customer_id, plan_id = access.customer.id, access.plan.id
         resource_ids = [r.id for r in access.resources]
         titles = [r.title for r in access.resources]
         links = self.join_links(customer_id, resource_ids, titles, now)
-        hint = texts.join_hint(False, links.missing)
+        hint = texts.join_hint(bool(links.links), links.missing)
         self.reply(
             chat_id, f"{text}\n\n{hint}" if hint else text, keyboards.join_buttons(links.links)
         )

@@ -114,13 +114,18 @@ def code_used_up() -> str:
     )
 
 
-def already_activated(ends_at: datetime | None, active: bool) -> str:
+def already_activated(label: str | None, ends_at: datetime | None, active: bool) -> str:
+    """Also the answer to an update delivered again after a crash, so it reads as a confirmation.
+
+    ``label`` is already HTML (see ``plan_label``).
+    """
     text = "You have already activated this code."
     if not active:
-        return text + " Your access from it has ended."
+        return text + " The access it gave has ended."
+    access = f"Your access to <b>{label}</b>"
     if ends_at is None:
-        return text + " Your access is <b>lifetime</b>; tap below to join."
-    return text + f" Your access runs until <b>{when(ends_at)}</b>; tap below to join."
+        return f"{text} {access} is <b>lifetime</b>."
+    return f"{text} {access} runs until <b>{when(ends_at)}</b>."
 
 
 def too_many_attempts(seconds: int) -> str:

@@ -74,6 +74,13 @@ class BotProcess:
         self.proc = None
         return code
 
+    def crash(self) -> None:
+        """SIGKILL: no clean-up, no confirmation of handled updates."""
+        self.proc.kill()
+        self.proc.wait()
+        self._log.close()
+        self.proc = None
+
     def restart(self) -> None:
         self.stop()
         self.start()

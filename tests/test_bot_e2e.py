@@ -89,7 +89,9 @@ def world(app_ctx, emu, bot_process) -> World:
     )
     db.session.commit()
     wait_polling(emu, token)
-    return made
+    yield made
+    # Let the bot finish what the test set off (e.g. a join event) before the tables are emptied.
+    emu.wait_for(lambda e: not e.pending_updates(token), description="the bot to be idle")
 
 
 def new_code(world: World, **fields) -> str:
@@ -180,6 +182,27 @@ def test_a_redelivered_start_does_not_activate_twice_and_sends_the_join_button_a
     assert "already activated" in text_of(messages[1])
     assert buttons(messages[1])[0]["url"] == buttons(messages[0])[0]["url"]
     assert len(emu.sent_messages(world.token, world.owner_tg)) == 1
+
+
+def test_a_crash_after_the_activation_neither_loses_nor_doubles_it(emu, world):
+    code = new_code(world, max_activations=10)
+    ann = new_customer(emu)
+    emu.set_delay("createChatInviteLink", 5)  # the bot hangs right after its commit
+    update = emu.send_message(world.token, ann, f"/start {code}")
+    emu.wait_for(lambda e: e.calls(world.token, "createChatInviteLink"), description="link asked")
+    assert count(Activation) == 1
+
+    world.bot.crash()
+    emu.set_delay("createChatInviteLink", 0)
+    world.bot.start()
+    handled(emu, world, update)  # delivered again: it was never confirmed
+
+    assert count(Activation) == 1
+    [answer] = emu.sent_messages(world.token, ann)
+    assert "already activated" in text_of(answer)
+    assert "Gold Club, 3 months" in text_of(answer)
+    [join] = buttons(answer)
+    assert emu.open_invite_link(ann, join["url"]) == "joined"
 
 
 # ---- typed code --------------------------------------------------------------------------------
