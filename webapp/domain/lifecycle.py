@@ -33,6 +33,7 @@ REMOVAL_MAX_ATTEMPTS = 8
 REMOVAL_BACKOFF = timedelta(seconds=30)  # 30 s, 1 min, 2 min, … between attempts, at most 1 h
 REMOVAL_MAX_BACKOFF = timedelta(hours=1)
 NOTIFIED_REASONS = ("expired", "rolled_back")
+BLOCKED_ERROR = "the customer has blocked the bot"
 
 
 @dataclass(frozen=True)
@@ -480,9 +481,6 @@ def _note_blocked(session: Session, subscription_id: int, outcome: Outcome, now:
         .values(blocked_bot_at=now)
         .execution_options(synchronize_session=False)
     )
-
-
-BLOCKED_ERROR = "the customer has blocked the bot"
 
 
 # -- What the dashboard shows ------------------------------------------------------------------
