@@ -6,10 +6,14 @@ the commit at worst re-delivers the update, which the domain answers idempotentl
 out of a handler: errors are logged and the update is done.
 """
 
+import contextlib
 import functools
 import logging
 
 from flask import Flask, current_app
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from telebot import TeleBot, types, util
 
 from bot import keyboards, texts
@@ -33,6 +37,13 @@ from webapp.models import Plan, Project, utcnow
 from webapp.queues import get_redis
 
 log = logging.getLogger(__name__)
+
+
+class ServiceUnavailable(Exception):
+    """The database or Redis could not be reached: try the update again later."""
+
+
+UNAVAILABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
 # Passed explicitly to getUpdates: chat_member is only sent when asked for, and Telegram keeps the
 # last list given, so leaving it out would inherit whatever an earlier poller asked for.
@@ -88,7 +99,12 @@ class ProjectHandlers:
     # ---- plumbing ---------------------------------------------------------------------------
 
     def unit(self, handler):
-        """Run ``handler`` as one unit of work; log instead of raising."""
+        """Run ``handler`` as one unit of work.
+
+        The database or Redis being unreachable raises ``ServiceUnavailable``: the poller then
+        keeps the update for a later try instead of confirming it. Any other failure is logged
+        (with an apology to the person, when there is one) and the update is done.
+        """
 
         @functools.wraps(handler)
         def run(update):
@@ -98,10 +114,24 @@ class ProjectHandlers:
                         handler(update)
                     finally:
                         db.session.remove()
+            except UNAVAILABLE as exc:
+                log.warning("project %s: %s: %s unavailable", self.project_id,
+                            handler.__name__, exc.__class__.__name__)
+                raise ServiceUnavailable(str(exc)) from exc
             except Exception:
                 log.exception("project %s: %s failed", self.project_id, handler.__name__)
+                self.apologise(update)
 
         return run
+
+    def apologise(self, update) -> None:
+        chat = getattr(update, "chat", None)
+        if chat is None and getattr(update, "message", None) is not None:
+            chat = update.message.chat  # a callback query
+        if chat is None or chat.type != "private":
+            return
+        with contextlib.suppress(telegram.TelegramError):
+            telegram.send_message(self.token, chat.id, texts.something_went_wrong())
 
     def reply(self, chat_id: int, text: str, markup=None) -> None:
         """Send a message, holding no transaction while Telegram answers.
@@ -456,7 +486,10 @@ class ProjectHandlers:
         if result.kind == "none":
             session.rollback()
             return
-        title, chat_type = result.resource.title, result.resource.chat_type
+        if result.resource is not None:
+            title, chat_type = result.resource.title, result.resource.chat_type
+        else:
+            title, chat_type = chat.title or str(chat.id), chat.type
         owner_chat = self.project().owner.telegram_user_id
         session.commit()
         if not owner_chat:
@@ -465,6 +498,8 @@ class ProjectHandlers:
             notice = texts.resource_added(title, chat_type, result.missing_rights)
         elif result.kind == "updated":
             notice = texts.resource_updated(title, result.missing_rights)
+        elif result.kind == "not_admin":
+            notice = texts.resource_not_admin(title, chat_type)
         else:
             notice = texts.resource_lost(title)
         self.reply(owner_chat, notice)

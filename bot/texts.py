@@ -177,6 +177,10 @@ def text_only() -> str:
     return "I can only read text messages. Send /help to see what I can do."
 
 
+def something_went_wrong() -> str:
+    return "Sorry, something went wrong on our side. Please try again in a moment."
+
+
 def button_gone() -> str:
     return "This button no longer works. Send /start to begin again."
 
@@ -254,6 +258,14 @@ def _missing_rights(missing: tuple[str, ...]) -> str:
         "\n\n⚠️ It still needs the right to "
         + " and ".join(esc(m) for m in missing)
         + ", or customers cannot be admitted and removed there."
+    )
+
+
+def resource_not_admin(title: str, chat_type: str) -> str:
+    return (
+        f"ℹ️ The bot was added to the {esc(chat_type)} <b>{esc(title)}</b> but is not an "
+        "administrator there. Make it an administrator with the rights to invite and ban users "
+        "to use it in a plan."
     )
 
 

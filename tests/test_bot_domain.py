@@ -296,6 +296,13 @@ def test_the_bot_removed_or_demoted_marks_the_resource_unusable(session, now):
     assert back.kind == "added" and back.resource.is_usable
 
 
+def test_the_bot_added_without_admin_rights_is_not_a_resource_yet(session, now):
+    project = factories.make_project()
+    change = resources.apply_bot_status(session, project.id, _change(status="member"), now)
+    assert (change.kind, change.resource) == ("not_admin", None)
+    assert count(session, Resource) == 0
+
+
 def test_private_chats_and_unknown_chats_are_not_resources(session, now):
     project = factories.make_project()
     assert resources.apply_bot_status(

@@ -29,7 +29,8 @@ class BotStatusChange:
 
 @dataclass(frozen=True)
 class ResourceChange:
-    """What happened to a resource: ``added``, ``updated``, ``lost`` or ``none``."""
+    """What happened: ``added``, ``updated``, ``lost``, ``not_admin`` (a chat the bot joined
+    without admin rights) or ``none``."""
 
     kind: str
     resource: Resource | None
@@ -80,6 +81,9 @@ def apply_bot_status(
         )
         _audit(session, project_id, "resource." + kind, resource, change, now)
         return ResourceChange(kind, resource, missing)
+    if resource is None and change.new_status in ("member", "restricted"):
+        # Added without admin rights: not a resource yet, but the owner should know why.
+        return ResourceChange("not_admin", None, ("administrator",))
     if resource is None or not resource.bot_is_admin:
         return ResourceChange("none", resource)
     resource.bot_is_admin = False

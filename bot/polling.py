@@ -1,0 +1,216 @@
+"""Long polling for every project's bot in one process (run by ``python -m bot``).
+
+One poller thread per project token. Every ``BOT_RELOAD_SECONDS`` the project list is read again,
+so a new project starts polling and a deleted one stops without a restart. Each batch of updates
+is handled before its offset is confirmed to Telegram (at-least-once delivery; the handlers are
+idempotent where it matters); updates of different users run in parallel, one user's in order.
+SIGTERM (or Ctrl-C) lets the running batches finish, confirms them, and exits.
+"""
+
+import logging
+import os
+import threading
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor, wait
+
+import requests
+import telebot
+from flask import Flask
+from sqlalchemy import select
+from telebot import apihelper
+from telebot.apihelper import ApiTelegramException
+
+from bot.handlers import ALLOWED_UPDATES, ServiceUnavailable, register_handlers
+from webapp.extensions import db
+from webapp.models import Project
+
+log = logging.getLogger("bot")
+
+RELOAD_SECONDS = float(os.environ.get("BOT_RELOAD_SECONDS", "20"))
+POLL_TIMEOUT = int(os.environ.get("BOT_POLL_TIMEOUT", "25"))
+WORKERS_PER_BOT = int(os.environ.get("BOT_WORKERS", "4"))
+# A batch still running after this long on shutdown is abandoned: it is delivered again later.
+STOP_GRACE_SECONDS = 20
+
+
+def update_key(update: telebot.types.Update):
+    """Updates with the same key are handled in order; different keys may run in parallel."""
+    for kind in ("message", "callback_query", "chat_join_request"):
+        item = getattr(update, kind, None)
+        if item is not None and item.from_user is not None:
+            return item.from_user.id
+    if update.chat_member is not None:
+        return update.chat_member.new_chat_member.user.id
+    if update.my_chat_member is not None:
+        return update.my_chat_member.chat.id
+    return ("update", update.update_id)
+
+
+class Poller:
+    """Long polling for one project's bot, in its own thread."""
+
+    def __init__(self, app: Flask, project_id: int, token: str):
+        self.project_id = project_id
+        self.token = token
+        self.bot = telebot.TeleBot(token, threaded=False, parse_mode=None)
+        register_handlers(self.bot, project_id, app)
+        self.stopping = threading.Event()
+        self.busy = threading.Lock()  # held while a batch is handled
+        self.offset: int | None = None
+        self.pool = ThreadPoolExecutor(WORKERS_PER_BOT, thread_name_prefix=f"bot{project_id}")
+        self.thread = threading.Thread(target=self.run, name=f"poll{project_id}", daemon=True)
+
+    def start(self) -> "Poller":
+        self.thread.start()
+        return self
+
+    def run(self) -> None:
+        failures = unavailable = 0
+        while not self.stopping.is_set():
+            try:
+                updates = self.bot.get_updates(
+                    offset=self.offset,
+                    timeout=POLL_TIMEOUT + 10,
+                    allowed_updates=ALLOWED_UPDATES,
+                    long_polling_timeout=POLL_TIMEOUT,
+                )
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - the poller must outlive any failure
+                if self.stopping.is_set():
+                    return
+                failures += 1
+                delay = self.retry_delay(exc, failures)
+                log.warning(
+                    "project %s: getUpdates failed (%s); retrying in %.1f s",
+                    self.project_id,
+                    describe(exc),
+                    delay,
+                )
+                self.stopping.wait(delay)
+                continue
+            if not updates:
+                continue
+            with self.busy:
+                if self.stopping.is_set():
+                    return  # not confirmed: Telegram delivers these again to the next poller
+                failed = self.handle(updates)
+                if failed is None:
+                    self.offset = updates[-1].update_id + 1
+                    unavailable = 0
+                    continue
+                # Keep the failed update (and what follows) for another try once the database
+                # or Redis is back; earlier updates are confirmed.
+                self.offset = failed
+                unavailable += 1
+            self.stopping.wait(min(30.0, 0.5 * 2 ** (unavailable - 1)))
+
+    def handle(self, updates: list) -> int | None:
+        """Handle a batch; the lowest update id that must be tried again, if any."""
+        groups = defaultdict(list)
+        for update in updates:
+            groups[update_key(update)].append(update)
+        futures = [self.pool.submit(self.handle_in_order, group) for group in groups.values()]
+        wait(futures)
+        failed = [f.result() for f in futures if f.result() is not None]
+        return min(failed) if failed else None
+
+    def handle_in_order(self, group: list) -> int | None:
+        """One user's updates in order; stops at the first that must be tried again."""
+        for update in group:
+            try:
+                self.bot.process_new_updates([update])
+            except ServiceUnavailable:
+                return update.update_id
+            except Exception:
+                log.exception("project %s: update %s failed", self.project_id, update.update_id)
+        return None
+
+    @staticmethod
+    def retry_delay(exc: Exception, failures: int) -> float:
+        backoff = min(30.0, 0.5 * 2 ** (failures - 1))
+        if isinstance(exc, ApiTelegramException):
+            if exc.error_code == 429:
+                params = (exc.result_json or {}).get("parameters") or {}
+                return float(params.get("retry_after") or 1)
+            if exc.error_code == 401:
+                return 60.0  # token revoked: wait for the owner to fix it
+        return backoff
+
+    def stop(self) -> None:
+        """Stop polling; wait for the running batch; confirm what was handled."""
+        self.stopping.set()
+        if self.busy.acquire(timeout=STOP_GRACE_SECONDS):
+            try:
+                self.confirm()
+            finally:
+                self.busy.release()
+        else:
+            log.warning("project %s: batch still running at shutdown", self.project_id)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def confirm(self) -> None:
+        """Tell Telegram the handled updates are done, so a restart does not get them again."""
+        if self.offset is None:
+            return
+        url = apihelper.API_URL.format(self.token, "getUpdates")
+        try:
+            requests.post(url, params={"offset": self.offset, "limit": 1, "timeout": 0}, timeout=5)
+        except requests.RequestException as exc:
+            log.warning("project %s: could not confirm updates: %s", self.project_id, exc)
+
+
+def describe(exc: Exception) -> str:
+    if isinstance(exc, ApiTelegramException):
+        return f"{exc.error_code} {exc.description}"
+    return exc.__class__.__name__
+
+
+def wanted_projects(app: Flask) -> dict[int, str]:
+    """Project id → bot token of every live project."""
+    with app.app_context():
+        try:
+            rows = db.session.execute(
+                select(Project.id, Project.bot_token).where(Project.deleted_at.is_(None))
+            ).all()
+        finally:
+            db.session.remove()
+    return {project_id: token for project_id, token in rows}
+
+
+class Supervisor:
+    def __init__(self, app: Flask):
+        self.app = app
+        self.pollers: dict[int, Poller] = {}
+        self.stop_event = threading.Event()
+
+    def sync(self) -> None:
+        try:
+            wanted = wanted_projects(self.app)
+        except Exception:
+            log.exception("could not read the projects; keeping the current pollers")
+            return
+        for project_id, poller in list(self.pollers.items()):
+            if wanted.get(project_id) != poller.token:
+                log.info("project %s: stopping its bot", project_id)
+                poller.stop()
+                del self.pollers[project_id]
+        for project_id, token in wanted.items():
+            if project_id not in self.pollers:
+                log.info("project %s: starting its bot (%s)", project_id, token.split(":")[0])
+                self.pollers[project_id] = Poller(self.app, project_id, token).start()
+
+    def run(self) -> None:
+        log.info("membership bot started (reload every %s s)", RELOAD_SECONDS)
+        while not self.stop_event.is_set():
+            self.sync()
+            self.stop_event.wait(RELOAD_SECONDS)
+        log.info("stopping %d bot(s)", len(self.pollers))
+        stoppers = [
+            threading.Thread(target=poller.stop, name=f"stop{pid}")
+            for pid, poller in self.pollers.items()
+        ]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
+        log.info("membership bot stopped")

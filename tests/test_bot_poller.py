@@ -1,0 +1,82 @@
+"""The bot process's poller: batches, per-user order, and updates kept when the database is down."""
+
+import threading
+
+import pytest
+from sqlalchemy.exc import OperationalError
+from telebot import types
+
+from bot.handlers import ServiceUnavailable
+from bot.polling import Poller, update_key
+
+
+def message_update(update_id: int, user_id: int, text: str = "hi") -> types.Update:
+    return types.Update.de_json(
+        {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "date": 0,
+                "chat": {"id": user_id, "type": "private"},
+                "from": {"id": user_id, "is_bot": False, "first_name": "U"},
+                "text": text,
+            },
+        }
+    )
+
+
+@pytest.fixture
+def poller(app):
+    poller = Poller(app, 1, "123:TEST")
+    yield poller
+    poller.pool.shutdown()
+
+
+def test_one_users_updates_are_handled_in_order_and_others_in_parallel(poller):
+    seen: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def record(updates):
+        with lock:
+            seen.extend((u.message.from_user.id, u.update_id) for u in updates)
+
+    poller.bot.process_new_updates = record
+    batch = [message_update(i, 5001 if i % 2 else 5002) for i in range(1, 21)]
+
+    assert poller.handle(batch) is None
+
+    assert sorted(seen) == sorted((u.message.from_user.id, u.update_id) for u in batch)
+    for user in (5001, 5002):
+        ids = [uid for who, uid in seen if who == user]
+        assert ids == sorted(ids)
+
+
+def test_an_update_the_database_could_not_take_is_kept_for_another_try(poller):
+    def flaky(updates):
+        if updates[0].update_id == 7:
+            raise ServiceUnavailable("database is down")
+
+    poller.bot.process_new_updates = flaky
+    batch = [message_update(i, 5000 + i) for i in range(5, 10)]
+
+    assert poller.handle(batch) == 7
+
+
+def test_a_database_outage_inside_a_handler_becomes_service_unavailable(app, poller):
+    from bot.handlers import ProjectHandlers
+
+    handlers = ProjectHandlers(app, 1, "123:TEST")
+
+    def broken(update):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    with pytest.raises(ServiceUnavailable):
+        handlers.unit(broken)(message_update(1, 5001).message)
+
+
+def test_updates_are_keyed_by_the_person_they_come_from():
+    assert update_key(message_update(1, 5001)) == 5001
+    odd = types.Update.de_json({"update_id": 9, "poll": {
+        "id": "1", "question": "?", "options": [], "total_voter_count": 0, "is_closed": False,
+        "is_anonymous": True, "type": "regular", "allows_multiple_answers": False}})
+    assert update_key(odd) == ("update", 9)
