@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from tests.factories import make_code, make_plan, make_project, make_resource, tg_user
 from webapp.domain.activation import activate_code
@@ -12,7 +12,7 @@ from webapp.domain.lifecycle import (
     end_subscription,
     ended_subscription_ids,
 )
-from webapp.models import Removal, Subscription
+from webapp.models import Customer, Removal, Subscription
 
 
 def subscribe(session, plan, now, user=None):
@@ -87,18 +87,41 @@ def test_ending_keeps_resources_another_active_subscription_covers(session, now)
 
 
 def test_due_queries_use_the_open_subscription_index(session, now):
-    dialect = session.get_bind().dialect.name
+    """With many open subscriptions, finding the ended ones is a range scan on ``ends_at``."""
+    plan = make_plan(make_project(), unit="day", count=30)
+    rows = 20_000
+    session.execute(
+        insert(Customer),
+        [{"project_id": plan.project_id, "telegram_user_id": 10_000 + i} for i in range(rows)],
+    )
+    customer_ids = session.scalars(select(Customer.id).order_by(Customer.id)).all()
+    session.execute(
+        insert(Subscription),
+        [
+            {
+                "project_id": plan.project_id,
+                "customer_id": customer_id,
+                "plan_id": plan.id,
+                "started_at": now,
+                # A few hundred ended ones among thousands still running.
+                "ends_at": now + timedelta(minutes=i - 300),
+            }
+            for i, customer_id in enumerate(customer_ids)
+        ],
+    )
     query = select(Subscription.id).where(
         Subscription.ended_at.is_(None),
         Subscription.ends_at.is_not(None),
         Subscription.ends_at <= now,
     )
     compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-    if dialect == "postgresql":
-        session.execute(text("SET LOCAL enable_seqscan = off"))
-        plan = "\n".join(session.scalars(text(f"EXPLAIN {compiled}")))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE subscription"))
+        plan_text = "\n".join(session.scalars(text(f"EXPLAIN {compiled}")))
     else:
-        plan = "\n".join(
+        session.execute(text("ANALYZE"))
+        plan_text = "\n".join(
             str(row) for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
         )
-    assert "ix_subscription_open_ends_at" in plan
+    assert "ix_subscription_open_ends_at" in plan_text
+    assert len(ended_subscription_ids(session, now, limit=rows)) == 301
