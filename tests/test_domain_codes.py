@@ -91,6 +91,7 @@ def test_bulk_generation_of_500_makes_one_batch_of_distinct_codes(session, now):
         ("custom_code", {"custom_code": "abc"}),
         ("custom_code", {"custom_code": "x" * 65}),
         ("custom_code", {"custom_code": "GOLD2026", "count": 2}),
+        ("custom_code", {"custom_code": "Owner_abcdef"}),
     ],
 )
 def test_a_wrong_request_is_refused_before_anything_is_written(session, now, field, request_fields):

@@ -21,6 +21,8 @@ MAX_BATCH = 500
 MAX_ACTIVATIONS = 1_000_000
 DEEP_LINK_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CUSTOM_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$")
+# Deep-link payloads with this prefix link an owner's Telegram account (domain.owner_link).
+RESERVED_PREFIX = "OWNER_"
 
 EXPIRY_PRESETS = {
     "never": "No expiry",
@@ -99,6 +101,10 @@ def validate_code_request(session: Session, project_id: int, req: CodeRequest, n
                 "custom_code",
                 "A custom code has 4 to 64 letters, digits, '-' or '_' and starts with a "
                 "letter or digit.",
+            )
+        if lookup_key(req.custom_code).startswith(RESERVED_PREFIX):
+            raise InvalidInput(
+                "custom_code", "Codes starting with 'owner_' are reserved for linking owners."
             )
         taken = session.scalar(
             select(AccessCode.id).where(
