@@ -189,6 +189,34 @@ def test_a_page_is_read_in_index_order_without_sorting_the_project(session, now)
     assert "Sort" not in report and "TEMP B-TREE" not in report, report
 
 
+def test_a_long_code_search_walks_the_code_index_not_every_code(session, now):
+    """Searching for (the start of) one code must not read the project's codes one by one.
+
+    On PostgreSQL the lookup key is in byte order, so LIKE 'K7QF%' is a range on the unique
+    (project_id, lookup_key) index; SQLite's LIKE cannot use it and is left as it is.
+    """
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's LIKE is case-insensitive and never uses an index")
+    plan = make_plan(make_project())
+    session.execute(
+        text(
+            "INSERT INTO access_code (project_id, plan_id, code, lookup_key, max_activations,"
+            " activation_count, created_at) SELECT :p, :plan, md5(i::text), upper(md5(i::text)),"
+            " 1, 0, now() FROM generate_series(1, 20000) AS i"
+        ),
+        {"p": plan.project_id, "plan": plan.id},
+    )
+    session.execute(text("ANALYZE access_code"))
+    flt = q.CodeFilter(project_ids=(plan.project_id,), search="C4CA-4238-A0B9")
+    query = q._page_query(flt, plan.project_id, now, None, False, 51)
+    sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    report = "\n".join(row[0] for row in session.execute(text("EXPLAIN " + sql)))
+    assert "uq_access_code_project_id_lookup_key" in report, report
+    assert [c.lookup_key for c in q.list_codes(session, flt, now).codes] == [
+        "C4CA4238A0B923820DCC509A6F75849B"
+    ]
+
+
 def test_cursor_survives_its_text_form_to_the_microsecond(now):
     cursor = q.Cursor(now.replace(microsecond=123457), 42)
     assert q.Cursor.decode(cursor.encode()) == cursor

@@ -198,7 +198,10 @@ class AccessCode(db.Model):
     plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batch.id"), index=True)
     code: Mapped[str] = mapped_column(String(64))
-    lookup_key: Mapped[str] = mapped_column(String(64))
+    # Byte order ("C") on PostgreSQL so a prefix search (LIKE 'K7QF%') can walk the unique index.
+    lookup_key: Mapped[str] = mapped_column(
+        String(64).with_variant(String(64, collation="C"), "postgresql")
+    )
     max_activations: Mapped[int] = mapped_column(Integer)
     activation_count: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
