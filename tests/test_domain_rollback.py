@@ -36,6 +36,9 @@ def test_rollback_removes_everyone_who_activated_from_the_plans_resources(sessio
 
     assert len(effects.removal_pairs) == 6
     assert effects.summary() == "3 customers will be removed from Channel A and Group B."
+    assert effects.summary(done=True) == (
+        "3 customers are being removed from Channel A and Group B."
+    )
     assert session.get(AccessCode, code.id).deleted_at == now
     assert session.scalar(select(func.count()).select_from(Activation)) == 0
     subs = session.scalars(select(Subscription)).all()

@@ -284,7 +284,7 @@ def rollback(code_id: int):
     removal_ids = queries.pending_rollback_removal_ids(
         db.session, [d.subscription_id for d in effects.decisions]
     )
-    notice = f"{code.code} was rolled back. {effects.summary()}"
+    notice = f"{code.code} was rolled back. {effects.summary(done=True)}"
     db.session.commit()
     _enqueue_removals(removal_ids)
     if not _htmx():

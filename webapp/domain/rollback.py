@@ -47,15 +47,20 @@ class RollbackEffects:
                 by_id[resource.id] = resource
         return [(by_id[rid], n) for rid, n in sorted(counts.items())]
 
-    def summary(self) -> str:
-        """One sentence for an owner about to confirm: '12 customers will be removed from …'."""
+    def summary(self, done: bool = False) -> str:
+        """One sentence for the owner: '12 customers will be removed from …' before confirming,
+        '12 customers are being removed from …' once it is done (``done=True``)."""
         affected = self.resources_affected()
+        removed = self.customers_removed
         if not affected:
-            head = "Nobody will be removed from any channel or group"
+            head = f"Nobody {'was' if done else 'will be'} removed from any channel or group"
         else:
             names = _join_names([resource.title for resource, _ in affected])
-            people = _people(self.customers_removed)
-            head = f"{people} will be removed from {names}"
+            if not done:
+                verb = "will be"
+            else:
+                verb = "is being" if removed == 1 else "are being"
+            head = f"{_people(removed)} {verb} removed from {names}"
         kept = self.customers_kept
         if kept == 1:
             head += "; 1 keeps access through another subscription"
@@ -121,7 +126,7 @@ def rollback_code(
             "code": code.code,
             "activations": effects.activation_count,
             "removals": len(effects.removal_pairs),
-            "summary": effects.summary(),
+            "summary": effects.summary(done=True),
         },
     )
     session.flush()
