@@ -56,10 +56,7 @@ class RollbackEffects:
             head = f"Nobody {'was' if done else 'will be'} removed from any channel or group"
         else:
             names = _join_names([resource.title for resource, _ in affected])
-            if not done:
-                verb = "will be"
-            else:
-                verb = "is being" if removed == 1 else "are being"
+            verb = ("is being" if removed == 1 else "are being") if done else "will be"
             head = f"{_people(removed)} {verb} removed from {names}"
         kept = self.customers_kept
         if kept == 1:
