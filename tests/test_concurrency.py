@@ -25,7 +25,7 @@ def app_config(app_config):
     if not app_config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Enough connections that the threads race in the database, not in the pool.
         app_config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            "pool_size": 60,
+            "pool_size": 40,
             "max_overflow": 0,
             "pool_timeout": 120,
         }
