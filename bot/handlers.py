@@ -17,6 +17,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from telebot import TeleBot, types, util
 
 from bot import keyboards, texts
+from bot.owner_notices import OwnerNotices
 from webapp import telegram
 from webapp.domain import code_entry, memberships, newcode_wizard, owner_link, resources
 from webapp.domain.attempts import attempts_left
@@ -58,8 +59,9 @@ MEMBER_STATUSES = ("member", "administrator", "creator")
 ALL_CONTENT_TYPES = list(dict.fromkeys(util.content_type_media + util.content_type_service))
 
 
-def register_handlers(bot: TeleBot, project_id: int, app: Flask | None = None) -> None:
-    """Attach the membership bot's handlers for one project to ``bot``."""
+def register_handlers(bot: TeleBot, project_id: int, app: Flask | None = None):
+    """Attach the membership bot's handlers for one project to ``bot``; the handlers object
+    (``close()`` it when the bot stops, to send the owner notices still queued)."""
     handlers = ProjectHandlers(app or current_app._get_current_object(), project_id, bot.token)
     bot.message_handler(func=lambda m: True, content_types=ALL_CONTENT_TYPES)(
         handlers.unit(handlers.on_message)
@@ -71,6 +73,7 @@ def register_handlers(bot: TeleBot, project_id: int, app: Flask | None = None) -
     bot.my_chat_member_handler()(handlers.unit(handlers.on_my_chat_member))
     bot.chat_member_handler()(handlers.unit(handlers.on_chat_member))
     bot.chat_join_request_handler()(handlers.unit(handlers.on_join_request))
+    return handlers
 
 
 def _user(tg_user: types.User) -> TelegramUser:
@@ -95,6 +98,10 @@ class ProjectHandlers:
         self.app = app
         self.project_id = project_id
         self.token = token
+        self.owner_notices = OwnerNotices(token, name=f"notices{project_id}")
+
+    def close(self) -> None:
+        self.owner_notices.close()
 
     # ---- plumbing ---------------------------------------------------------------------------
 
@@ -299,7 +306,7 @@ class ProjectHandlers:
             self.queue_links(customer_id, plan_id)
             notice += "\n\n" + texts.owner_notice_links_pending(links.missing)
         if owner_chat:
-            self.reply(owner_chat, notice)
+            self.owner_notices.send(owner_chat, notice)
 
     def already_activated(self, chat_id: int, user: TelegramUser, raw_code: str) -> None:
         """Answer a repeated activation (or a re-delivered update) with the Join buttons again."""

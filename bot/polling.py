@@ -53,7 +53,7 @@ class Poller:
         self.project_id = project_id
         self.token = token
         self.bot = telebot.TeleBot(token, threaded=False, parse_mode=None)
-        register_handlers(self.bot, project_id, app)
+        self.handlers = register_handlers(self.bot, project_id, app)
         self.stopping = threading.Event()
         self.busy = threading.Lock()  # held while a batch is handled
         self.offset: int | None = None
@@ -147,6 +147,7 @@ class Poller:
         else:
             log.warning("project %s: batch still running at shutdown", self.project_id)
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.handlers.close()
 
     def confirm(self) -> None:
         """Tell Telegram the handled updates are done, so a restart does not get them again."""

@@ -593,3 +593,28 @@ def test_sigterm_stops_the_bot_cleanly_and_promptly(emu, world):
     # The handled update was confirmed on the way out: a new process does not get it again.
     assert emu.pending_updates(world.token) == []
     world.bot.start()
+
+
+def test_a_rush_on_one_code_is_not_held_up_by_telegrams_limit_on_the_owners_chat(emu, world):
+    import time
+
+    code = new_code(world, max_activations=100)
+    emu.set_rate_limit(per_bot_per_second=30, per_chat_per_second=1)
+    customers = [new_customer(emu) for _ in range(12)]
+    started = time.monotonic()
+    updates = [emu.send_message(world.token, c, f"/start {code}") for c in customers]
+    for update in updates:
+        handled(emu, world, update)
+    elapsed = time.monotonic() - started
+    emu.wait_for(
+        lambda e: sum(text_of(m).count("🔑") for m in e.sent_messages(world.token, world.owner_tg))
+        == 12,
+        timeout=20,
+        description="every activation reported to the owner",
+    )
+    emu.set_rate_limit(None, None, None)
+
+    assert all("Code accepted" in text_of(last_message(emu, world, c)) for c in customers)
+    # One message a second to the owner would take 12 s if each handler waited for it.
+    assert elapsed < 6, elapsed
+    assert len(emu.sent_messages(world.token, world.owner_tg)) < 12

@@ -43,3 +43,13 @@ def test_join_buttons_are_url_buttons_one_per_resource():
     assert [row[0].url for row in markup.keyboard] == ["https://t.me/+a", "https://t.me/+b"]
     assert [row[0].text for row in markup.keyboard] == ["Join: Channel", "Join: Chat"]
     assert keyboards.join_buttons([]) is None
+
+
+def test_queued_owner_notices_merge_into_as_few_messages_as_fit():
+    from bot.owner_notices import MAX_MESSAGE, merge
+
+    assert merge(["a", "b", "c"]) == ["a\n\nb\n\nc"]
+    long = "x" * 3000
+    merged = merge([long, long, "short"])
+    assert merged == [long, long + "\n\nshort"]
+    assert all(len(m) <= MAX_MESSAGE for m in merged)

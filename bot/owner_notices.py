@@ -1,0 +1,87 @@
+"""Owner notices, sent off the customers' path and merged when they pile up.
+
+Telegram lets a bot send about one message a second to one chat. When a popular code is tapped by
+many people at once, each notice to the owner would otherwise wait for that limit inside the
+customer's handler and hold up the next customers' confirmations. Here one thread per bot sends
+the notices; whatever queued up meanwhile goes out as one message (up to Telegram's 4096
+characters), so the owner still reads every activation and customers never wait for it.
+
+Notices live in memory only: after a crash the dashboard's activity list is the record.
+"""
+
+import logging
+import queue
+import threading
+
+from webapp import telegram
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 4096
+SEPARATOR = "\n\n"
+
+
+def merge(texts: list[str]) -> list[str]:
+    """``texts`` joined into as few messages as fit Telegram's length limit, in order."""
+    messages: list[str] = []
+    for text in texts:
+        if messages and len(messages[-1]) + len(SEPARATOR) + len(text) <= MAX_MESSAGE:
+            messages[-1] += SEPARATOR + text
+        else:
+            messages.append(text)
+    return messages
+
+
+class OwnerNotices:
+    """A sender thread for one bot's notices to its owner(s)."""
+
+    def __init__(self, token: str, name: str = "notices"):
+        self.token = token
+        self.queue: queue.Queue = queue.Queue()
+        self.thread = threading.Thread(target=self.run, name=name, daemon=True)
+        self.started = False
+        self.lock = threading.Lock()
+
+    def send(self, chat_id: int, text: str) -> None:
+        with self.lock:
+            if not self.started:
+                self.thread.start()
+                self.started = True
+        self.queue.put((chat_id, text))
+
+    def run(self) -> None:
+        while True:
+            first = self.queue.get()
+            if first is None:
+                return
+            batch, stop = [first], False
+            while True:
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            self.deliver(batch)
+            if stop:
+                return
+
+    def deliver(self, batch: list[tuple[int, str]]) -> None:
+        by_chat: dict[int, list[str]] = {}
+        for chat_id, text in batch:
+            by_chat.setdefault(chat_id, []).append(text)
+        for chat_id, texts in by_chat.items():
+            for message in merge(texts):
+                try:
+                    telegram.send_message(self.token, chat_id, message)
+                except telegram.TelegramError as exc:
+                    log.warning("owner notice to %s not sent: %s", chat_id, exc)
+
+    def close(self, timeout: float = 10) -> None:
+        """Send what is queued (for at most ``timeout`` seconds), then stop the thread."""
+        if not self.started:
+            return
+        self.queue.put(None)
+        self.thread.join(timeout)
