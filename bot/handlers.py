@@ -36,6 +36,7 @@ from webapp.extensions import db
 from webapp.jobs_bot import JoinLinks, issue_join_links, queue_join_links
 from webapp.models import Plan, Project, utcnow
 from webapp.queues import get_redis
+from webapp.throttle import BotThrottle, bot_id_of
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ ALLOWED_UPDATES = [
     "chat_join_request",
 ]
 MEMBER_STATUSES = ("member", "administrator", "creator")
+# The longest a reply waits for the shared rate budget before going anyway.
+PACE_MAX_WAIT = 5.0
 ALL_CONTENT_TYPES = list(dict.fromkeys(util.content_type_media + util.content_type_service))
 
 
@@ -98,7 +101,10 @@ class ProjectHandlers:
         self.app = app
         self.project_id = project_id
         self.token = token
-        self.owner_notices = OwnerNotices(token, name=f"notices{project_id}")
+        self.owner_notices = OwnerNotices(
+            token, redis_url=app.config["REDIS_URL"], name=f"notices{project_id}"
+        )
+        self._throttle: BotThrottle | None = None
 
     def close(self) -> None:
         self.owner_notices.close()
@@ -140,12 +146,26 @@ class ProjectHandlers:
         with contextlib.suppress(telegram.TelegramError):
             telegram.send_message(self.token, chat.id, texts.something_went_wrong())
 
+    def pace(self) -> None:
+        """Wait for a place in the bot's message budget, shared with the worker through Redis.
+
+        Only the per-bot limit: a person's own private chat takes short bursts. If the budget
+        stays full (or Redis is away) the message goes anyway; Telegram's 429 is still handled.
+        """
+        try:
+            if self._throttle is None:
+                self._throttle = BotThrottle(get_redis())
+            self._throttle.wait(bot_id_of(self.token), None, max_wait=PACE_MAX_WAIT)
+        except Exception as exc:  # noqa: BLE001 - pacing is best effort
+            log.info("project %s: sending without pacing (%s)", self.project_id, exc)
+
     def reply(self, chat_id: int, text: str, markup=None) -> None:
         """Send a message, holding no transaction while Telegram answers.
 
         Callers commit their work first; what is left open here can only be reads.
         """
         db.session.rollback()
+        self.pace()
         try:
             telegram.send_message(self.token, chat_id, text, reply_markup=markup)
         except telegram.TelegramError as exc:

@@ -14,6 +14,8 @@ import queue
 import threading
 
 from webapp import telegram
+from webapp.queues import redis_from_url
+from webapp.throttle import BotThrottle, bot_id_of
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +37,10 @@ def merge(texts: list[str]) -> list[str]:
 class OwnerNotices:
     """A sender thread for one bot's notices to its owner(s)."""
 
-    def __init__(self, token: str, name: str = "notices"):
+    def __init__(self, token: str, redis_url: str = "", name: str = "notices"):
         self.token = token
+        self.redis_url = redis_url
+        self._throttle: BotThrottle | None = None
         self.queue: queue.Queue = queue.Queue()
         self.thread = threading.Thread(target=self.run, name=name, daemon=True)
         self.started = False
@@ -74,10 +78,22 @@ class OwnerNotices:
             by_chat.setdefault(chat_id, []).append(text)
         for chat_id, texts in by_chat.items():
             for message in merge(texts):
+                self.pace(chat_id)
                 try:
                     telegram.send_message(self.token, chat_id, message)
                 except telegram.TelegramError as exc:
                     log.warning("owner notice to %s not sent: %s", chat_id, exc)
+
+    def pace(self, chat_id: int) -> None:
+        """Wait for the bot's shared budget and the owner's chat (1 a second); best effort."""
+        if not self.redis_url:
+            return
+        try:
+            if self._throttle is None:
+                self._throttle = BotThrottle(redis_from_url(self.redis_url))
+            self._throttle.wait(bot_id_of(self.token), chat_id, max_wait=10)
+        except Exception as exc:  # noqa: BLE001 - Telegram's own 429 handling remains
+            log.info("owner notice sent without pacing (%s)", exc)
 
     def close(self, timeout: float = 10) -> None:
         """Send what is queued (for at most ``timeout`` seconds), then stop the thread."""

@@ -181,6 +181,7 @@ def test_a_redelivered_start_does_not_activate_twice_and_sends_the_join_button_a
     assert len(messages) == 2
     assert "already activated" in text_of(messages[1])
     assert buttons(messages[1])[0]["url"] == buttons(messages[0])[0]["url"]
+    emu.wait_for_message(world.token, world.owner_tg, contains="activated")
     assert len(emu.sent_messages(world.token, world.owner_tg)) == 1
 
 
@@ -511,7 +512,7 @@ def test_a_join_link_that_cannot_be_made_follows_later_and_the_activation_stands
     assert "will follow" in text_of(confirmation)
     assert buttons(confirmation) == []
     assert count(Activation) == 1
-    assert "could not be made" in text_of(last_message(emu, world, world.owner_tg))
+    emu.wait_for_message(world.token, world.owner_tg, contains="could not be made")
 
     run_worker_burst(world)
 
