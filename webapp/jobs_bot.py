@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 # Telegram already retried 429/5xx inside one call; these are the longer waits between attempts.
 JOIN_LINK_RETRY = Retry(max=6, interval=[10, 30, 60, 300, 900, 3600])
+LONGEST_INLINE_WAIT = 5  # seconds of a 429 the job sleeps through; longer ones go back to RQ
 
 
 class JoinLinksPending(Exception):
@@ -142,10 +143,12 @@ def deliver_join_links(project_id: int, customer_id: int, plan_id: int) -> str:
             return "not entitled"
         token, chat_id = project.bot_token, customer.telegram_user_id
         text = texts.join_links_ready(project.name, plan.name)
-        result = issue_join_links(session, project_id, customer_id, resource_ids, now)
-        if result.missing:
-            raise JoinLinksPending(f"no invite link yet for {', '.join(result.missing)}")
-        telegram.send_message(
-            token, chat_id, text, reply_markup=keyboards.join_buttons(result.links)
-        )
+        # A long flood wait fails the attempt instead of holding the worker; RQ retries later.
+        with telegram.waiting_at_most(LONGEST_INLINE_WAIT):
+            result = issue_join_links(session, project_id, customer_id, resource_ids, now)
+            if result.missing:
+                raise JoinLinksPending(f"no invite link yet for {', '.join(result.missing)}")
+            telegram.send_message(
+                token, chat_id, text, reply_markup=keyboards.join_buttons(result.links)
+            )
         return "sent"
