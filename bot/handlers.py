@@ -198,9 +198,9 @@ class ProjectHandlers:
         if not text.startswith("/"):
             self.on_text(chat_id, user, text)
             return
-        command, _, payload = text.partition(" ")
+        command, *rest = text.split(None, 1)
         command = command[1:].split("@", 1)[0].lower()
-        payload = payload.strip()
+        payload = rest[0].strip() if rest else ""
         if command == "start":
             self.on_start(chat_id, user, payload)
         elif command == "newcode":
