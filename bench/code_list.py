@@ -3,8 +3,8 @@
 Seeds the codes in SQL, starts the web process as the Procfile does (gunicorn, 2 sync workers),
 logs in as the owner, checks each page shows what it should, then loads each URL from a second
 process (``wrk`` when installed, else ``bench.loadgen``) with as many connections as workers:
-the first page, a page half-way down the list (keyset cursor), a status-filtered page, and a
-search for one code.
+the first page, a page half-way down the list (keyset cursor), a status-filtered page, a
+search for one code, and (the worst case) a filter that matches no code.
 
     python -m bench.code_list [--quick] [--codes 1000000] [--duration 10] [--tool wrk|python]
 """
@@ -169,6 +169,13 @@ def targets(app, seeded, now) -> list[tuple[str, str, str]]:
         ),
         ("filtered page (status: used up)", "/codes/?status=used_up", used_up.code),
         ("search for one code", f"/codes/?{urlencode({'q': sought.code})}", sought.code),
+        # The worst case of a keyset walk: a filter nothing matches reads the project's whole
+        # index (no code of the seed is rolled back).
+        (
+            "filter matching nothing (status: rolled back)",
+            "/codes/?status=rolled_back",
+            "No codes match",
+        ),
     ]
 
 
