@@ -146,19 +146,30 @@ def settle_reminder(
     session: Session, subscription_id: int, claimed_at: datetime, outcome: Outcome, now: datetime
 ) -> bool:
     """Record how the reminder claimed at ``claimed_at`` went; ``False`` if the claim was lost."""
-    values: dict = {}
+    return _settle(session, "reminder", subscription_id, claimed_at, outcome, now)
+
+
+def _settle(
+    session: Session,
+    message: str,
+    subscription_id: int,
+    claimed_at: datetime,
+    outcome: Outcome,
+    now: datetime,
+) -> bool:
+    """Settle a claimed customer message (``message`` is "reminder" or "end_notice"): sent,
+    postponed (the lease moves to the retry time) or given up with its error. Only the holder
+    of the lease taken at ``claimed_at`` may settle it."""
+    lease = getattr(Subscription, f"{message}_lease_until")
     if outcome.status == "done":
-        values = {"reminder_sent_at": now, "reminder_lease_until": None}
+        values = {f"{message}_sent_at": now, lease.key: None}
     elif outcome.status == "retry":
-        values = {"reminder_lease_until": outcome.retry_at}
+        values = {lease.key: outcome.retry_at}
     else:
-        values = {"reminder_error": outcome.error, "reminder_lease_until": None}
+        values = {f"{message}_error": outcome.error, lease.key: None}
     settled = session.execute(
         update(Subscription)
-        .where(
-            Subscription.id == subscription_id,
-            Subscription.reminder_lease_until == claimed_at + LEASE,
-        )
+        .where(Subscription.id == subscription_id, lease == claimed_at + LEASE)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -429,23 +440,7 @@ def settle_end_notice(
     session: Session, subscription_id: int, claimed_at: datetime, outcome: Outcome, now: datetime
 ) -> bool:
     """Record how the end notice claimed at ``claimed_at`` went; ``False`` if the claim was lost."""
-    if outcome.status == "done":
-        values = {"end_notice_sent_at": now, "end_notice_lease_until": None}
-    elif outcome.status == "retry":
-        values = {"end_notice_lease_until": outcome.retry_at}
-    else:
-        values = {"end_notice_error": outcome.error, "end_notice_lease_until": None}
-    settled = session.execute(
-        update(Subscription)
-        .where(
-            Subscription.id == subscription_id,
-            Subscription.end_notice_lease_until == claimed_at + LEASE,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    _note_blocked(session, subscription_id, outcome, now)
-    return settled.rowcount == 1
+    return _settle(session, "end_notice", subscription_id, claimed_at, outcome, now)
 
 
 def end_notice_ready(session: Session, subscription_id: int, now: datetime) -> bool:
