@@ -21,6 +21,7 @@ MAX_ATTEMPTS = 5
 BACKOFF_BASE = 0.5  # seconds: 0.5, 1, 2, 4 between attempts
 MAX_RETRY_AFTER = 60  # a longer 429 wait is given back to the caller (a job re-queues instead)
 _max_retry_after: ContextVar[float] = ContextVar("max_retry_after", default=MAX_RETRY_AFTER)
+_max_attempts: ContextVar[int] = ContextVar("max_attempts", default=MAX_ATTEMPTS)
 
 
 @contextlib.contextmanager
@@ -34,6 +35,21 @@ def waiting_at_most(seconds: float) -> Iterator[None]:
         yield
     finally:
         _max_retry_after.reset(token)
+
+
+@contextlib.contextmanager
+def while_someone_waits() -> Iterator[None]:
+    """Two tries and short waits only: a person is looking at a spinner (dashboard requests).
+
+    Telegram being down is then reported in about a second instead of after the full backoff.
+    """
+    attempts = _max_attempts.set(2)
+    retry_after = _max_retry_after.set(3)
+    try:
+        yield
+    finally:
+        _max_attempts.reset(attempts)
+        _max_retry_after.reset(retry_after)
 
 
 class TelegramError(Exception):
@@ -109,25 +125,26 @@ def classify(exc: ApiTelegramException) -> TelegramError:
 
 def call(action: Callable[[], object], *, sleep: Callable[[float], None] = time.sleep):
     """Run one Bot API request (a zero-argument callable), retrying 429, 5xx and network errors."""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    attempts = _max_attempts.get()
+    for attempt in range(1, attempts + 1):
         try:
             return action()
         except ApiTelegramException as exc:
             error = classify(exc)
             if isinstance(error, RateLimited):
                 wait = error.retry_after or 1
-                if wait > _max_retry_after.get() or attempt == MAX_ATTEMPTS:
+                if wait > _max_retry_after.get() or attempt == attempts:
                     raise error from exc
                 sleep(wait)
                 continue
-            if error.status is not None and error.status >= 500 and attempt < MAX_ATTEMPTS:
+            if error.status is not None and error.status >= 500 and attempt < attempts:
                 sleep(BACKOFF_BASE * 2 ** (attempt - 1))
                 continue
             if error.status is not None and error.status >= 500:
                 raise Unreachable(error.description, error.status) from exc
             raise error from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
-            if attempt == MAX_ATTEMPTS:
+            if attempt == attempts:
                 raise Unreachable(f"Telegram did not answer: {exc.__class__.__name__}") from exc
             sleep(BACKOFF_BASE * 2 ** (attempt - 1))
     raise AssertionError("unreachable")

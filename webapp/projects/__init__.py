@@ -60,7 +60,8 @@ def new_project():
     if form.validate_on_submit():
         try:
             name, token = check_new_project(db.session, form.name.data, form.bot_token.data)
-            bot = telegram.get_me(token)
+            with telegram.while_someone_waits():
+                bot = telegram.get_me(token)
             project = create_project(db.session, current_user.id, name, token, bot, utcnow())
             db.session.commit()
         except IntegrityError:
@@ -142,8 +143,10 @@ def add_resource(project_id: int):
     if form.validate_on_submit():
         try:
             ref = parse_chat_reference(form.chat.data)
-            chat = telegram.get_chat(project.bot_token, ref)
-            member = telegram.get_chat_member(project.bot_token, chat["id"], project.bot_user_id)
+            with telegram.while_someone_waits():
+                chat = telegram.get_chat(project.bot_token, ref)
+                bot_id = project.bot_user_id
+                member = telegram.get_chat_member(project.bot_token, chat["id"], bot_id)
             resource, created = _save_resource(project.id, chat, member)
         except InvalidInput as exc:
             db.session.rollback()
@@ -207,8 +210,10 @@ def check_resource(project_id: int, resource_id: int):
         abort(404)
     project = resource.project
     try:
-        chat = telegram.get_chat(project.bot_token, resource.chat_id)
-        member = telegram.get_chat_member(project.bot_token, resource.chat_id, project.bot_user_id)
+        with telegram.while_someone_waits():
+            chat = telegram.get_chat(project.bot_token, resource.chat_id)
+            bot_id = project.bot_user_id
+            member = telegram.get_chat_member(project.bot_token, resource.chat_id, bot_id)
     except (telegram.ChatNotFound, telegram.NotEnoughRights):
         # The bot was removed from the chat: it can no longer invite or remove anyone there.
         chat = {

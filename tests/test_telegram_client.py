@@ -1,0 +1,95 @@
+"""webapp.telegram against the Bot API emulator: typed errors and what is retried."""
+
+import pytest
+
+from webapp import telegram
+
+TOKEN = "4242:CLIENT-TEST"
+
+
+@pytest.fixture
+def bot(emulator):
+    emulator.add_bot(TOKEN, "ClientTestBot", "Client Test")
+    emulator.add_user(5001, "Ann")
+    return emulator
+
+
+@pytest.fixture
+def waits(monkeypatch):
+    """The sleeps ``call`` asks for, recorded instead of slept."""
+    asked: list[float] = []
+    real_call = telegram.call
+    monkeypatch.setattr(telegram, "call", lambda action: real_call(action, sleep=asked.append))
+    return asked
+
+
+def test_a_429_is_waited_out_for_its_retry_after_and_tried_again(bot, waits):
+    bot.fail_next("sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7)
+    telegram.send_message(TOKEN, 5001, "hello")
+    assert waits == [7]
+    assert len(bot.sent_messages(TOKEN, 5001)) == 1
+
+
+def test_server_errors_back_off_exponentially_then_succeed(bot, waits):
+    bot.fail_next("sendMessage", 502, "Bad Gateway", times=3)
+    telegram.send_message(TOKEN, 5001, "hello")
+    assert waits == [0.5, 1.0, 2.0]
+    assert len(bot.sent_messages(TOKEN, 5001)) == 1
+
+
+def test_server_errors_that_never_stop_end_as_unreachable(bot, waits):
+    bot.fail_next("sendMessage", 500, times=telegram.MAX_ATTEMPTS)
+    with pytest.raises(telegram.Unreachable):
+        telegram.send_message(TOKEN, 5001, "hello")
+    assert len(waits) == telegram.MAX_ATTEMPTS - 1
+    assert bot.sent_messages(TOKEN, 5001) == []
+
+
+def test_a_blocked_bot_is_final_and_typed(bot, waits):
+    bot.block_bot(5001, TOKEN)
+    with pytest.raises(telegram.BotBlocked):
+        telegram.send_message(TOKEN, 5001, "hello")
+    assert waits == []
+
+
+def test_a_wrong_token_is_unauthorized(bot, waits):
+    with pytest.raises(telegram.Unauthorized):
+        telegram.get_me("1:WRONG")
+    assert waits == []
+
+
+def test_an_unknown_chat_is_typed(bot, waits):
+    with pytest.raises(telegram.ChatNotFound):
+        telegram.get_chat(TOKEN, -100999)
+
+
+def test_a_long_flood_wait_is_handed_back_inside_waiting_at_most(bot, waits):
+    bot.fail_next("sendMessage", 429, "Too Many Requests: retry after 40", retry_after=40)
+    with telegram.waiting_at_most(5), pytest.raises(telegram.RateLimited) as limited:
+        telegram.send_message(TOKEN, 5001, "hello")
+    assert limited.value.retry_after == 40 and waits == []
+
+
+def test_someone_waiting_gets_two_tries_and_short_waits(bot, waits):
+    bot.fail_next("getMe", 500, times=2)
+    with telegram.while_someone_waits(), pytest.raises(telegram.Unreachable):
+        telegram.get_me(TOKEN)
+    assert waits == [0.5]
+    assert telegram.get_me(TOKEN)["username"] == "ClientTestBot"
+
+
+def test_an_unreachable_api_is_reported_after_the_retries(app_config, monkeypatch):
+    monkeypatch.setattr(telegram, "BACKOFF_BASE", 0)
+    telegram.configure("http://127.0.0.1:9")  # nothing listens on the discard port
+    with pytest.raises(telegram.Unreachable, match="did not answer"):
+        telegram.get_me(TOKEN)
+
+
+def test_remove_member_bans_then_lifts_the_ban_so_they_can_come_back(bot):
+    bot.add_chat(-1001, "channel", "Gold Channel")
+    bot.set_chat_admin(-1001, 4242)
+    bot.add_member(-1001, 5001)
+    telegram.remove_member(TOKEN, -1001, 5001)
+    assert bot.member_status(-1001, 5001) == "left"
+    methods = [c["method"] for c in bot.calls(TOKEN) if c["method"].endswith("ChatMember")]
+    assert methods == ["banChatMember", "unbanChatMember"]
