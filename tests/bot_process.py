@@ -127,6 +127,7 @@ def bot_process_fixture(emu, migrated, redis_url):
     if process.running:
         code = process.stop()
         assert code == 0, f"exit code {code}\n{process.log()}"
+    process.log_path.unlink(missing_ok=True)
 
 
 def wait_until(condition, timeout: float = 10, what: str = "condition"):
