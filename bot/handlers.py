@@ -17,6 +17,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from telebot import TeleBot, types, util
 
 from bot import keyboards, texts
+from bot.join_links import JoinLinks, issue_join_links, queue_join_links
 from bot.owner_notices import OwnerNotices
 from webapp import telegram
 from webapp.domain import code_entry, memberships, newcode_wizard, owner_link, resources
@@ -33,7 +34,6 @@ from webapp.domain.errors import (
     UnknownCode,
 )
 from webapp.extensions import db
-from webapp.jobs_bot import JoinLinks, issue_join_links, queue_join_links
 from webapp.models import Plan, Project, utcnow
 from webapp.queues import get_redis
 from webapp.throttle import BotThrottle, bot_id_of

@@ -1,4 +1,7 @@
-"""The membership bot's outbound work that may have to wait: invite links Telegram refused.
+"""Join links: made right after an activation, or later by an RQ job when Telegram refused.
+
+It lives with the bot (and the worker imports it from here) so the wording of bot/texts.py
+stays in one place and dependencies keep running from bot/ to webapp/, never back.
 
 ``issue_join_links`` is shared by the bot (right after an activation) and by the job
 ``deliver_join_links``, which the bot queues when a link could not be made at once.
@@ -11,6 +14,7 @@ from datetime import datetime
 from rq import Retry
 from sqlalchemy.orm import Session
 
+from bot import keyboards, texts
 from webapp import telegram
 from webapp.domain import memberships
 from webapp.domain.entitlements import is_entitled
@@ -123,7 +127,6 @@ def deliver_join_links(project_id: int, customer_id: int, plan_id: int) -> str:
     someone whose access was rolled back meanwhile. Raises ``JoinLinksPending`` while any link
     still fails, so RQ tries again later; nothing is sent until every link exists.
     """
-    from bot import keyboards, texts
     from webapp.extensions import db
     from webapp.models import utcnow
     from webapp.worker import app_context
