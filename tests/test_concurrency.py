@@ -5,15 +5,18 @@ at a barrier, so the activations really race (on PostgreSQL: 200 transactions at
 """
 
 import threading
+import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tests.factories import make_code, make_plan, make_project, tg_user
 from webapp.domain.activation import activate_code
 from webapp.domain.customers import TelegramUser
 from webapp.domain.errors import ActivationRefused
+from webapp.domain.rollback import rollback_code
 from webapp.extensions import db
 from webapp.models import AccessCode, Activation, Customer, Subscription
 
@@ -135,3 +138,75 @@ def test_two_codes_of_one_plan_tapped_at_once_extend_one_subscription_twice(app,
         subscriptions = db.session.scalars(select(Subscription)).all()
         assert len(subscriptions) == 1
         assert (subscriptions[0].ends_at - now).days == 60
+
+
+def test_rollback_racing_an_extension_by_another_code_keeps_the_paid_extension(app, now):
+    """Code C (refunded) and code D (paid) of one plan, same customer: D is being activated while
+    C is rolled back. The rollback must wait for D and then take back only C's share."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite runs one writer at a time: there is no interleaving to test")
+        plan = make_plan(make_project(), unit="day", count=30)
+        refunded, paid = make_code(plan, now), make_code(plan, now)
+        project_id, refunded_id, paid_text = plan.project_id, refunded.id, paid.code
+        user = tg_user(9001)
+        activate_code(db.session, project_id, refunded.code, user, now)
+        db.session.commit()
+
+    activated, release = threading.Event(), threading.Event()
+    errors: list[Exception] = []
+
+    def activate_paid_code_and_hold():
+        with app.app_context():
+            try:
+                activate_code(db.session, project_id, paid_text, user, now)
+                activated.set()
+                release.wait(30)
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - asserted below
+                errors.append(exc)
+                activated.set()
+            finally:
+                db.session.remove()
+
+    def roll_back_refunded_code():
+        with app.app_context():
+            try:
+                rollback_code(db.session, project_id, refunded_id, owner_id=None, now=now)
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - asserted below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    holder = threading.Thread(target=activate_paid_code_and_hold)
+    holder.start()
+    assert activated.wait(30)
+    roller = threading.Thread(target=roll_back_refunded_code)
+    roller.start()
+    with app.app_context():
+        _wait_until_a_transaction_waits_for_a_lock()
+    release.set()
+    holder.join()
+    roller.join()
+
+    assert errors == []
+    with app.app_context():
+        subscription = db.session.scalars(select(Subscription)).one()
+        assert subscription.ended_at is None
+        assert subscription.ends_at == now + timedelta(days=30)
+
+
+def _wait_until_a_transaction_waits_for_a_lock(timeout: float = 30) -> None:
+    """Poll pg_stat_activity (a condition, not a sleep) until the rollback is blocked."""
+    deadline = time.monotonic() + timeout
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    while time.monotonic() < deadline:
+        with db.engine.connect() as conn:
+            if conn.scalar(query):
+                return
+        threading.Event().wait(0.01)
+    raise AssertionError("the rollback never waited for the activation's locks")

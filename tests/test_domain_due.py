@@ -12,7 +12,7 @@ from webapp.domain.lifecycle import (
     end_subscription,
     ended_subscription_ids,
 )
-from webapp.models import Customer, Removal, Subscription
+from webapp.models import Customer, Membership, Removal, Subscription
 
 
 def subscribe(session, plan, now, user=None):
@@ -125,3 +125,22 @@ def test_due_queries_use_the_open_subscription_index(session, now):
         )
     assert "ix_subscription_open_ends_at" in plan_text
     assert len(ended_subscription_ids(session, now, limit=rows)) == 301
+
+
+def test_a_chat_dropped_from_the_plan_after_joining_is_still_left_at_the_end(session, now):
+    project = make_project()
+    channel, chat = make_resource(project, "Channel"), make_resource(project, "Chat")
+    plan = make_plan(project, unit="day", count=1, resources=[channel, chat])
+    sub = subscribe(session, plan, now)
+    for resource in (channel, chat):
+        session.add(
+            Membership(
+                project_id=project.id, customer_id=sub.customer_id, resource_id=resource.id
+            )
+        )
+    plan.resources = [channel]  # the owner edits the plan while the customer is in both
+    session.flush()
+
+    decision = end_subscription(session, sub.id, sub.ends_at)
+
+    assert sorted(r.title for r in decision.remove) == ["Channel", "Chat"]

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from webapp.models import Removal, Resource, Subscription, plan_resource
+from webapp.models import Membership, Removal, Resource, Subscription, plan_resource
 
 
 def active_subscriptions_clause(now: datetime):
@@ -49,15 +49,27 @@ class RemovalDecision:
 def decide_removals(
     session: Session, subscription: Subscription, now: datetime, ending: Iterable[int] = ()
 ) -> RemovalDecision:
-    """Split the plan's resources of an ending subscription into those to leave and to keep.
+    """Split the resources of an ending subscription into those to leave and to keep.
 
-    ``ending`` names other subscriptions ending in the same operation, which entitle nobody.
+    The candidates are the plan's resources now and every resource the customer was given a
+    place in (their memberships): a plan edited after the customer joined must not leave them
+    in a chat it no longer covers. ``ending`` names other subscriptions ending in the same
+    operation, which entitle nobody.
     """
     still = entitled_resource_ids(
         session, subscription.customer_id, now, excluding={subscription.id, *ending}
     )
-    remove = [r for r in subscription.plan.resources if r.id not in still]
-    keep = [r for r in subscription.plan.resources if r.id in still]
+    plan_resources = list(subscription.plan.resources)
+    admitted = session.scalars(
+        select(Resource)
+        .join(Membership, Membership.resource_id == Resource.id)
+        .where(Membership.customer_id == subscription.customer_id)
+        .order_by(Resource.id)
+    ).all()
+    known = {r.id for r in plan_resources}
+    candidates = plan_resources + [r for r in admitted if r.id not in known]
+    remove = [r for r in candidates if r.id not in still]
+    keep = [r for r in plan_resources if r.id in still]
     return RemovalDecision(subscription.customer_id, subscription.id, remove, keep)
 
 

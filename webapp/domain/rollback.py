@@ -22,6 +22,7 @@ class RollbackEffects:
     ending: list[Subscription] = field(default_factory=list)
     shortened: list[tuple[Subscription, datetime]] = field(default_factory=list)
     decisions: list[RemovalDecision] = field(default_factory=list)
+    removal_ids: list[int] = field(default_factory=list)  # the Removal rows a rollback wrote
 
     @property
     def removal_pairs(self) -> list[tuple[int, int]]:
@@ -103,14 +104,26 @@ def rollback_code(
     if deleted.rowcount != 1:
         raise NotFound("no such code")
     code = session.get(AccessCode, code_id, populate_existing=True)
+    # Lock the customers (in id order, as activation locks one) so an activation of another
+    # code by the same customer cannot change a subscription between reading it here and
+    # writing it back: it waits, then extends what the rollback left.
+    session.execute(
+        select(Customer.id)
+        .where(Customer.id.in_(select(Activation.customer_id).where(Activation.code_id == code_id)))
+        .order_by(Customer.id)
+        .with_for_update()
+    )
     effects = _effects(session, code, now)
     for subscription in effects.ending:
         subscription.ended_at = now
         subscription.end_reason = "rolled_back"
     for subscription, new_end in effects.shortened:
         subscription.ends_at = new_end
-    for decision in effects.decisions:
-        queue_removals(session, decision, project_id, "rolled_back", now)
+    removals = [
+        removal
+        for decision in effects.decisions
+        for removal in queue_removals(session, decision, project_id, "rolled_back", now)
+    ]
     session.execute(delete(Activation).where(Activation.code_id == code_id))
     audit.record(
         session,
@@ -127,6 +140,7 @@ def rollback_code(
         },
     )
     session.flush()
+    effects.removal_ids = [removal.id for removal in removals]
     return effects
 
 
@@ -146,6 +160,8 @@ def _effects(session: Session, code: AccessCode, now: datetime) -> RollbackEffec
             selectinload(Activation.customer).load_only(Customer.id),
         )
         .order_by(Activation.id)
+        # Fresh rows: after the locks above, not what this session read before them.
+        .execution_options(populate_existing=True)
     ).all()
     effects = RollbackEffects(code=code, activation_count=len(activations))
     for activation in activations:
