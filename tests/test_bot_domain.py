@@ -449,3 +449,19 @@ def test_newcode_for_a_project_without_plans_says_so(session, now):
     with pytest.raises(newcode_wizard.NoPlans):
         newcode_wizard.start(session, project.id, 4343, now)
     assert count(session, BotConversation) == 0
+
+
+def test_newcode_reads_through_the_session_it_is_given(session, now, owned, monkeypatch):
+    from webapp.extensions import db
+
+    _, project, plan = owned
+
+    class NoGlobalSession:
+        def __getattr__(self, name):
+            raise AssertionError(f"the wizard used the global db.session ({name})")
+
+    monkeypatch.setattr(db, "session", NoGlobalSession())
+    step = newcode_wizard.start(session, project.id, 4242, now)
+    step = newcode_wizard.choose(session, project.id, 4242, step.nonce, "plan", str(plan.id), now)
+
+    assert (step.step, step.project_name, step.plan_name) == ("max", project.name, plan.name)

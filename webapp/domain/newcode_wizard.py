@@ -339,15 +339,13 @@ def _save(session, conversation, state, step, now, choices=None) -> WizardPrompt
     state["step"] = step
     conversation.state = state
     conversation.updated_at = now
-    return _prompt(conversation, choices or [])
+    return _prompt(session, conversation, choices or [])
 
 
-def _prompt(conversation: BotConversation, choices) -> WizardPrompt:
-    from webapp.extensions import db
-
+def _prompt(session: Session, conversation: BotConversation, choices) -> WizardPrompt:
     state = conversation.state
-    project = db.session.get(Project, state["project_id"]) if state.get("project_id") else None
-    plan = db.session.get(Plan, state["plan_id"]) if state.get("plan_id") else None
+    project = session.get(Project, state["project_id"]) if state.get("project_id") else None
+    plan = session.get(Plan, state["plan_id"]) if state.get("plan_id") else None
     expires = state.get("expires_at")
     return WizardPrompt(
         step=state["step"],
