@@ -93,3 +93,40 @@ def test_remove_member_bans_then_lifts_the_ban_so_they_can_come_back(bot):
     assert bot.member_status(-1001, 5001) == "left"
     methods = [c["method"] for c in bot.calls(TOKEN) if c["method"].endswith("ChatMember")]
     assert methods == ["banChatMember", "unbanChatMember"]
+
+
+def test_a_proxy_error_page_is_retried_and_never_shows_the_token(app_config, monkeypatch):
+    """A 502 that is not the Bot API's JSON (a load balancer's HTML page) counts as no answer."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    seen: list[str] = []
+
+    class ProxyErrorPage(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            seen.append(self.path)
+            body = b"<html><body>502 Bad Gateway</body></html>"
+            self.send_response(502)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ProxyErrorPage)
+    Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(telegram, "BACKOFF_BASE", 0)
+    telegram.configure(f"http://127.0.0.1:{server.server_port}")
+    try:
+        with pytest.raises(telegram.Unreachable) as failed:
+            telegram.get_me(TOKEN)
+    finally:
+        server.shutdown()
+        telegram.configure(app_config["TELEGRAM_API_URL"])
+    assert len(seen) == telegram.MAX_ATTEMPTS
+    assert TOKEN not in str(failed.value) and failed.value.__cause__ is None
+    assert failed.value.__suppress_context__

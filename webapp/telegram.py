@@ -15,7 +15,11 @@ from datetime import datetime
 import requests
 import telebot
 from telebot import apihelper
-from telebot.apihelper import ApiTelegramException
+from telebot.apihelper import (
+    ApiHTTPException,
+    ApiInvalidJSONException,
+    ApiTelegramException,
+)
 
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = 0.5  # seconds: 0.5, 1, 2, 4 between attempts
@@ -143,9 +147,11 @@ def call(action: Callable[[], object], *, sleep: Callable[[float], None] = time.
             if error.status is not None and error.status >= 500:
                 raise Unreachable(error.description, error.status) from exc
             raise error from exc
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except (ApiHTTPException, ApiInvalidJSONException, requests.RequestException) as exc:
+            # No answer from the Bot API itself: a cut connection, a timeout, a proxy's error
+            # page. requests' messages carry the URL, and so the bot token: never chain them.
             if attempt == attempts:
-                raise Unreachable(f"Telegram did not answer: {exc.__class__.__name__}") from exc
+                raise Unreachable(f"Telegram did not answer: {exc.__class__.__name__}") from None
             sleep(BACKOFF_BASE * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
 
