@@ -109,7 +109,7 @@ def test_empty_log_in_fields_each_get_a_message(auth):
 
 def test_repeated_wrong_passwords_lock_the_account_even_for_the_right_password(auth):
     auth.create_owner("ann@example.com")
-    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT_AND_IP):
         assert auth.login("ann@example.com", "wrong password!").status_code == 400
     response = auth.login("ann@example.com", PASSWORD)
     assert response.status_code == 429
@@ -120,7 +120,7 @@ def test_repeated_wrong_passwords_lock_the_account_even_for_the_right_password(a
 def test_the_account_lock_is_counted_per_account_not_for_everyone(auth, client):
     auth.create_owner("ann@example.com")
     auth.create_owner("bob@example.com")
-    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT_AND_IP):
         auth.login("ann@example.com", "wrong password!")
     assert auth.login("bob@example.com", PASSWORD).status_code == 302
 
@@ -130,7 +130,7 @@ def test_the_account_lock_ends_with_its_window(auth, monkeypatch):
     from webapp.models import utcnow
 
     auth.create_owner("ann@example.com")
-    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT_AND_IP):
         auth.login("ann@example.com", "wrong password!")
     assert auth.login("ann@example.com", PASSWORD).status_code == 429
     later = utcnow() + timedelta(seconds=ratelimit.WINDOW_SECONDS + 1)
@@ -140,11 +140,11 @@ def test_the_account_lock_ends_with_its_window(auth, monkeypatch):
 
 def test_a_right_password_clears_the_account_count(auth, client):
     auth.create_owner("ann@example.com")
-    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT - 1):
+    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT_AND_IP - 1):
         auth.login("ann@example.com", "wrong password!")
     assert auth.login("ann@example.com", PASSWORD).status_code == 302
     client.post("/logout")
-    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT - 1):
+    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT_AND_IP - 1):
         auth.login("ann@example.com", "wrong password!")
     assert auth.login("ann@example.com", PASSWORD).status_code == 302
 
@@ -172,9 +172,35 @@ def test_many_wrong_passwords_from_one_address_block_that_address_for_every_acco
     assert elsewhere.status_code == 302
 
 
+def test_wrong_passwords_from_a_strangers_address_do_not_lock_the_owner_out_of_theirs(
+    app, auth
+):
+    auth.create_owner("ann@example.com")
+    stranger = app.test_client()
+    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT_AND_IP):
+        response = stranger.post(
+            "/login",
+            data={"email": "ann@example.com", "password": "wrong password!"},
+            environ_base={"REMOTE_ADDR": "203.0.113.9"},
+        )
+        assert response.status_code == 400
+    again = stranger.post(
+        "/login",
+        data={"email": "ann@example.com", "password": PASSWORD},
+        environ_base={"REMOTE_ADDR": "203.0.113.9"},
+    )
+    assert again.status_code == 429
+    owner = app.test_client().post(
+        "/login",
+        data={"email": "ann@example.com", "password": PASSWORD},
+        environ_base={"REMOTE_ADDR": "198.51.100.7"},
+    )
+    assert owner.status_code == 302
+
+
 def test_the_lock_holds_across_web_workers_because_redis_keeps_the_count(app_config, app, auth):
     auth.create_owner("ann@example.com")
-    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT_AND_IP):
         auth.login("ann@example.com", "wrong password!")
     other_worker = create_app(dict(app_config))
     try:
@@ -276,21 +302,47 @@ def test_the_throttle_counts_in_windows_of_the_callers_clock(app):
     start = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # a window boundary (15-minute windows)
     with app.app_context():
         redis = get_redis()
-        for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT - 1):
+        for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT_AND_IP - 1):
             ratelimit.record_login_failure(redis, "Ann@Example.com", "10.0.0.1", start)
-        assert ratelimit.login_blocked(redis, "ann@example.com", "10.0.0.2", start) is None
+        assert ratelimit.login_blocked(redis, "ann@example.com", "10.0.0.1", start) is None
         ratelimit.record_login_failure(redis, "ann@example.com", "10.0.0.1", start)
         blocked = ratelimit.login_blocked(
-            redis, "ann@example.com", "10.0.0.2", start + timedelta(minutes=5)
+            redis, "ann@example.com", "10.0.0.1", start + timedelta(minutes=5)
         )
         assert blocked == ratelimit.LoginBlocked(10 * 60)
         assert blocked.message == "Too many wrong passwords. Please try again in 10 minutes."
+        # Another address is not locked by these failures.
+        assert ratelimit.login_blocked(redis, "ann@example.com", "10.0.0.2", start) is None
         assert (
             ratelimit.login_blocked(
-                redis, "ann@example.com", "10.0.0.2", start + timedelta(minutes=15)
+                redis, "ann@example.com", "10.0.0.1", start + timedelta(minutes=15)
             )
             is None
         )
-        ratelimit.clear_login_failures(redis, "ann@example.com", start)
-        assert ratelimit.login_blocked(redis, "ann@example.com", "10.0.0.2", start) is None
+        ratelimit.clear_login_failures(redis, "ann@example.com", "10.0.0.1", start)
+        assert ratelimit.login_blocked(redis, "ann@example.com", "10.0.0.1", start) is None
         assert not any(b"ann@example.com" in key for key in redis.keys("admit:login-failures:*"))
+        assert redis.keys("admit:login-failures:account-ip:*") == []
+
+
+def test_guessing_one_account_from_many_addresses_is_still_throttled(app):
+    from datetime import UTC, datetime
+
+    from webapp.queues import get_redis
+
+    start = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
+    per_address = ratelimit.MAX_FAILURES_PER_ACCOUNT_AND_IP - 1  # each stays under its own limit
+    with app.app_context():
+        redis = get_redis()
+        for n in range(ratelimit.MAX_FAILURES_PER_ACCOUNT - 1):
+            address = f"10.1.0.{n // per_address}"
+            ratelimit.record_login_failure(redis, "ann@example.com", address, start)
+        fresh = "192.0.2.1"
+        assert ratelimit.login_blocked(redis, "ann@example.com", fresh, start) is None
+        ratelimit.record_login_failure(redis, "ann@example.com", "10.2.0.1", start)
+        assert ratelimit.login_blocked(redis, "ann@example.com", fresh, start) is not None
+        # Only that account: others are not touched by its guessers.
+        assert ratelimit.login_blocked(redis, "bob@example.com", fresh, start) is None
+        # A right password from one address does not wipe the guesses made from the others.
+        ratelimit.clear_login_failures(redis, "ann@example.com", fresh, start)
+        assert ratelimit.login_blocked(redis, "ann@example.com", fresh, start) is not None

@@ -115,7 +115,7 @@ def login():
             render_template("auth/login.html", form=form, form_error="Wrong e-mail or password."),
             400,
         )
-    clear_login_failures(redis, email, now)
+    clear_login_failures(redis, email, ip, now)
     login_user(owner)
     return redirect(_local_path(form.next.data) or url_for("dashboard.home"))
 

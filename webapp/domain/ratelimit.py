@@ -1,4 +1,10 @@
-"""Slowing down password guessing: wrong passwords counted per account and per IP in Redis.
+"""Slowing down password guessing: wrong passwords counted in Redis per account and IP, per
+account and per IP.
+
+The strict count is per (account, IP): a stranger's wrong passwords from their own address must
+not lock the real owner out from theirs. A much higher count per account, whatever the address,
+still throttles guessing spread over many addresses, and the per-IP count stops one address
+trying many accounts.
 
 Redis, not the process, holds the counts so every gunicorn worker sees the same ones. Counts live
 in fixed windows keyed by the window's start, so the caller's ``now`` decides the window and tests
@@ -12,7 +18,8 @@ from datetime import datetime
 from redis import Redis
 
 WINDOW_SECONDS = 15 * 60
-MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ACCOUNT_AND_IP = 5
+MAX_FAILURES_PER_ACCOUNT = 50
 MAX_FAILURES_PER_IP = 30
 KEY_PREFIX = "admit:login-failures"
 
@@ -37,10 +44,16 @@ def _window(now: datetime) -> tuple[int, int]:
     return start, start + WINDOW_SECONDS - stamp
 
 
-def _keys(email: str, ip: str, window_start: int) -> tuple[str, str]:
+def _account(email: str) -> str:
     # Hashed so the keys carry no e-mail addresses.
-    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+
+
+def _keys(email: str, ip: str, window_start: int) -> tuple[str, str, str]:
+    """The (account, IP), account and IP counters of one window."""
+    account = _account(email)
     return (
+        f"{KEY_PREFIX}:account-ip:{account}:{ip}:{window_start}",
         f"{KEY_PREFIX}:account:{account}:{window_start}",
         f"{KEY_PREFIX}:ip:{ip}:{window_start}",
     )
@@ -49,17 +62,15 @@ def _keys(email: str, ip: str, window_start: int) -> tuple[str, str]:
 def login_blocked(redis: Redis, email: str, ip: str, now: datetime) -> LoginBlocked | None:
     """Whether a log-in for ``email`` from ``ip`` must be refused without checking the password."""
     start, left = _window(now)
-    account_key, ip_key = _keys(email, ip, start)
-    account_failures, ip_failures = redis.mget(account_key, ip_key)
-    if int(account_failures or 0) >= MAX_FAILURES_PER_ACCOUNT:
-        return LoginBlocked(left)
-    if int(ip_failures or 0) >= MAX_FAILURES_PER_IP:
+    counts = [int(n or 0) for n in redis.mget(*_keys(email, ip, start))]
+    limits = (MAX_FAILURES_PER_ACCOUNT_AND_IP, MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_IP)
+    if any(n >= limit for n, limit in zip(counts, limits, strict=True)):
         return LoginBlocked(left)
     return None
 
 
 def record_login_failure(redis: Redis, email: str, ip: str, now: datetime) -> None:
-    """Count one wrong password against the account and the IP address."""
+    """Count one wrong password against the account from this IP, the account, and the IP."""
     start, left = _window(now)
     pipe = redis.pipeline()
     for key in _keys(email, ip, start):
@@ -68,8 +79,12 @@ def record_login_failure(redis: Redis, email: str, ip: str, now: datetime) -> No
     pipe.execute()
 
 
-def clear_login_failures(redis: Redis, email: str, now: datetime) -> None:
-    """A correct password wipes the account's count (the IP's stays: it may be guessing others)."""
+def clear_login_failures(redis: Redis, email: str, ip: str, now: datetime) -> None:
+    """A correct password wipes the account's count from this IP.
+
+    The account's count over all addresses stays (a right password here says nothing about
+    guesses made elsewhere), and so does the IP's (it may be guessing other accounts).
+    """
     start, _ = _window(now)
-    account_key, _ = _keys(email, "-", start)
-    redis.delete(account_key)
+    account_ip_key, _, _ = _keys(email, ip, start)
+    redis.delete(account_ip_key)
