@@ -9,10 +9,12 @@ characters), so the owner still reads every activation and customers never wait 
 Notices live in memory only: after a crash the dashboard's activity list is the record.
 """
 
+import contextlib
 import logging
 import queue
 import threading
 
+from bot.redaction import describe, redacted_traceback
 from webapp import telegram
 from webapp.queues import redis_from_url
 from webapp.throttle import BotThrottle, bot_id_of
@@ -21,6 +23,8 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 4096
 SEPARATOR = "\n\n"
+# Notices waiting to be sent, at most; more are dropped (the dashboard's activity list has them).
+MAX_PENDING = 1000
 
 
 def merge(texts: list[str]) -> list[str]:
@@ -35,15 +39,28 @@ def merge(texts: list[str]) -> list[str]:
 
 
 class OwnerNotices:
-    """A sender thread for one bot's notices to its owner(s)."""
+    """A sender thread for one bot's notices to its owner(s).
 
-    def __init__(self, token: str, redis_url: str = "", name: str = "notices"):
+    The thread outlives any failure of one send. The queue is bounded: if Telegram stays away
+    while customers keep activating, notices beyond ``max_pending`` are dropped (and logged)
+    rather than held in memory without end.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        redis_url: str = "",
+        name: str = "notices",
+        max_pending: int = MAX_PENDING,
+    ):
         self.token = token
         self.redis_url = redis_url
         self._throttle: BotThrottle | None = None
-        self.queue: queue.Queue = queue.Queue()
+        self.queue: queue.Queue = queue.Queue(maxsize=max_pending)
         self.thread = threading.Thread(target=self.run, name=name, daemon=True)
         self.started = False
+        self.stopping = threading.Event()
+        self.dropped = 0
         self.lock = threading.Lock()
 
     def send(self, chat_id: int, text: str) -> None:
@@ -51,25 +68,36 @@ class OwnerNotices:
             if not self.started:
                 self.thread.start()
                 self.started = True
-        self.queue.put((chat_id, text))
+        try:
+            self.queue.put_nowait((chat_id, text))
+        except queue.Full:
+            with self.lock:
+                self.dropped += 1
+                dropped = self.dropped
+            log.warning(
+                "%s: owner notice to %s dropped: %d already waiting (%d dropped so far)",
+                self.thread.name, chat_id, self.queue.maxsize, dropped,
+            )
 
     def run(self) -> None:
         while True:
             first = self.queue.get()
             if first is None:
                 return
-            batch, stop = [first], False
+            batch = [first]
             while True:
                 try:
                     item = self.queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-            self.deliver(batch)
-            if stop:
+                if item is not None:
+                    batch.append(item)
+            try:
+                self.deliver(batch)
+            except Exception as exc:  # noqa: BLE001 - the thread must outlive any failure
+                log.error("%s: owner notices lost: %s", self.thread.name,
+                          redacted_traceback(exc, self.token))
+            if self.stopping.is_set() and self.queue.empty():
                 return
 
     def deliver(self, batch: list[tuple[int, str]]) -> None:
@@ -81,8 +109,9 @@ class OwnerNotices:
                 self.pace(chat_id)
                 try:
                     telegram.send_message(self.token, chat_id, message)
-                except telegram.TelegramError as exc:
-                    log.warning("owner notice to %s not sent: %s", chat_id, exc)
+                except Exception as exc:  # noqa: BLE001 - one failed notice must not stop the rest
+                    log.warning("owner notice to %s not sent: %s", chat_id,
+                                describe(exc, self.token))
 
     def pace(self, chat_id: int) -> None:
         """Wait for the bot's shared budget and the owner's chat (1 a second); best effort."""
@@ -99,5 +128,9 @@ class OwnerNotices:
         """Send what is queued (for at most ``timeout`` seconds), then stop the thread."""
         if not self.started:
             return
-        self.queue.put(None)
+        self.stopping.set()
+        # Wakes the thread if it waits on an empty queue; if the queue is full it is awake anyway
+        # and stops once the queue is empty.
+        with contextlib.suppress(queue.Full):
+            self.queue.put_nowait(None)
         self.thread.join(timeout)
