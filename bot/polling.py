@@ -10,7 +10,7 @@ SIGTERM (or Ctrl-C) lets the running batches finish, confirms them, and exits.
 import logging
 import os
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import requests
@@ -31,6 +31,8 @@ POLL_TIMEOUT = int(os.environ.get("BOT_POLL_TIMEOUT", "25"))
 WORKERS_PER_BOT = int(os.environ.get("BOT_WORKERS", "4"))
 # A batch still running after this long on shutdown is abandoned: it is delivered again later.
 STOP_GRACE_SECONDS = 20
+# Update ids handled but not yet confirmed that a poller remembers, at most (see HandledUpdates).
+MAX_REMEMBERED = 10_000
 
 
 def update_key(update: telebot.types.Update):
@@ -46,6 +48,39 @@ def update_key(update: telebot.types.Update):
     return ("update", update.update_id)
 
 
+class HandledUpdates:
+    """Ids of updates handled above the confirmed offset, so a re-delivery is not handled twice.
+
+    When one update must wait for the database or Redis, the offset stays at it and Telegram
+    delivers everything after it again, including other people's updates that already went
+    through. Those are skipped. Ids below the confirmed offset are forgotten (Telegram never sends
+    them again), and at most ``limit`` are kept in any case.
+    """
+
+    def __init__(self, limit: int = MAX_REMEMBERED):
+        self.limit = limit
+        self.ids: OrderedDict[int, None] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def add(self, update_id: int) -> None:
+        with self.lock:
+            self.ids[update_id] = None
+            while len(self.ids) > self.limit:
+                self.ids.popitem(last=False)
+
+    def __contains__(self, update_id: int) -> bool:
+        with self.lock:
+            return update_id in self.ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def forget_below(self, offset: int) -> None:
+        with self.lock:
+            for update_id in [i for i in self.ids if i < offset]:
+                del self.ids[update_id]
+
+
 class Poller:
     """Long polling for one project's bot, in its own thread."""
 
@@ -57,6 +92,7 @@ class Poller:
         self.stopping = threading.Event()
         self.busy = threading.Lock()  # held while a batch is handled
         self.offset: int | None = None
+        self.handled = HandledUpdates()
         self.pool = ThreadPoolExecutor(WORKERS_PER_BOT, thread_name_prefix=f"bot{project_id}")
         self.thread = threading.Thread(target=self.run, name=f"poll{project_id}", daemon=True)
 
@@ -96,11 +132,14 @@ class Poller:
                 failed = self.handle(updates)
                 if failed is None:
                     self.offset = updates[-1].update_id + 1
+                    self.handled.forget_below(self.offset)
                     unavailable = 0
                     continue
                 # Keep the failed update (and what follows) for another try once the database
-                # or Redis is back; earlier updates are confirmed.
+                # or Redis is back; earlier updates are confirmed. Later updates that did go
+                # through come back too: ``handled`` lets them pass unhandled.
                 self.offset = failed
+                self.handled.forget_below(self.offset)
                 unavailable += 1
             self.stopping.wait(min(30.0, 0.5 * 2 ** (unavailable - 1)))
 
@@ -108,7 +147,8 @@ class Poller:
         """Handle a batch; the lowest update id that must be tried again, if any."""
         groups = defaultdict(list)
         for update in updates:
-            groups[update_key(update)].append(update)
+            if update.update_id not in self.handled:
+                groups[update_key(update)].append(update)
         futures = [self.pool.submit(self.handle_in_order, group) for group in groups.values()]
         wait(futures)
         failed = [f.result() for f in futures if f.result() is not None]
@@ -123,6 +163,7 @@ class Poller:
                 return update.update_id
             except Exception:
                 log.exception("project %s: update %s failed", self.project_id, update.update_id)
+            self.handled.add(update.update_id)
         return None
 
     @staticmethod

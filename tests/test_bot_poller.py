@@ -8,7 +8,8 @@ from telebot import types
 
 from bot.handlers import ServiceUnavailable
 from bot.owner_notices import OwnerNotices
-from bot.polling import Poller, update_key
+from bot.polling import HandledUpdates, Poller, update_key
+from tests.bot_process import wait_until
 from webapp import telegram
 
 
@@ -62,6 +63,48 @@ def test_an_update_the_database_could_not_take_is_kept_for_another_try(poller):
     batch = [message_update(i, 5000 + i) for i in range(5, 10)]
 
     assert poller.handle(batch) == 7
+
+
+def test_after_an_outage_only_the_updates_that_failed_are_handled_again(poller):
+    """Update 7 meets a database outage; 8 and 9 (other people) went through and must not be
+    handled a second time when Telegram delivers everything from 7 on again."""
+    telegram_queue = [message_update(i, 5000 + i) for i in range(5, 10)]
+    handled: list[int] = []
+    outage = {7}
+
+    def get_updates(offset=None, **kwargs):
+        pending = [u for u in telegram_queue if offset is None or u.update_id >= offset]
+        if not pending:
+            poller.stopping.wait(0.05)  # a long poll that found nothing
+        return pending
+
+    def process(updates):
+        [update] = updates
+        if update.update_id in outage:
+            outage.discard(update.update_id)
+            raise ServiceUnavailable("database is down")
+        handled.append(update.update_id)
+
+    poller.bot.get_updates = get_updates
+    poller.bot.process_new_updates = process
+    poller.start()
+    try:
+        wait_until(lambda: poller.offset == 10, timeout=10, what="every update confirmed")
+    finally:
+        poller.stopping.set()
+        poller.thread.join(10)
+
+    assert sorted(handled) == [5, 6, 7, 8, 9]
+    assert len(poller.handled) == 0  # everything confirmed: nothing left to remember
+
+
+def test_handled_update_ids_are_remembered_up_to_a_limit():
+    handled = HandledUpdates(limit=3)
+    for update_id in range(1, 6):
+        handled.add(update_id)
+    assert [i in handled for i in range(1, 6)] == [False, False, True, True, True]
+    handled.forget_below(5)
+    assert len(handled) == 1 and 5 in handled
 
 
 def test_a_database_outage_inside_a_handler_becomes_service_unavailable(app, poller):
