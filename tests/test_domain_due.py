@@ -144,3 +144,11 @@ def test_a_chat_dropped_from_the_plan_after_joining_is_still_left_at_the_end(ses
     decision = end_subscription(session, sub.id, sub.ends_at)
 
     assert sorted(r.title for r in decision.remove) == ["Channel", "Chat"]
+
+
+def test_access_of_a_day_or_less_gets_no_reminder_right_after_activation(session, now):
+    one_day = subscribe(session, make_plan(make_project(), unit="day", count=1), now)
+    two_days = subscribe(session, make_plan(make_project(), unit="day", count=2), now)
+    for moment in (now, now + timedelta(hours=12), now + timedelta(hours=23, minutes=59)):
+        assert one_day.id not in due_reminder_ids(session, moment)
+    assert due_reminder_ids(session, two_days.ends_at - timedelta(hours=23)) == [two_days.id]

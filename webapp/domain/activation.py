@@ -12,6 +12,7 @@ from webapp.domain import audit
 from webapp.domain.codes import lookup_key
 from webapp.domain.customers import TelegramUser, upsert_customer
 from webapp.domain.errors import AlreadyActivated, CodeExpired, CodeUsedUp, UnknownCode
+from webapp.domain.lifecycle import REMINDER_LEAD
 from webapp.domain.periods import period_end
 from webapp.models import AccessCode, Activation, Customer, Plan, Subscription
 
@@ -81,6 +82,10 @@ def activate_code(
             # same plan tapped at once extend one subscription twice instead of racing.
             session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
             subscription, extended, ends_before = _open_or_extend(session, customer, code, now)
+            if subscription.ends_at is not None and subscription.ends_at - now <= REMINDER_LEAD:
+                # The confirmation has just told them the end; "ends tomorrow" minutes later
+                # would only repeat it. Marking this end as reminded skips it.
+                subscription.reminded_for_ends_at = subscription.ends_at
             activation = Activation(
                 project_id=project_id,
                 code_id=code.id,

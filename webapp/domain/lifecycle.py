@@ -523,8 +523,11 @@ def subscription_status(
         elif sub.reminder_error:
             text = f"Reminder not delivered: {sub.reminder_error}"
             labels.append(StatusLabel("reminder_failed", text, "warning"))
-        else:
+        elif sub.reminder_lease_until is not None:
             labels.append(StatusLabel("reminder_sending", "Reminder being sent", "info"))
+        else:
+            text = "No reminder: access was given for less than a day"
+            labels.append(StatusLabel("reminder_skipped", text, "info"))
     if sub.ended_at is not None:
         if sub.end_reason == "rolled_back":
             labels.append(StatusLabel("access_rolled_back", "Access withdrawn (rollback)", "info"))
