@@ -8,8 +8,9 @@ from tests.dashboard_helpers import HTMX, data, fetch, is_fragment, text
 from tests.factories import make_code, make_owner, make_plan, make_project, tg_user
 from webapp.dashboard.rendering import localtime
 from webapp.domain import audit
+from webapp.domain.accounts import set_timezone
 from webapp.domain.activation import activate_code
-from webapp.domain.errors import NotFound
+from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.owner_link import (
     is_owner_link_token,
     issue_link_token,
@@ -143,6 +144,32 @@ def test_dates_are_shown_in_the_owners_time_zone(app, client, activity, logged_i
 
 def test_an_unknown_time_zone_is_refused(app, client, logged_in_owner):
     response = client.post("/account", data={"timezone": "Mars/Olympus_Mons"})
+    assert response.status_code == 400
+    assert "Pick a time zone from the list." in text(response)
+    assert fetch(app, Owner, logged_in_owner.id).timezone == "UTC"
+
+
+@pytest.mark.parametrize(
+    "name", ["", "  ", "Mars/Olympus_Mons", "../../etc/passwd", "/etc/localtime", "Europe"]
+)
+def test_only_zone_database_names_become_the_owners_time_zone(app, name):
+    with data(app) as session:
+        owner = make_owner()
+        owner.timezone = "Europe/Berlin"
+        session.flush()
+        with pytest.raises(InvalidInput) as refused:
+            set_timezone(session, owner, name)
+        assert refused.value.field == "timezone"
+        assert refused.value.message == "Pick a time zone from the list."
+        assert owner.timezone == "Europe/Berlin"
+        assert set_timezone(session, owner, " Asia/Tokyo ") == "Asia/Tokyo"
+        assert owner.timezone == "Asia/Tokyo"
+
+
+def test_a_zone_name_outside_the_list_is_refused_by_the_account_page(
+    app, client, logged_in_owner
+):
+    response = client.post("/account", data={"timezone": "../../etc/passwd"})
     assert response.status_code == 400
     assert "Pick a time zone from the list." in text(response)
     assert fetch(app, Owner, logged_in_owner.id).timezone == "UTC"

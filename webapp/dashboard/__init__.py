@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 
 from webapp.dashboard.forms import AccountForm
 from webapp.dashboard.rendering import render_page_or_fragment
+from webapp.domain.accounts import set_timezone
 from webapp.domain.activity import recent_activity
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.owner_link import issue_link_token, owner_deep_link, unlink_telegram_account
@@ -49,10 +50,15 @@ def activity():
 def account():
     form = AccountForm(obj=current_user)
     if form.validate_on_submit():
-        current_user.timezone = form.timezone.data
-        db.session.commit()
-        flash(f"Times are now shown in {current_user.timezone}.", "success")
-        return redirect(url_for("dashboard.account"))
+        try:
+            name = set_timezone(db.session, current_user, form.timezone.data)
+        except InvalidInput as exc:
+            db.session.rollback()
+            form.timezone.errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(f"Times are now shown in {name}.", "success")
+            return redirect(url_for("dashboard.account"))
     status = 400 if form.is_submitted() else 200
     return render_template("dashboard/account.html", form=form, now_utc=utcnow()), status
 

@@ -1,7 +1,7 @@
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, ValidationError
+from wtforms.validators import InputRequired
 
 from webapp.dashboard.rendering import timezone_names
 
@@ -18,7 +18,3 @@ class AccountForm(FlaskForm):
         self.timezone.choices = [
             SelectChoice(name, name.replace("_", " ")) for name in timezone_names()
         ]
-
-    def validate_timezone(self, field):
-        if field.data not in timezone_names():
-            raise ValidationError("Pick a time zone from the list.")

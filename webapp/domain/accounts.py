@@ -3,6 +3,8 @@
 import re
 import secrets
 from datetime import datetime
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -43,3 +45,25 @@ def authenticate(session: Session, email: str, password: str) -> Owner | None:
         check_password_hash(_DUMMY_HASH, password)
         return None
     return owner if check_password_hash(owner.password_hash, password) else None
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def set_timezone(session: Session, owner: Owner, name: str) -> str:
+    """Show the owner's dashboard in the IANA zone ``name``; an unknown zone changes nothing.
+
+    Only names of the zone database count, the same list the dashboard's picker offers.
+    """
+    name = (name or "").strip()
+    if name not in _zone_names():
+        raise InvalidInput("timezone", "Pick a time zone from the list.")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput("timezone", "Pick a time zone from the list.") from exc
+    owner.timezone = name
+    session.flush()
+    return name
