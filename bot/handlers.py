@@ -19,6 +19,7 @@ from telebot import TeleBot, types, util
 from bot import keyboards, texts
 from bot.join_links import JoinLinks, issue_join_links, queue_join_links
 from bot.owner_notices import OwnerNotices
+from bot.redaction import describe, redacted_traceback
 from webapp import telegram
 from webapp.domain import code_entry, memberships, newcode_wizard, owner_link, resources
 from webapp.domain.attempts import attempts_left
@@ -131,8 +132,9 @@ class ProjectHandlers:
                 log.warning("project %s: %s: %s unavailable", self.project_id,
                             handler.__name__, exc.__class__.__name__)
                 raise ServiceUnavailable(str(exc)) from exc
-            except Exception:
-                log.exception("project %s: %s failed", self.project_id, handler.__name__)
+            except Exception as exc:  # noqa: BLE001 - logged, with an apology
+                log.error("project %s: %s failed\n%s", self.project_id, handler.__name__,
+                          redacted_traceback(exc, self.token))
                 self.apologise(update)
 
         return run
@@ -145,6 +147,10 @@ class ProjectHandlers:
             return
         with contextlib.suppress(telegram.TelegramError):
             telegram.send_message(self.token, chat.id, texts.something_went_wrong())
+
+    def describe(self, exc: BaseException) -> str:
+        """A failure for the log, without the bot token."""
+        return describe(exc, self.token)
 
     def pace(self) -> None:
         """Wait for a place in the bot's message budget, shared with the worker through Redis.
@@ -169,7 +175,8 @@ class ProjectHandlers:
         try:
             telegram.send_message(self.token, chat_id, text, reply_markup=markup)
         except telegram.TelegramError as exc:
-            log.warning("project %s: message to %s not sent: %s", self.project_id, chat_id, exc)
+            log.warning("project %s: message to %s not sent: %s", self.project_id, chat_id,
+                        self.describe(exc))
 
     def answer_callback(self, callback_id: str, text: str | None = None) -> None:
         db.session.rollback()
@@ -177,7 +184,7 @@ class ProjectHandlers:
         try:
             telegram.call(lambda: bot.answer_callback_query(callback_id, text=text))
         except telegram.TelegramError as exc:
-            log.info("project %s: callback not answered: %s", self.project_id, exc)
+            log.info("project %s: callback not answered: %s", self.project_id, self.describe(exc))
 
     def project(self) -> Project:
         return db.session.get(Project, self.project_id)
@@ -353,8 +360,9 @@ class ProjectHandlers:
         """The customer's Join links; on an unexpected failure all of them follow by job."""
         try:
             return issue_join_links(db.session, self.project_id, customer_id, resource_ids, now)
-        except Exception:
-            log.exception("project %s: join links for customer %s", self.project_id, customer_id)
+        except Exception as exc:  # noqa: BLE001 - the links follow by job
+            log.error("project %s: join links for customer %s\n%s", self.project_id, customer_id,
+                      redacted_traceback(exc, self.token))
             db.session.rollback()
             return JoinLinks(missing=titles)
 
@@ -484,7 +492,7 @@ class ProjectHandlers:
                 caption=texts.newcode_bulk_caption(count, plan_name),
             )
         except telegram.TelegramError as exc:
-            log.warning("project %s: CSV not sent: %s", self.project_id, exc)
+            log.warning("project %s: CSV not sent: %s", self.project_id, self.describe(exc))
             self.reply(chat_id, texts.newcode_bulk_not_sent(count))
 
     # ---- chats ------------------------------------------------------------------------------
@@ -561,7 +569,8 @@ class ProjectHandlers:
         try:
             telegram.remove_member(self.token, chat_id, user_id)
         except telegram.TelegramError as exc:
-            log.warning("project %s: could not remove %s: %s", self.project_id, user_id, exc)
+            log.warning("project %s: could not remove %s: %s", self.project_id, user_id,
+                        self.describe(exc))
             return
         if reason == "someone_elses_link":
             self.reply(user_id, texts.removed_someone_elses_link(title))
@@ -572,7 +581,8 @@ class ProjectHandlers:
         try:
             telegram.revoke_invite_link(self.token, chat_id, link)
         except telegram.TelegramError as exc:
-            log.info("project %s: could not revoke a used link: %s", self.project_id, exc)
+            log.info("project %s: could not revoke a used link: %s", self.project_id,
+                     self.describe(exc))
 
     def on_join_request(self, request: types.ChatJoinRequest) -> None:
         session = db.session
@@ -589,7 +599,8 @@ class ProjectHandlers:
                 return
             telegram.decline_join_request(self.token, request.chat.id, user_id)
         except telegram.TelegramError as exc:
-            log.warning("project %s: join request of %s: %s", self.project_id, user_id, exc)
+            log.warning("project %s: join request of %s: %s", self.project_id, user_id,
+                        self.describe(exc))
             return
         chat_id = getattr(request, "user_chat_id", None) or user_id
         self.reply(chat_id, texts.join_request_declined(request.chat.title or ""))

@@ -11,10 +11,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import requests
 from rq import Retry
 from sqlalchemy.orm import Session
 
 from bot import keyboards, texts
+from bot.redaction import describe
 from webapp import telegram
 from webapp.domain import memberships
 from webapp.domain.entitlements import is_entitled
@@ -94,7 +96,7 @@ def issue_join_links(
             )
         except telegram.TelegramError as exc:
             log.warning("invite link for customer %s in chat %s failed: %s",
-                        customer_id, need.chat_id, exc)
+                        customer_id, need.chat_id, describe(exc, token))
             result.missing.append(need.title)
             continue
         made.append((need.membership_id, link, expires_at))
@@ -147,11 +149,15 @@ def deliver_join_links(project_id: int, customer_id: int, plan_id: int) -> str:
         token, chat_id = project.bot_token, customer.telegram_user_id
         text = texts.join_links_ready(project.name, plan.name)
         # A long flood wait fails the attempt instead of holding the worker; RQ retries later.
-        with telegram.waiting_at_most(LONGEST_INLINE_WAIT):
-            result = issue_join_links(session, project_id, customer_id, resource_ids, now)
-            if result.missing:
-                raise JoinLinksPending(f"no invite link yet for {', '.join(result.missing)}")
-            telegram.send_message(
-                token, chat_id, text, reply_markup=keyboards.join_buttons(result.links)
-            )
+        try:
+            with telegram.waiting_at_most(LONGEST_INLINE_WAIT):
+                result = issue_join_links(session, project_id, customer_id, resource_ids, now)
+                if result.missing:
+                    raise JoinLinksPending(f"no invite link yet for {', '.join(result.missing)}")
+                telegram.send_message(
+                    token, chat_id, text, reply_markup=keyboards.join_buttons(result.links)
+                )
+        except requests.RequestException as exc:
+            # Its message holds the request URL with the token; RQ would log and store it.
+            raise JoinLinksPending(describe(exc, token)) from None
         return "sent"

@@ -20,7 +20,9 @@ from sqlalchemy import select
 from telebot import apihelper
 from telebot.apihelper import ApiTelegramException
 
+from bot import redaction
 from bot.handlers import ALLOWED_UPDATES, ServiceUnavailable, register_handlers
+from bot.redaction import redacted_traceback
 from webapp.extensions import db
 from webapp.models import Project
 
@@ -119,7 +121,7 @@ class Poller:
                 log.warning(
                     "project %s: getUpdates failed (%s); retrying in %.1f s",
                     self.project_id,
-                    describe(exc),
+                    describe(exc, self.token),
                     delay,
                 )
                 self.stopping.wait(delay)
@@ -161,8 +163,9 @@ class Poller:
                 self.bot.process_new_updates([update])
             except ServiceUnavailable:
                 return update.update_id
-            except Exception:
-                log.exception("project %s: update %s failed", self.project_id, update.update_id)
+            except Exception as exc:  # noqa: BLE001 - logged; the update is done
+                log.error("project %s: update %s failed\n%s", self.project_id, update.update_id,
+                          redacted_traceback(exc, self.token))
             self.handled.add(update.update_id)
         return None
 
@@ -198,12 +201,14 @@ class Poller:
         try:
             requests.post(url, params={"offset": self.offset, "limit": 1, "timeout": 0}, timeout=5)
         except requests.RequestException as exc:
-            log.warning("project %s: could not confirm updates: %s", self.project_id, exc)
+            # str(exc) holds the request URL, and so the token: log it redacted.
+            log.warning("project %s: could not confirm updates: %s", self.project_id,
+                        redaction.describe(exc, self.token))
 
 
-def describe(exc: Exception) -> str:
+def describe(exc: Exception, token: str) -> str:
     if isinstance(exc, ApiTelegramException):
-        return f"{exc.error_code} {exc.description}"
+        return redaction.redact(f"{exc.error_code} {exc.description}", token)
     return exc.__class__.__name__
 
 

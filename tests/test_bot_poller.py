@@ -183,3 +183,51 @@ def test_owner_notices_waiting_for_a_stuck_telegram_are_bounded(monkeypatch, cap
     notices.close()
     assert not notices.thread.is_alive()
     assert sent == ["stuck", "notice 0\n\nnotice 1\n\nnotice 2"]
+
+
+# ---- no bot token in the logs ------------------------------------------------------------------
+
+
+def test_a_failed_confirmation_is_logged_without_the_bot_token(app, monkeypatch, caplog):
+    from telebot import apihelper
+
+    poller = Poller(app, 1, SECRET_TOKEN)
+    poller.pool.shutdown()
+    poller.offset = 42
+    # Nothing listens on port 9: requests fails, and its message names the URL with the token.
+    monkeypatch.setattr(apihelper, "API_URL", "http://127.0.0.1:9/bot{0}/{1}")
+
+    poller.confirm()
+
+    assert "could not confirm updates: ConnectionError" in caplog.text
+    assert SECRET_TOKEN not in caplog.text
+
+
+def test_a_handler_failure_is_logged_with_its_traceback_but_without_the_bot_token(app, caplog):
+    from bot.handlers import ProjectHandlers
+
+    poller = Poller(app, 1, SECRET_TOKEN)
+    poller.pool.shutdown()
+    handlers = ProjectHandlers(app, 1, SECRET_TOKEN)
+
+    def leaky(update):
+        raise RuntimeError(f"POST https://api.telegram.org/bot{SECRET_TOKEN}/sendMessage failed")
+
+    handlers.unit(leaky)(types.Update.de_json({"update_id": 1}))
+    poller.bot.process_new_updates = lambda updates: leaky(updates[0])
+    assert poller.handle_in_order([message_update(2, 5001)]) is None
+
+    assert caplog.text.count("Traceback") == 2
+    assert caplog.text.count("/bot<token>/sendMessage") == 2
+    assert SECRET_TOKEN not in caplog.text
+
+
+def test_redaction_hides_the_given_token_and_anything_shaped_like_one():
+    from bot.redaction import redact
+
+    other = "123456789:AAF-abcdefghijklmnopqrstuvwxyz_0123"
+    text = f"/bot{SECRET_TOKEN}/getMe and /bot{other}/getUpdates, chat -1001234567890"
+    assert redact(text, SECRET_TOKEN) == (
+        "/bot<token>/getMe and /bot<token>/getUpdates, chat -1001234567890"
+    )
+    assert redact("short 123:TEST token", "123:TEST") == "short <token> token"
