@@ -60,6 +60,7 @@ def new_project():
     if form.validate_on_submit():
         try:
             name, token = check_new_project(db.session, form.name.data, form.bot_token.data)
+            db.session.rollback()  # no transaction (or SQLite write lock) while Telegram answers
             with telegram.while_someone_waits():
                 bot = telegram.get_me(token)
             project = create_project(db.session, current_user.id, name, token, bot, utcnow())
@@ -143,11 +144,12 @@ def add_resource(project_id: int):
     if form.validate_on_submit():
         try:
             ref = parse_chat_reference(form.chat.data)
+            project_id, token, bot_id = project.id, project.bot_token, project.bot_user_id
+            db.session.rollback()  # no transaction (or SQLite write lock) while Telegram answers
             with telegram.while_someone_waits():
-                chat = telegram.get_chat(project.bot_token, ref)
-                bot_id = project.bot_user_id
-                member = telegram.get_chat_member(project.bot_token, chat["id"], bot_id)
-            resource, created = _save_resource(project.id, chat, member)
+                chat = telegram.get_chat(token, ref)
+                member = telegram.get_chat_member(token, chat["id"], bot_id)
+            resource, created = _save_resource(project_id, chat, member)
         except InvalidInput as exc:
             db.session.rollback()
             getattr(form, exc.field).errors.append(exc.message)
@@ -209,11 +211,12 @@ def check_resource(project_id: int, resource_id: int):
     except NotFound:
         abort(404)
     project = resource.project
+    token, chat_id, bot_id = project.bot_token, resource.chat_id, project.bot_user_id
+    db.session.rollback()  # no transaction (or SQLite write lock) while Telegram answers
     try:
         with telegram.while_someone_waits():
-            chat = telegram.get_chat(project.bot_token, resource.chat_id)
-            bot_id = project.bot_user_id
-            member = telegram.get_chat_member(project.bot_token, resource.chat_id, bot_id)
+            chat = telegram.get_chat(token, chat_id)
+            member = telegram.get_chat_member(token, chat_id, bot_id)
     except (telegram.ChatNotFound, telegram.NotEnoughRights):
         # The bot was removed from the chat: it can no longer invite or remove anyone there.
         chat = {
