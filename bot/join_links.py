@@ -20,7 +20,7 @@ from bot.redaction import describe
 from webapp import telegram
 from webapp.domain import memberships
 from webapp.domain.entitlements import is_entitled
-from webapp.models import Customer, Membership, Plan, Project, Resource
+from webapp.models import Customer, Plan, Project, Resource
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ class _Need:
     membership_id: int
     chat_id: int
     title: str
-    link: str | None
+    stored: str | None  # the link recorded now, usable or not
+    link: str | None  # the recorded link if it may be handed out again
     bot_is_admin: bool
 
 
@@ -56,8 +57,10 @@ def issue_join_links(
     """An invite link per resource made for this customer alone, reused while still good.
 
     Links are ``member_limit=1`` and expire after ``INVITE_LINK_LIFETIME``; each is stored in the
-    customer's ``Membership``. A resource where Telegram refuses (or the bot is no longer an
-    administrator) is reported in ``missing`` instead of failing the rest.
+    customer's ``Membership``. A link replaced by a new one (nearly expired, or spent) is revoked,
+    and so is a link of ours that lost a race with another process storing one: no link Admit made
+    keeps working unrecorded (a rollback could not find it). A resource where Telegram refuses (or
+    the bot is no longer an administrator) is reported in ``missing`` instead of failing the rest.
 
     This is a boundary step, not domain logic: it commits the session before calling Telegram and
     again after storing the links, so no transaction (on SQLite: the write lock) is held while
@@ -75,19 +78,21 @@ def issue_join_links(
                 membership.id,
                 resource.chat_id,
                 resource.title,
+                membership.invite_link,
                 memberships.usable_link(membership, now),
                 resource.bot_is_admin,
             )
         )
     session.commit()
-    result = JoinLinks()
-    made: list[tuple[int, str, datetime]] = []
+    links: dict[int, str] = {}
+    missing: list[str] = []
+    made: list[tuple[_Need, str, datetime]] = []
     for need in needs:
         if need.link is not None:
-            result.links.append((need.title, need.link))
+            links[need.membership_id] = need.link
             continue
         if not need.bot_is_admin:
-            result.missing.append(need.title)
+            missing.append(need.title)
             continue
         expires_at = now + memberships.INVITE_LINK_LIFETIME
         try:
@@ -97,15 +102,38 @@ def issue_join_links(
         except telegram.TelegramError as exc:
             log.warning("invite link for customer %s in chat %s failed: %s",
                         customer_id, need.chat_id, describe(exc, token))
-            result.missing.append(need.title)
+            missing.append(need.title)
             continue
-        made.append((need.membership_id, link, expires_at))
-        result.links.append((need.title, link))
+        made.append((need, link, expires_at))
+    to_revoke: list[tuple[int, str]] = []
     if made:
-        for membership_id, link, expires_at in made:
-            memberships.store_link(session.get(Membership, membership_id), link, expires_at)
+        for need, link, expires_at in made:
+            stored = memberships.store_new_link(
+                session, need.membership_id, need.stored, link, expires_at, now
+            )
+            if stored.link is None:
+                missing.append(need.title)
+            else:
+                links[need.membership_id] = stored.link
+            if stored.to_revoke:
+                to_revoke.append((need.chat_id, stored.to_revoke))
         session.commit()
+    for chat_id, link in to_revoke:
+        revoke_quietly(token, chat_id, link)
+    result = JoinLinks(missing=missing)
+    for need in needs:
+        if need.membership_id in links:
+            result.links.append((need.title, links[need.membership_id]))
     return result
+
+
+def revoke_quietly(token: str, chat_id: int, link: str) -> None:
+    """Revoke a link no longer handed out; a failure is logged, it changes nothing for anyone."""
+    try:
+        telegram.revoke_invite_link(token, chat_id, link)
+    except Exception as exc:  # noqa: BLE001 - best effort; the link still expires within a day
+        log.warning("could not revoke a replaced invite link in chat %s: %s", chat_id,
+                    describe(exc, token))
 
 
 def queue_join_links(project_id: int, customer_id: int, plan_id: int) -> None:

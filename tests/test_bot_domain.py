@@ -169,6 +169,102 @@ def test_a_stored_link_is_reused_until_used_or_nearly_expired(session, now):
     assert memberships.usable_link(membership, now) is None
 
 
+def test_a_new_link_replaces_the_one_read_and_says_which_to_revoke(session, now):
+    plan = factories.make_plan(factories.make_project())
+    customer = _customer_in(session, plan, now)
+    membership = memberships.membership_for(session, plan.project_id, customer.id,
+                                            plan.resources[0].id)
+    memberships.store_link(membership, "https://t.me/+old", now + timedelta(minutes=30))
+    session.commit()
+
+    stored = memberships.store_new_link(session, membership.id, "https://t.me/+old",
+                                        "https://t.me/+new", now + timedelta(hours=24), now)
+
+    assert stored == memberships.StoredLink("https://t.me/+new", to_revoke="https://t.me/+old")
+    session.refresh(membership)
+    assert membership.invite_link == "https://t.me/+new"
+
+
+def test_a_link_stored_meanwhile_by_someone_else_is_kept_and_ours_revoked(session, now):
+    plan = factories.make_plan(factories.make_project())
+    customer = _customer_in(session, plan, now)
+    membership = memberships.membership_for(session, plan.project_id, customer.id,
+                                            plan.resources[0].id)
+    # We read no link; the join-link job stored one before our write.
+    memberships.store_link(membership, "https://t.me/+theirs", now + timedelta(hours=24))
+    session.commit()
+
+    stored = memberships.store_new_link(session, membership.id, None, "https://t.me/+ours",
+                                        now + timedelta(hours=24), now)
+
+    assert stored == memberships.StoredLink("https://t.me/+theirs", to_revoke="https://t.me/+ours")
+    session.refresh(membership)
+    assert membership.invite_link == "https://t.me/+theirs"
+
+
+@pytest.fixture
+def channel(emulator, session, now):
+    """A project whose bot administers a channel in the emulator; a customer with access to it."""
+    bot_id = 880001
+    token = f"{bot_id}:LINKS-test"
+    emulator.add_bot(token, "LinksBot", "Links")
+    emulator.add_user(5101, "Ann")
+    emulator.add_user(5102, "Bob")
+    emulator.add_chat(-1009900000001, "channel", "Gold Club Channel")
+    emulator.set_chat_admin(-1009900000001, bot_id, can_invite_users=True)
+    project = factories.make_project(bot_token=token, bot_user_id=bot_id)
+    resource = factories.make_resource(project, chat_id=-1009900000001)
+    plan = factories.make_plan(project, resources=[resource])
+    customer = _customer_in(session, plan, now, factories.tg_user(5101))
+    session.commit()
+    return project.id, customer.id, resource.id
+
+
+def test_a_nearly_expired_link_replaced_by_a_new_one_no_longer_admits(
+    emulator, session, now, channel
+):
+    from bot.join_links import issue_join_links
+
+    project_id, customer_id, resource_id = channel
+    [(_, first)] = issue_join_links(session, project_id, customer_id, [resource_id], now).links
+    later = now + timedelta(hours=23, minutes=30)  # under an hour left: a new link is made
+
+    [(_, second)] = issue_join_links(session, project_id, customer_id, [resource_id], later).links
+
+    assert second != first
+    assert emulator.open_invite_link(5102, first) == "refused:revoked"
+    assert emulator.open_invite_link(5101, second) == "joined"
+
+
+def test_racing_link_makers_leave_one_recorded_link_and_revoke_the_other(
+    emulator, session, now, channel, monkeypatch
+):
+    from bot.join_links import issue_join_links
+    from webapp import telegram
+
+    project_id, customer_id, resource_id = channel
+    real_create = telegram.create_invite_link
+    theirs, ours = [], []
+
+    def create_while_the_job_stores_its_own(token, chat_id, **kwargs):
+        if not theirs:  # the job makes and stores its link while ours is being made
+            theirs.append(real_create(token, chat_id, **kwargs))
+            membership = memberships.membership_for(session, project_id, customer_id,
+                                                    resource_id)
+            memberships.store_link(membership, theirs[0], now + timedelta(hours=24))
+            session.commit()
+        ours.append(real_create(token, chat_id, **kwargs))
+        return ours[-1]
+
+    monkeypatch.setattr(telegram, "create_invite_link", create_while_the_job_stores_its_own)
+
+    [(_, link)] = issue_join_links(session, project_id, customer_id, [resource_id], now).links
+
+    assert link == theirs[0]
+    assert emulator.open_invite_link(5102, ours[0]) == "refused:revoked"
+    assert emulator.open_invite_link(5101, link) == "joined"
+
+
 def test_a_join_through_the_customers_own_link_is_recorded(session, now):
     plan = factories.make_plan(factories.make_project())
     resource = plan.resources[0]

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,6 +58,63 @@ def store_link(membership: Membership, invite_link: str, expires_at: datetime) -
     if membership.left_at is not None:
         membership.joined_at = None
         membership.left_at = None
+
+
+@dataclass(frozen=True)
+class StoredLink:
+    """The outcome of ``store_new_link``: the link to hand out (None: none this time) and the
+    link no longer recorded anywhere, which the caller must revoke in Telegram."""
+
+    link: str | None
+    to_revoke: str | None
+
+
+# A link stored by someone else between our read and our write is looked at again this often.
+STORE_ATTEMPTS = 3
+
+
+def store_new_link(
+    session: Session,
+    membership_id: int,
+    seen: str | None,
+    invite_link: str,
+    expires_at: datetime,
+    now: datetime,
+) -> StoredLink:
+    """Record a freshly made invite link in place of ``seen``, the link read before making it.
+
+    Every link Admit makes stays either recorded (so a join through it is recognised) or gets
+    revoked: the replaced link (nearly expired, or spent) is returned for revoking. If another
+    process (the bot and the join-link job racing) stored a link meanwhile, a write of ours would
+    orphan theirs, so the update is conditional on the link still being ``seen``: when theirs is
+    still usable it is handed out and ours is revoked instead.
+    """
+    for _ in range(STORE_ATTEMPTS):
+        unchanged = (
+            Membership.invite_link.is_(None) if seen is None else Membership.invite_link == seen
+        )
+        stored = session.execute(
+            update(Membership)
+            .where(Membership.id == membership_id, unchanged)
+            .values(
+                invite_link=invite_link,
+                invite_link_expires_at=expires_at,
+                # A link after a leave starts a new stay (as in ``store_link``).
+                joined_at=case((Membership.left_at.is_not(None), None), else_=Membership.joined_at),
+                left_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if stored.rowcount == 1:
+            return StoredLink(invite_link, seen)
+        membership = session.get(Membership, membership_id, populate_existing=True)
+        if membership is None:
+            return StoredLink(None, invite_link)
+        theirs = usable_link(membership, now)
+        if theirs is not None:
+            return StoredLink(theirs, invite_link)
+        seen = membership.invite_link
+    return StoredLink(None, invite_link)  # still contended: the join-link job tries again
 
 
 def link_name(customer: Customer) -> str:
