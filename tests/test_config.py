@@ -2,7 +2,7 @@
 
 import pytest
 
-from webapp.config import Config, normalize_database_url
+from webapp.config import DEV_SECRET_KEY, Config, normalize_database_url, secret_key_for
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,20 @@ def test_telegram_api_url_is_configurable():
     assert Config({"TELEGRAM_API_URL": "http://127.0.0.1:8081/"}).TELEGRAM_API_URL == (
         "http://127.0.0.1:8081"
     )
+
+
+def test_the_development_key_is_only_for_the_local_sqlite_default():
+    assert secret_key_for(None, "sqlite:////tmp/admit.sqlite3") == DEV_SECRET_KEY
+    assert secret_key_for("set", "postgresql+psycopg://h/d") == "set"
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        secret_key_for(None, "postgresql+psycopg://db.example.com/admit")
+
+
+def test_the_app_refuses_a_server_database_without_a_secret_key(monkeypatch):
+    from webapp import create_app
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("ADMIT_ENV", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db.example.com/admit")
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app()

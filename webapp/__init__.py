@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from webapp.config import INSTANCE_DIR, Config, engine_options
+from webapp.config import INSTANCE_DIR, Config, engine_options, secret_key_for
 from webapp.extensions import csrf, db, login_manager, migrate
 
 
@@ -19,6 +19,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         if "SQLALCHEMY_ENGINE_OPTIONS" not in test_config:
             uri = app.config["SQLALCHEMY_DATABASE_URI"]
             app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(uri)
+    app.config["SECRET_KEY"] = secret_key_for(
+        app.config.get("SECRET_KEY"), app.config["SQLALCHEMY_DATABASE_URI"]
+    )
     INSTANCE_DIR.mkdir(exist_ok=True)
 
     db.init_app(app)

@@ -21,11 +21,9 @@ class Config:
         self.ADMIT_ENV = env.get("ADMIT_ENV") or default_env
         production = self.ADMIT_ENV == "production"
         secret = env.get("SECRET_KEY")
-        if not secret:
-            if production:
-                raise RuntimeError("SECRET_KEY must be set in production")
-            secret = "dev-insecure-secret-key"
-        self.SECRET_KEY = secret
+        if not secret and production:
+            raise RuntimeError("SECRET_KEY must be set in production")
+        self.SECRET_KEY = secret  # None here gets the development key in create_app, or a refusal
         default_db = f"sqlite:///{INSTANCE_DIR / 'admit.sqlite3'}"
         self.SQLALCHEMY_DATABASE_URI = normalize_database_url(env.get("DATABASE_URL") or default_db)
         self.REDIS_URL = env.get("REDIS_URL") or ""
@@ -44,6 +42,25 @@ class Config:
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+DEV_SECRET_KEY = "dev-insecure-secret-key"
+
+
+def secret_key_for(secret: str | None, database_uri: str) -> str:
+    """The key to sign sessions with: the development key only on the local SQLite default.
+
+    A deployment that forgot ADMIT_ENV (not Heroku) would otherwise sign sessions with a key
+    anyone can read here, and anyone could forge a log-in.
+    """
+    if secret:
+        return secret
+    if not database_uri.startswith("sqlite"):
+        raise RuntimeError(
+            "SECRET_KEY must be set when DATABASE_URL points at a server database "
+            "(the development key is only for the local SQLite default)"
+        )
+    return DEV_SECRET_KEY
 
 
 def engine_options(url: str) -> dict:
