@@ -59,6 +59,7 @@ def test_owner_flow_from_sign_up_to_rollback(page, live_server, emulator, screen
         page.locator("#add-resource input[name=chat]").fill(str(chat_id))
         page.locator("#add-resource button[type=submit]").click()
         expect(page.locator("#resources").get_by_text(title).first).to_be_visible()
+    screenshot("project")
     project_url = page.url
 
     # A plan of 3 months opening both.
@@ -70,6 +71,8 @@ def test_owner_flow_from_sign_up_to_rollback(page, live_server, emulator, screen
     page.locator("input[name=period_count]").fill("3")
     page.get_by_role("button", name="Create plan").click()
     expect(page.get_by_text("3 months").first).to_be_visible()
+    page.goto("/plans")
+    screenshot("plans")
 
     # A single code through the wizard, one htmx step at a time (the page never reloads).
     page.goto("/codes/new")
@@ -185,6 +188,12 @@ def test_owner_flow_from_sign_up_to_rollback(page, live_server, emulator, screen
             select(func.count()).select_from(Removal).where(Removal.reason == "rolled_back")
         )
         assert removals == 4  # two customers, two resources each
+
+    # The owner's other main pages, for a person to look at.
+    for path, name in (("/", "home"), ("/activity", "activity"), ("/telegram", "connect-telegram")):
+        page.goto(path)
+        expect(page.locator("main")).to_be_visible()
+        screenshot(name)
 
     # Phone width: the list stays readable (tables scroll inside their box, not the page).
     page.set_viewport_size({"width": 390, "height": 844})
