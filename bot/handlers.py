@@ -474,7 +474,7 @@ class ProjectHandlers:
         if len(codes) == 1 and step.batch is None:
             code = codes[0]
             text = texts.newcode_single(
-                bot_username, code.code, code.expires_at, code.max_activations
+                bot_username, code.code, code.expires_at, code.max_activations, step.timezone
             )
             session.commit()
             self.reply(chat_id, text)

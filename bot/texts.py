@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from html import escape
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from webapp.domain.codes import MAX_BATCH, activation_link
 
@@ -10,9 +11,18 @@ def esc(value) -> str:
     return escape(str(value), quote=False)
 
 
-def when(moment: datetime) -> str:
-    """26 Feb 2027, 14:05 (UTC)"""
-    return f"{moment.day} {moment:%b %Y, %H:%M} (UTC)"
+def when(moment: datetime, timezone: str | None = None) -> str:
+    """26 Feb 2027, 14:05 (UTC), or the wall-clock time in ``timezone`` with its name.
+
+    Customers have no time zone of their own, so they read UTC; owners read their own
+    (``Owner.timezone``), the one they type dates in.
+    """
+    try:
+        zone = ZoneInfo(timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%b %Y, %H:%M} ({esc(zone.key)})"
 
 
 def plan_label(project_name: str, plan_name: str) -> str:
@@ -303,6 +313,10 @@ def newcode_prompt(prompt) -> str:
         context.append(esc(prompt.plan_name))
     if prompt.max_activations:
         context.append(f"max {prompt.max_activations:,} activations")
+    if step in ("kind", "count_typed"):  # the expiry is answered by now
+        expires_at = prompt.expires_at
+        context.append(f"expires {when(expires_at, prompt.timezone)}" if expires_at
+                       else "no expiry")
     head = f"<i>{' → '.join(context)}</i>\n" if context else ""
     questions = {
         "plan": "Which plan?",
@@ -323,9 +337,12 @@ def newcode_invalid(message: str) -> str:
     return f"⚠️ {esc(message)} Please try again, or send /cancel."
 
 
-def newcode_single(bot_username: str, code: str, expires_at: datetime | None, max_act: int):
+def newcode_single(
+    bot_username: str, code: str, expires_at: datetime | None, max_act: int, timezone: str
+):
+    """The code made by /newcode; its expiry in the owner's ``timezone``."""
     link = activation_link(bot_username, code)
-    expiry = f"expires {when(expires_at)}" if expires_at else "no expiry"
+    expiry = f"expires {when(expires_at, timezone)}" if expires_at else "no expiry"
     return (
         f"<code>{esc(code)}</code> — activation link: {esc(link)}\n"
         f"<i>{max_act:,} activation{'s' if max_act != 1 else ''}, {expiry}.</i>"

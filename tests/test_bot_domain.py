@@ -561,3 +561,26 @@ def test_newcode_reads_through_the_session_it_is_given(session, now, owned, monk
     step = newcode_wizard.choose(session, project.id, 4242, step.nonce, "plan", str(plan.id), now)
 
     assert (step.step, step.project_name, step.plan_name) == ("max", project.name, plan.name)
+
+
+def test_newcode_shows_the_expiry_in_the_owners_time_zone_as_typed(session, now):
+    from bot import texts
+
+    owner = factories.make_owner(telegram_user_id=4444, timezone="Europe/Berlin")
+    project = factories.make_project(owner)
+    plan = factories.make_plan(project)
+    step = newcode_wizard.start(session, project.id, 4444, now)
+    step = newcode_wizard.choose(session, project.id, 4444, step.nonce, "plan", str(plan.id), now)
+    step = newcode_wizard.choose(session, project.id, 4444, step.nonce, "max", "1", now)
+    step = newcode_wizard.choose(session, project.id, 4444, step.nonce, "expiry", "date", now)
+
+    step = newcode_wizard.answer_text(session, project.id, 4444, "2027-02-26 09:30", now)
+
+    assert step.expires_at == datetime(2027, 2, 26, 8, 30, tzinfo=UTC)
+    assert "expires 26 Feb 2027, 09:30 (Europe/Berlin)" in texts.newcode_prompt(step)
+    done = newcode_wizard.choose(session, project.id, 4444, step.nonce, "kind", "single", now)
+    [code] = done.codes
+    confirmation = texts.newcode_single(project.bot_username, code.code, code.expires_at,
+                                        code.max_activations, done.timezone)
+    assert "expires 26 Feb 2027, 09:30 (Europe/Berlin)" in confirmation
+    assert "(UTC)" not in confirmation

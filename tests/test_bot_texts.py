@@ -22,6 +22,14 @@ def test_dates_read_like_the_product_sketch():
     assert "extended until <b>6 Feb 2027" in texts.activated("G", "P", ends, extended=True)
 
 
+def test_owner_facing_times_are_in_the_owners_time_zone_with_its_name():
+    ends = datetime(2027, 2, 6, 23, 30, tzinfo=UTC)
+    assert texts.when(ends, "Asia/Tokyo") == "7 Feb 2027, 08:30 (Asia/Tokyo)"
+    assert texts.when(ends, "Not/AZone") == "6 Feb 2027, 23:30 (UTC)"
+    single = texts.newcode_single("GoldBot", "K7QF", ends, 1, "America/New_York")
+    assert "expires 6 Feb 2027, 18:30 (America/New_York)" in single
+
+
 def test_the_owner_notice_names_the_customer_by_username_or_id():
     assert texts.person("Ann", "Lee", "ann", 5001) == "<b>@ann</b> (Ann Lee, id 5001)"
     assert texts.person(None, None, None, 5001) == "<b>id 5001</b>"

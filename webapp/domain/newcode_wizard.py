@@ -57,6 +57,7 @@ class WizardPrompt:
     plan_name: str | None = None
     max_activations: int | None = None
     expires_at: datetime | None = None
+    timezone: str = "UTC"  # the owner's, for showing times as they typed them
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class WizardDone:
     plan: Plan
     batch: Batch | None
     codes: list[AccessCode]
+    timezone: str = "UTC"
 
 
 def _owner(session: Session, bot_project_id: int, telegram_user_id: int) -> Owner:
@@ -346,6 +348,7 @@ def _prompt(session: Session, conversation: BotConversation, choices) -> WizardP
     state = conversation.state
     project = session.get(Project, state["project_id"]) if state.get("project_id") else None
     plan = session.get(Plan, state["plan_id"]) if state.get("plan_id") else None
+    owner = session.get(Project, conversation.project_id).owner  # only the owner gets this far
     expires = state.get("expires_at")
     return WizardPrompt(
         step=state["step"],
@@ -355,6 +358,7 @@ def _prompt(session: Session, conversation: BotConversation, choices) -> WizardP
         plan_name=plan.name if plan else None,
         max_activations=state.get("max_activations"),
         expires_at=datetime.fromisoformat(expires) if expires else None,
+        timezone=owner.timezone or "UTC",
     )
 
 
@@ -369,4 +373,10 @@ def _finish(session, conversation, owner, project, state, count, now) -> WizardD
     batch, codes = create_codes(session, project.id, request, owner_id=owner.id, now=now, via="bot")
     session.delete(conversation)
     session.flush()
-    return WizardDone(project=project, plan=codes[0].plan, batch=batch, codes=codes)
+    return WizardDone(
+        project=project,
+        plan=codes[0].plan,
+        batch=batch,
+        codes=codes,
+        timezone=owner.timezone or "UTC",
+    )
