@@ -13,7 +13,16 @@ from webapp import jobs
 from webapp.domain.activation import activate_code
 from webapp.domain.codes import CodeRequest, create_codes
 from webapp.extensions import db
-from webapp.models import AccessCode, Activation, Owner, Plan, Removal, Subscription, utcnow
+from webapp.models import (
+    AccessCode,
+    Activation,
+    Customer,
+    Owner,
+    Plan,
+    Removal,
+    Subscription,
+    utcnow,
+)
 
 HTMX = {"HX-Request": "true"}
 
@@ -60,6 +69,20 @@ def stranger(app):
         project = make_project(owner, name="Other Club")
         plan = make_plan(project, "Other plan")
         code = make_code(plan, utcnow())
+        resource = make_resource(project, "Other Channel")
+        customer = Customer(project_id=project.id, telegram_user_id=6601, first_name="Olaf")
+        db.session.add(customer)
+        db.session.flush()
+        removal = Removal(
+            project_id=project.id,
+            customer_id=customer.id,
+            resource_id=resource.id,
+            code_id=code.id,
+            reason="rolled_back",
+            status="failed",
+            last_error="Bad Request: not enough rights",
+        )
+        db.session.add(removal)
         batch, _ = create_codes(
             db.session,
             project.id,
@@ -69,7 +92,11 @@ def stranger(app):
         )
         db.session.commit()
         return SimpleNamespace(
-            project_id=project.id, plan_id=plan.id, code_id=code.id, batch_id=batch.id
+            project_id=project.id,
+            plan_id=plan.id,
+            code_id=code.id,
+            batch_id=batch.id,
+            removal_id=removal.id,
         )
 
 
@@ -417,6 +444,105 @@ def test_rollback_of_an_unused_code_removes_nobody(app, client, gold, monkeypatc
     assert client.post(f"/codes/{code_id}/rollback", headers=HTMX).status_code == 200
 
 
+def _rolled_back(app, client, rollback_case, monkeypatch) -> dict[tuple[str, str], int]:
+    """Roll the case's code back; its removals' ids by (username, resource title)."""
+    monkeypatch.setattr(jobs, "enqueue_removals", lambda ids: None)
+    assert client.post(f"/codes/{rollback_case.code_id}/rollback").status_code == 303
+    with app.app_context():
+        removals = db.session.scalars(select(Removal).order_by(Removal.id)).all()
+        return {(r.customer.username, r.resource.title): r.id for r in removals}
+
+
+def test_a_rolled_back_code_lists_every_removal_it_queued(
+    app, client, rollback_case, monkeypatch
+):
+    ids = _rolled_back(app, client, rollback_case, monkeypatch)
+    assert set(ids) == {("ann", "Gold Channel"), ("ann", "Gold Chat"), ("bob", "Gold Chat")}
+    with app.app_context():
+        for removal_id in ids.values():
+            assert db.session.get(Removal, removal_id).code_id == rollback_case.code_id
+        states = {
+            ("ann", "Gold Channel"): ("done", None),
+            ("ann", "Gold Chat"): ("failed", "Bad Request: not enough rights to restrict"),
+            ("bob", "Gold Chat"): ("skipped", "not a member any more"),
+        }
+        for key, (status, error) in states.items():
+            removal = db.session.get(Removal, ids[key])
+            removal.status, removal.last_error = status, error
+            removal.done_at = utcnow() if status == "done" else None
+        db.session.commit()
+    body = text(client.get(f"/codes/{rollback_case.code_id}"))
+    assert "The activations were deleted by the rollback." in body
+    assert "<h2 class=\"section\">Removals</h2>" in body
+    rows = {key: body.split(f'id="removal-{rid}"')[1].split("</tr>")[0] for key, rid in ids.items()}
+    assert "@ann" in rows["ann", "Gold Channel"] and "Gold Channel" in rows["ann", "Gold Channel"]
+    assert ">done<" in rows["ann", "Gold Channel"] and "removed " in rows["ann", "Gold Channel"]
+    assert ">failed<" in rows["ann", "Gold Chat"]
+    assert "not enough rights to restrict" in rows["ann", "Gold Chat"]
+    assert ">skipped<" in rows["bob", "Gold Chat"] and "not a member" in rows["bob", "Gold Chat"]
+    assert [key for key, row in rows.items() if "Retry" in row] == [("ann", "Gold Chat")]
+    assert 'name="csrf_token"' in rows["ann", "Gold Chat"]
+    assert 'hx-post="/codes/' in rows["ann", "Gold Chat"]
+
+
+def test_pending_removals_show_on_the_page_right_after_the_rollback(
+    app, client, rollback_case, monkeypatch
+):
+    monkeypatch.setattr(jobs, "enqueue_removals", lambda ids: None)
+    response = client.post(f"/codes/{rollback_case.code_id}/rollback", headers=HTMX)
+    body = text(response)
+    assert body.count(">pending<") == 3
+    assert "Retry" not in body
+
+
+def test_retrying_a_failed_removal_puts_it_back_in_the_queue(
+    app, client, rollback_case, monkeypatch
+):
+    ids = _rolled_back(app, client, rollback_case, monkeypatch)
+    removal_id = ids["ann", "Gold Chat"]
+    with app.app_context():
+        removal = db.session.get(Removal, removal_id)
+        removal.status, removal.attempts = "failed", 5
+        removal.last_error, removal.next_attempt_at = "Bad Request: not enough rights", None
+        db.session.commit()
+    enqueued = []
+    monkeypatch.setattr(jobs, "enqueue_removals", enqueued.append)
+    url = f"/codes/{rollback_case.code_id}/removals/{removal_id}/retry"
+    response = client.post(url, headers=HTMX)
+    body = text(response)
+    assert response.status_code == 200 and is_fragment(response)
+    assert body.lstrip().startswith(f'<tr id="removal-{removal_id}"')
+    assert ">pending<" in body and "Trying again." in body and "Retry" not in body
+    assert enqueued == [[removal_id]]
+    with app.app_context():
+        removal = db.session.get(Removal, removal_id)
+        assert (removal.status, removal.attempts) == ("pending", 0)
+        assert removal.next_attempt_at is not None
+
+    # Pressed twice (or in two tabs): the second press changes nothing and queues nothing.
+    again = client.post(url, headers=HTMX)
+    assert again.status_code == 200
+    assert "Not failed any more: nothing to retry." in text(again)
+    assert enqueued == [[removal_id]]
+
+    # Without htmx the form goes back to the code's page.
+    plain = client.post(url)
+    assert plain.status_code == 303 and plain.headers["Location"].endswith(
+        f"/codes/{rollback_case.code_id}"
+    )
+
+
+def test_only_the_rollbacks_own_removals_can_be_retried_from_its_page(
+    app, client, gold, rollback_case, monkeypatch
+):
+    ids = _rolled_back(app, client, rollback_case, monkeypatch)
+    other_code, _ = _code(app, gold.plan_id)
+    unknown = f"/codes/{rollback_case.code_id}/removals/999999/retry"
+    assert client.post(unknown, headers=HTMX).status_code == 404
+    wrong = f"/codes/{other_code}/removals/{ids['ann', 'Gold Chat']}/retry"
+    assert client.post(wrong, headers=HTMX).status_code == 404
+
+
 # -- Who may see what -------------------------------------------------------------------------
 
 OTHER_OWNERS_THINGS = [
@@ -436,21 +562,38 @@ OTHER_OWNERS_THINGS = [
     ("POST", "/codes/{code_id}/rollback", None),
     ("GET", "/codes/batches/{batch_id}", None),
     ("GET", "/codes/batches/{batch_id}/csv", None),
+    ("POST", "/codes/{code_id}/removals/{removal_id}/retry", None),
 ]
 
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
 @pytest.mark.parametrize(("method", "url", "form"), OTHER_OWNERS_THINGS)
-def test_another_owners_ids_answer_404(app, client, gold, stranger, method, url, form, htmx):
+def test_another_owners_ids_answer_404(
+    app, client, gold, stranger, method, url, form, htmx, monkeypatch
+):
     ids = vars(stranger)
     url = url.format(**ids)
     data = {k: v.format(**ids) for k, v in (form or {}).items()}
     before = (count(app, AccessCode), count(app, Removal))
+    monkeypatch.setattr(jobs, "enqueue_removals", lambda ids: pytest.fail("enqueued"))
     response = client.open(url, method=method, data=data, headers=HTMX if htmx else {})
     assert response.status_code == 404
     assert (count(app, AccessCode), count(app, Removal)) == before
     with app.app_context():
         assert db.session.get(AccessCode, stranger.code_id).deleted_at is None
+        assert db.session.get(Removal, stranger.removal_id).status == "failed"
+    assert "Olaf" not in text(response)
+
+
+def test_a_removal_of_another_owners_code_cannot_be_retried_under_ones_own(
+    app, client, gold, stranger, monkeypatch
+):
+    code_id, _ = _code(app, gold.plan_id)
+    monkeypatch.setattr(jobs, "enqueue_removals", lambda ids: pytest.fail("enqueued"))
+    url = f"/codes/{code_id}/removals/{stranger.removal_id}/retry"
+    assert client.post(url, headers=HTMX).status_code == 404
+    with app.app_context():
+        assert db.session.get(Removal, stranger.removal_id).status == "failed"
 
 
 @pytest.mark.parametrize(
@@ -472,6 +615,7 @@ def test_unknown_ids_answer_404(client, gold, url):
         ("GET", "/codes/batches"),
         ("GET", "/codes/batches/1"),
         ("GET", "/codes/batches/1/csv"),
+        ("POST", "/codes/1/removals/1/retry"),
     ],
 )
 def test_every_code_page_needs_a_logged_in_owner(client, method, url):

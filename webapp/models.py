@@ -60,6 +60,8 @@ class Owner(UserMixin, db.Model):
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     telegram_username: Mapped[str | None] = mapped_column(String(64))
     telegram_link_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # When the link token was made: the bot refuses tokens older than an hour.
+    telegram_link_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     projects: Mapped[list[Project]] = relationship(back_populates="owner")
@@ -352,6 +354,9 @@ class Removal(db.Model):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id"))
     subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscription.id"), index=True)
+    # The code whose rollback queued this removal: the code's page lists them after the rollback
+    # has deleted the activations that led there.
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("access_code.id"), index=True)
     reason: Mapped[str] = mapped_column(String(16))  # expired, rolled_back
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,7 +6,7 @@ from flask import abort, current_app, redirect, render_template, request, send_f
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
-from webapp import clock
+from webapp import clock, jobs
 from webapp.codes import bp
 from webapp.codes.qr import qr_svg
 from webapp.codes.wizard import (
@@ -22,12 +22,13 @@ from webapp.codes.wizard import (
 )
 from webapp.dashboard.rendering import is_htmx, localtime, zone
 from webapp.domain import code_queries as queries
+from webapp.domain import lifecycle
 from webapp.domain.codes import MAX_BATCH, activation_link, create_codes
 from webapp.domain.csv_export import codes_csv, csv_filename
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.rollback import preview_rollback, rollback_code
 from webapp.extensions import db
-from webapp.models import AccessCode, Plan
+from webapp.models import AccessCode, Plan, Removal
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ SUBSCRIPTION_BADGES = {
     "removal pending": "warn",
     "removal failed": "danger",
 }
+REMOVAL_BADGES = {"pending": "warn", "done": "ok", "failed": "danger", "skipped": ""}
 
 
 @bp.before_request
@@ -69,6 +71,7 @@ def helpers():
         "event_labels": EVENT_LABELS,
         "status_badges": STATUS_BADGES,
         "subscription_badges": SUBSCRIPTION_BADGES,
+        "removal_badges": REMOVAL_BADGES,
     }
 
 
@@ -255,6 +258,7 @@ def _detail(code: AccessCode, notice: str | None = None) -> dict:
         "now": clock.now(),
         "activations": queries.code_activations(db.session, code.id),
         "history": queries.code_history(db.session, code),
+        "removals": queries.code_removals(db.session, code.id) if code.deleted_at else [],
         "notice": notice,
         **_share(code),
     }
@@ -307,6 +311,24 @@ def _enqueue_removals(removal_ids: list[int]) -> None:
     except Exception:
         # The rows are committed as pending: the lifecycle sweep carries them out later.
         log.exception("could not enqueue removals %s; the sweep will pick them up", removal_ids)
+
+
+@bp.post("/<int:code_id>/removals/<int:removal_id>/retry")
+def retry_removal(code_id: int, removal_id: int):
+    try:
+        removal = queries.owner_code_removal(db.session, current_user.id, code_id, removal_id)
+    except NotFound:
+        abort(404)
+    retried = lifecycle.retry_removal(db.session, removal.project_id, removal.id, clock.now())
+    db.session.commit()
+    if retried:
+        jobs.enqueue_removals([removal.id])
+    if not _htmx():
+        return redirect(url_for("codes.code_detail", code_id=code_id), 303)
+    removal = db.session.get(Removal, removal_id)
+    # 200 either way: htmx swaps only successful answers, and the row shows the status as it is.
+    notice = "Trying again." if retried else "Not failed any more: nothing to retry."
+    return render_template("codes/_removal_row.html", removal=removal, row_notice=notice)
 
 
 # -- Batches ------------------------------------------------------------------------------------

@@ -303,6 +303,30 @@ def code_history(session: Session, code: AccessCode) -> list[AuditEvent]:
     return events
 
 
+def code_removals(session: Session, code_id: int) -> list[Removal]:
+    """Every removal the code's rollback queued, in the order written, with customer and resource.
+
+    Read through ``Removal.code_id``: the rollback deleted the activations that led to them.
+    """
+    return list(
+        session.scalars(
+            select(Removal)
+            .where(Removal.code_id == code_id)
+            .options(joinedload(Removal.customer), joinedload(Removal.resource))
+            .order_by(Removal.id)
+        )
+    )
+
+
+def owner_code_removal(session: Session, owner_id: int, code_id: int, removal_id: int) -> Removal:
+    """A removal queued by the rollback of one of the owner's codes."""
+    code = owner_code(session, owner_id, code_id)
+    removal = session.get(Removal, removal_id)
+    if removal is None or removal.code_id != code.id or removal.project_id != code.project_id:
+        raise NotFound("no such removal")
+    return removal
+
+
 def pending_rollback_removal_ids(session: Session, subscription_ids: list[int]) -> list[int]:
     """The pending removals a rollback just wrote for these subscriptions."""
     if not subscription_ids:

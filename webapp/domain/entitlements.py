@@ -74,15 +74,24 @@ def decide_removals(
 
 
 def queue_removals(
-    session: Session, decision: RemovalDecision, project_id: int, reason: str, now: datetime
+    session: Session,
+    decision: RemovalDecision,
+    project_id: int,
+    reason: str,
+    now: datetime,
+    code_id: int | None = None,
 ) -> list[Removal]:
-    """Write the removals of ``decision`` as pending work for the lifecycle jobs."""
+    """Write the removals of ``decision`` as pending work for the lifecycle jobs.
+
+    ``code_id`` names the code whose rollback caused them, so its page can still list them.
+    """
     removals = [
         Removal(
             project_id=project_id,
             customer_id=decision.customer_id,
             resource_id=resource.id,
             subscription_id=decision.subscription_id,
+            code_id=code_id,
             reason=reason,
             status="pending",
             attempts=0,

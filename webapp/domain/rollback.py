@@ -122,7 +122,9 @@ def rollback_code(
     removals = [
         removal
         for decision in effects.decisions
-        for removal in queue_removals(session, decision, project_id, "rolled_back", now)
+        for removal in queue_removals(
+            session, decision, project_id, "rolled_back", now, code_id=code_id
+        )
     ]
     session.execute(delete(Activation).where(Activation.code_id == code_id))
     audit.record(
