@@ -74,10 +74,11 @@ class OwnerNotices:
             with self.lock:
                 self.dropped += 1
                 dropped = self.dropped
-            log.warning(
-                "%s: owner notice to %s dropped: %d already waiting (%d dropped so far)",
-                self.thread.name, chat_id, self.queue.maxsize, dropped,
-            )
+            if dropped == 1 or dropped % 100 == 0:  # a flood of drops is not a flood of logs
+                log.warning(
+                    "%s: owner notice to %s dropped: %d already waiting (%d dropped so far)",
+                    self.thread.name, chat_id, self.queue.maxsize, dropped,
+                )
 
     def run(self) -> None:
         while True:
