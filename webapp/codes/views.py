@@ -1,4 +1,3 @@
-import logging
 from datetime import datetime
 from io import BytesIO
 
@@ -29,8 +28,6 @@ from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.rollback import preview_rollback, rollback_code
 from webapp.extensions import db
 from webapp.models import AccessCode, Plan, Removal
-
-log = logging.getLogger(__name__)
 
 EVENT_LABELS = {
     "code.created": "Created",
@@ -285,32 +282,14 @@ def rollback(code_id: int):
         )
     except NotFound:
         abort(404)
-    removal_ids = queries.pending_rollback_removal_ids(
-        db.session, [d.subscription_id for d in effects.decisions]
-    )
     notice = f"{code.code} was rolled back. {effects.summary(done=True)}"
     db.session.commit()
-    _enqueue_removals(removal_ids)
+    # A Redis outage is handled inside: the rows are committed as pending and the sweep finds them.
+    jobs.enqueue_removals(effects.removal_ids)
     if not _htmx():
         return redirect(url_for("codes.code_detail", code_id=code.id), 303)
     code = db.session.get(AccessCode, code.id)
     return render_template("codes/_code_detail.html", **_detail(code, notice))
-
-
-def _enqueue_removals(removal_ids: list[int]) -> None:
-    """Hand the Telegram removals to the job queue; without it the lifecycle sweep finds them."""
-    if not removal_ids:
-        return
-    from webapp import jobs
-
-    enqueue = getattr(jobs, "enqueue_removals", None)
-    if enqueue is None:
-        return
-    try:
-        enqueue(removal_ids)
-    except Exception:
-        # The rows are committed as pending: the lifecycle sweep carries them out later.
-        log.exception("could not enqueue removals %s; the sweep will pick them up", removal_ids)
 
 
 @bp.post("/<int:code_id>/removals/<int:removal_id>/retry")

@@ -327,23 +327,6 @@ def owner_code_removal(session: Session, owner_id: int, code_id: int, removal_id
     return removal
 
 
-def pending_rollback_removal_ids(session: Session, subscription_ids: list[int]) -> list[int]:
-    """The pending removals a rollback just wrote for these subscriptions."""
-    if not subscription_ids:
-        return []
-    return list(
-        session.scalars(
-            select(Removal.id)
-            .where(
-                Removal.subscription_id.in_(subscription_ids),
-                Removal.reason == "rolled_back",
-                Removal.status == "pending",
-            )
-            .order_by(Removal.id)
-        )
-    )
-
-
 # -- Batches -----------------------------------------------------------------------------------
 
 
