@@ -312,7 +312,8 @@ def newcode_prompt(prompt) -> str:
     if prompt.plan_name:
         context.append(esc(prompt.plan_name))
     if prompt.max_activations:
-        context.append(f"max {prompt.max_activations:,} activations")
+        n = prompt.max_activations
+        context.append(f"max {n:,} activation{'' if n == 1 else 's'}")
     if step in ("kind", "count_typed"):  # the expiry is answered by now
         expires_at = prompt.expires_at
         context.append(f"expires {when(expires_at, prompt.timezone)}" if expires_at
