@@ -12,6 +12,8 @@ from webapp.domain.accounts import set_timezone
 from webapp.domain.activation import activate_code
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.owner_link import (
+    LINK_LIFETIME,
+    OwnerLinkExpired,
     is_owner_link_token,
     issue_link_token,
     link_telegram_account,
@@ -245,7 +247,7 @@ def test_the_linked_account_is_shown_and_can_be_unlinked(app, client, logged_in_
 def test_the_bot_links_an_owner_with_the_token_once(app):
     with data(app) as session:
         owner = make_owner()
-        token = issue_link_token(session, owner)
+        token = issue_link_token(session, owner, T0)
         linked = link_telegram_account(session, token, 5555, "olga", T0)
         assert (linked.id, linked.telegram_user_id, linked.telegram_username) == (
             owner.id,
@@ -257,11 +259,66 @@ def test_the_bot_links_an_owner_with_the_token_once(app):
             link_telegram_account(session, token, 5555, "olga", T0)
 
 
+def test_an_owner_link_works_for_an_hour_then_is_refused_and_changes_nothing(app):
+    with data(app) as session:
+        owner = make_owner()
+        token = issue_link_token(session, owner, T0)
+        assert timedelta(hours=1) == LINK_LIFETIME
+        with pytest.raises(OwnerLinkExpired):
+            link_telegram_account(session, token, 5555, "olga", T0 + LINK_LIFETIME)
+        assert owner.telegram_user_id is None
+        assert owner.telegram_link_token == token  # the dashboard can still say it expired
+        just_in_time = T0 + LINK_LIFETIME - timedelta(seconds=1)
+        assert link_telegram_account(session, token, 5555, "olga", just_in_time) is owner
+        assert owner.telegram_user_id == 5555
+        assert (owner.telegram_link_token, owner.telegram_link_issued_at) == (None, None)
+
+
+def test_an_owner_link_made_before_issue_times_were_kept_is_expired(app):
+    with data(app) as session:
+        owner = make_owner()
+        token = issue_link_token(session, owner, T0)
+        owner.telegram_link_issued_at = None
+        session.flush()
+        with pytest.raises(OwnerLinkExpired):
+            link_telegram_account(session, token, 5555, "olga", T0)
+        assert owner.telegram_user_id is None
+
+
+def test_the_telegram_page_says_when_the_link_expires_and_offers_a_fresh_one(
+    app, client, logged_in_owner, monkeypatch
+):
+    import webapp.dashboard as dashboard_views
+
+    with data(app) as session:
+        owner = _owner(session, logged_in_owner)
+        owner.timezone = "Europe/Berlin"
+        make_project(owner, bot_username="GoldClubBot")
+    monkeypatch.setattr(dashboard_views, "utcnow", lambda: T0)
+    made = text(client.post("/telegram/link", headers=HTMX))
+    token = fetch(app, Owner, logged_in_owner.id).telegram_link_token
+    assert fetch(app, Owner, logged_in_owner.id).telegram_link_issued_at == T0
+    assert f"https://t.me/GoldClubBot?start={token}" in made
+    assert "within an hour" in made
+    assert "until <strong><time" in made and "26 Nov 2026, 16:05" in made  # 15:05 UTC, Berlin
+
+    monkeypatch.setattr(dashboard_views, "utcnow", lambda: T0 + timedelta(minutes=61))
+    page = text(client.get("/telegram"))
+    assert "Your link has expired" in page
+    assert token not in page
+    assert "Make a new link" in page
+
+    fresh = text(client.post("/telegram/link", headers=HTMX))
+    new_token = fetch(app, Owner, logged_in_owner.id).telegram_link_token
+    assert new_token != token and f"?start={new_token}" in fresh
+    assert "26 Nov 2026, 17:06" in fresh and "expired" not in fresh
+
+
 def test_a_telegram_account_moves_to_the_owner_whose_link_it_opened(app):
     with data(app) as session:
         first, second = make_owner(), make_owner()
-        link_telegram_account(session, issue_link_token(session, first), 5555, "olga", T0)
-        link_telegram_account(session, issue_link_token(session, second), 5555, "olga", T0)
+        link_telegram_account(session, issue_link_token(session, first, T0), 5555, "olga", T0)
+        link_telegram_account(session, issue_link_token(session, second, T0), 5555, "olga", T0)
         assert first.telegram_user_id is None
         assert second.telegram_user_id == 5555
 

@@ -352,8 +352,17 @@ def test_owner_link_links_the_telegram_account_once(app_ctx, emu, world):
     owner = db.session.get(Owner, world.owner_id)
     owner.telegram_user_id = None
     owner.telegram_link_token = token
+    owner.telegram_link_issued_at = utcnow() - timedelta(hours=2)  # links work for an hour
     db.session.commit()
     olga = new_customer(emu)
+
+    say(emu, world, olga, f"/start {token}")
+    assert "not valid or has already been used" in text_of(last_message(emu, world, olga))
+    db.session.rollback()
+    owner = db.session.get(Owner, world.owner_id)
+    assert owner.telegram_user_id is None
+    owner.telegram_link_issued_at = utcnow()
+    db.session.commit()
 
     say(emu, world, olga, f"/start {token}")
     assert "now linked" in text_of(last_message(emu, world, olga))

@@ -8,7 +8,13 @@ from webapp.dashboard.rendering import render_page_or_fragment
 from webapp.domain.accounts import set_timezone
 from webapp.domain.activity import recent_activity
 from webapp.domain.errors import InvalidInput, NotFound
-from webapp.domain.owner_link import issue_link_token, owner_deep_link, unlink_telegram_account
+from webapp.domain.owner_link import (
+    issue_link_token,
+    link_expires_at,
+    link_is_live,
+    owner_deep_link,
+    unlink_telegram_account,
+)
 from webapp.domain.projects import owned_project, owner_projects, project_overview
 from webapp.extensions import db
 from webapp.models import utcnow
@@ -66,8 +72,14 @@ def account():
 def _connect_context() -> dict:
     projects = owner_projects(db.session, current_user.id)
     token = current_user.telegram_link_token
-    links = [(p, owner_deep_link(p.bot_username, token)) for p in projects] if token else []
-    return {"projects": projects, "links": links}
+    live = link_is_live(current_user, utcnow())
+    links = [(p, owner_deep_link(p.bot_username, token)) for p in projects] if live else []
+    return {
+        "projects": projects,
+        "links": links,
+        "link_expires_at": link_expires_at(current_user) if live else None,
+        "link_expired": token is not None and not live,
+    }
 
 
 @bp.get("/telegram")
@@ -84,9 +96,11 @@ def new_link_token():
     if not owner_projects(db.session, current_user.id):
         flash("Connect a bot first: the link opens one of your projects' bots.", "warning")
         return redirect(url_for("projects.new_project"), 303)
-    issue_link_token(db.session, current_user)
+    issue_link_token(db.session, current_user, utcnow())
     db.session.commit()
-    return _connect_answer("Open one of these links in Telegram and press START.", "info")
+    return _connect_answer(
+        "Open one of these links in Telegram within an hour and press START.", "info"
+    )
 
 
 @bp.post("/telegram/unlink")
