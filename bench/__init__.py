@@ -77,6 +77,27 @@ def bench_app(url: str | None = None, pool_size: int = 10, **config):
     )
 
 
+_LOCK = None  # the connection holding this process's claim on the bench database
+_LOCK_KEY = 7_146_050_601  # any constant: PostgreSQL advisory locks are just numbers
+
+
+def claim_database(url: str) -> None:
+    """Hold a PostgreSQL advisory lock for the life of this process, so two benchmarks never
+    empty the database under each other; a second one stops at once with a clear message."""
+    global _LOCK
+    if _LOCK is not None or is_sqlite(url):
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    conn = create_engine(url, poolclass=NullPool).connect()
+    if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}).scalar():
+        conn.close()
+        raise SystemExit("another benchmark is using this database; wait for it to finish")
+    conn.commit()
+    _LOCK = conn
+
+
 def fresh_database(app) -> None:
     """Bring the schema to the latest migration and empty every table."""
     from flask_migrate import upgrade
@@ -84,6 +105,7 @@ def fresh_database(app) -> None:
 
     from webapp.extensions import db
 
+    claim_database(app.config["SQLALCHEMY_DATABASE_URI"])
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]

@@ -15,9 +15,18 @@ from bench import Row, load_average, parse_args, report, run_cli
 
 def vm_hwm_kib(pid: int) -> int | None:
     """The process's peak resident set size in KiB, or ``None`` if it is gone (Linux only)."""
+    return _status_kib(pid, "VmHWM")
+
+
+def vm_rss_kib(pid: int) -> int | None:
+    """The process's resident set size now, in KiB."""
+    return _status_kib(pid, "VmRSS")
+
+
+def _status_kib(pid: int, field: str) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
@@ -46,13 +55,14 @@ def mib(kib: int | None) -> str:
 
 def peak_rss_row(label: str, pid: int, *, with_children: bool = False) -> Row:
     """One row: the process's peak RSS, and each child's (gunicorn's workers) when asked."""
-    own = vm_hwm_kib(pid)
-    figure = mib(own)
+    figure = f"{mib(vm_hwm_kib(pid))} (now {mib(vm_rss_kib(pid))})"
     if with_children:
-        kids = [vm_hwm_kib(child) for child in children(pid)]
-        kids = [k for k in kids if k is not None]
+        kids = [(vm_hwm_kib(c), vm_rss_kib(c)) for c in children(pid)]
+        kids = [(peak, now) for peak, now in kids if peak is not None]
         if kids:
-            figure += f" (master); workers {', '.join(mib(k) for k in kids)}"
+            figure += " master; workers " + ", ".join(
+                f"{mib(peak)} (now {mib(now)})" for peak, now in kids
+            )
     return Row(f"peak RSS: {label}", figure)
 
 
