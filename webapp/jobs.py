@@ -38,6 +38,9 @@ MAX_THROTTLE_WAIT = 10.0
 # When a message could not get through (5xx, timeouts, long flood waits), try again after this.
 MESSAGE_RETRY_DELAY = timedelta(minutes=2)
 JOB_OPTIONS = {"result_ttl": 3600, "failure_ttl": 7 * 86400}
+# Per kind of work and sweep (one a minute). 1,000 capped reminders at 16.7/s for all bots
+# together, below one bot's allowance; jobs already queued are not queued twice.
+SWEEP_LIMIT = 20_000
 
 
 # -- The sweep ---------------------------------------------------------------------------------
@@ -47,10 +50,10 @@ def sweep_lifecycle() -> dict:
     """Find what is due (ends, reminders, removals, end notices) and enqueue one job for each."""
     with app_context():
         now = clock.now()
-        ended = lifecycle.ended_subscription_ids(db.session, now)
-        reminders = lifecycle.due_reminders(db.session, now)
-        removals = lifecycle.due_removal_ids(db.session, now)
-        end_notices = lifecycle.due_end_notice_ids(db.session, now)
+        ended = lifecycle.ended_subscription_ids(db.session, now, SWEEP_LIMIT)
+        reminders = lifecycle.due_reminders(db.session, now, SWEEP_LIMIT)
+        removals = lifecycle.due_removal_ids(db.session, now, SWEEP_LIMIT)
+        end_notices = lifecycle.due_end_notice_ids(db.session, now, SWEEP_LIMIT)
         db.session.rollback()
         queue = get_queue()
         counts = {
