@@ -17,7 +17,15 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
 # Compared against when the e-mail is unknown, so a wrong e-mail costs as much time as a wrong
 # password and does not reveal which accounts exist.
-_DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+# Made on first use: an scrypt hash at import cost every process (bot, worker) ~35 MiB and 0.1 s.
+_dummy_hash: str | None = None
+
+
+def _dummy_password_hash() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = generate_password_hash(secrets.token_hex(16))
+    return _dummy_hash
 
 
 def normalize_email(email: str) -> str:
@@ -42,7 +50,7 @@ def create_owner(session: Session, email: str, password: str, now: datetime) -> 
 def authenticate(session: Session, email: str, password: str) -> Owner | None:
     owner = session.scalars(select(Owner).where(Owner.email == normalize_email(email))).first()
     if owner is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_password_hash(), password)
         return None
     return owner if check_password_hash(owner.password_hash, password) else None
 
