@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, insert, select, text
 
 from tests.factories import make_code, make_owner, make_plan, make_project, tg_user
 from webapp.domain import code_queries as q
@@ -218,6 +218,44 @@ def test_a_long_code_search_walks_the_code_index_not_every_code(session, now):
     assert [c.lookup_key for c in q.list_codes(session, flt, now).codes] == [
         "C4CA4238A0B923820DCC509A6F75849B"
     ]
+
+
+@pytest.mark.parametrize(
+    ("status", "index"),
+    [
+        ("rolled_back", "ix_access_code_project_rolled_back"),
+        ("used_up", "ix_access_code_project_used_up"),
+        ("expired", "ix_access_code_project_expiring"),
+    ],
+)
+def test_a_rare_status_filter_reads_only_the_codes_it_can_match(session, now, status, index):
+    """With 5,000 live, unused codes and none of that status, the page is one short index read."""
+    plan = make_plan(make_project())
+    session.execute(
+        insert(AccessCode),
+        [
+            {
+                "project_id": plan.project_id,
+                "plan_id": plan.id,
+                "code": f"CODE{i}",
+                "lookup_key": f"CODE{i}",
+                "max_activations": 1,
+                "activation_count": 0,
+                "created_at": now + timedelta(seconds=i),
+            }
+            for i in range(5000)
+        ],
+    )
+    session.execute(text("ANALYZE"))
+    flt = q.CodeFilter(project_ids=(plan.project_id,), status=status)
+    query = q._page_query(flt, plan.project_id, now, None, False, 51)
+    sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    if db.engine.dialect.name == "postgresql":
+        lines = [row[0] for row in session.execute(text("EXPLAIN " + sql))]
+    else:
+        lines = [row[-1] for row in session.execute(text("EXPLAIN QUERY PLAN " + sql))]
+    assert index in "\n".join(lines), lines
+    assert q.list_codes(session, flt, now).codes == []
 
 
 def test_cursor_survives_its_text_form_to_the_microsecond(now):

@@ -193,6 +193,23 @@ class AccessCode(db.Model):
         ),
         Index("ix_access_code_project_created", "project_id", "created_at", "id"),
         Index("ix_access_code_plan_created", "plan_id", "created_at", "id"),
+        # The list's rarer status filters, each in list order over only the codes it can match,
+        # so a filter that matches few (or no) codes does not walk the whole project.
+        *(
+            Index(
+                f"ix_access_code_project_{name}",
+                "project_id",
+                "created_at",
+                "id",
+                postgresql_where=text(where),
+                sqlite_where=text(where),
+            )
+            for name, where in (
+                ("rolled_back", "deleted_at IS NOT NULL"),
+                ("used_up", "deleted_at IS NULL AND activation_count >= max_activations"),
+                ("expiring", "deleted_at IS NULL AND expires_at IS NOT NULL"),
+            )
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
