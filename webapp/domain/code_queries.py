@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from webapp.domain.codes import lookup_key
 from webapp.domain.errors import NotFound
+from webapp.domain.ownership import owned, owned_project
 from webapp.models import (
     AccessCode,
     Activation,
@@ -205,35 +206,20 @@ def owner_plans(session: Session, owner_id: int, *, include_archived: bool = Tru
 
 
 def owner_project(session: Session, owner_id: int, project_id: int) -> Project:
-    project = session.get(Project, project_id)
-    if project is None or project.owner_id != owner_id or project.deleted_at is not None:
-        raise NotFound("no such project")
-    return project
+    return owned_project(session, owner_id, project_id)
 
 
 def owner_plan(session: Session, owner_id: int, plan_id: int) -> Plan:
-    plan = session.get(Plan, plan_id)
-    if plan is None:
-        raise NotFound("no such plan")
-    owner_project(session, owner_id, plan.project_id)
-    return plan
+    return owned(session, owner_id, Plan, plan_id)
 
 
 def owner_code(session: Session, owner_id: int, code_id: int) -> AccessCode:
     """The code, rolled back or not, if it belongs to one of the owner's projects."""
-    code = session.get(AccessCode, code_id)
-    if code is None:
-        raise NotFound("no such code")
-    owner_project(session, owner_id, code.project_id)
-    return code
+    return owned(session, owner_id, AccessCode, code_id)
 
 
 def owner_batch(session: Session, owner_id: int, batch_id: int) -> Batch:
-    batch = session.get(Batch, batch_id)
-    if batch is None:
-        raise NotFound("no such batch")
-    owner_project(session, owner_id, batch.project_id)
-    return batch
+    return owned(session, owner_id, Batch, batch_id)
 
 
 # -- A code's story ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from webapp.domain import audit
-from webapp.domain.errors import InvalidInput, NotFound
+from webapp.domain.errors import InvalidInput
 from webapp.domain.periods import add_months
 from webapp.models import AccessCode, Batch, Plan
 
@@ -231,10 +231,3 @@ def _fresh_codes(session: Session, project_id: int, count: int) -> list[str]:
         for key in taken:
             del wanted[key]
     return list(wanted.values())
-
-
-def find_code(session: Session, project_id: int, code_id: int) -> AccessCode:
-    code = session.get(AccessCode, code_id)
-    if code is None or code.project_id != project_id:
-        raise NotFound("no such code")
-    return code

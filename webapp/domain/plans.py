@@ -6,7 +6,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from webapp.domain.errors import InvalidInput, NotFound
+from webapp.domain.errors import InvalidInput
+from webapp.domain.ownership import owned
 from webapp.models import PERIOD_UNITS, Plan, Project, Resource
 
 MAX_NAME = 120
@@ -25,13 +26,7 @@ class PlanInput:
 
 def owned_plan(session: Session, owner_id: int, plan_id: int) -> Plan:
     """The plan if its project is the owner's (and not deleted); ``NotFound`` otherwise."""
-    plan = session.get(Plan, plan_id)
-    if plan is None:
-        raise NotFound(f"plan {plan_id}")
-    project = plan.project
-    if project.owner_id != owner_id or project.deleted_at is not None:
-        raise NotFound(f"plan {plan_id}")
-    return plan
+    return owned(session, owner_id, Plan, plan_id)
 
 
 def owner_plans(

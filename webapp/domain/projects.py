@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from webapp.domain.errors import InvalidInput, NotFound
+from webapp.domain.ownership import owned_project
 from webapp.models import AccessCode, Activation, Plan, Project, Resource
 
 MAX_NAME = 120
@@ -38,14 +39,6 @@ def owner_projects(session: Session, owner_id: int) -> list[Project]:
             .order_by(Project.created_at, Project.id)
         )
     )
-
-
-def owned_project(session: Session, owner_id: int, project_id: int) -> Project:
-    """The project if it is the owner's and not deleted; ``NotFound`` otherwise."""
-    project = session.get(Project, project_id)
-    if project is None or project.owner_id != owner_id or project.deleted_at is not None:
-        raise NotFound(f"project {project_id}")
-    return project
 
 
 def owned_resource(session: Session, owner_id: int, project_id: int, resource_id: int) -> Resource:
