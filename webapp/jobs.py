@@ -117,30 +117,37 @@ def end_subscription(subscription_id: int) -> str:
 
 def send_reminder(subscription_id: int) -> str:
     """Remind the customer, once per end, that their access ends in about a day."""
-    with app_context():
-        now = clock.now()
-        if not lifecycle.claim_reminder(db.session, subscription_id, now):
-            db.session.rollback()
-            return "not due (sent, claimed elsewhere, or no longer ending soon)"
-        message = lifecycle.reminder_message(db.session, subscription_id, now)
-        db.session.commit()  # the claim is durable before anything is sent
-        outcome = _deliver(message, now)
-        lifecycle.settle_reminder(db.session, subscription_id, now, outcome, clock.now())
-        db.session.commit()
-        return outcome.status
+    return _send_claimed(
+        subscription_id,
+        lifecycle.claim_reminder,
+        lifecycle.reminder_message,
+        lifecycle.settle_reminder,
+        not_due="not due (sent, claimed elsewhere, or no longer ending soon)",
+    )
 
 
 def send_end_notice(subscription_id: int) -> str:
     """Tell the customer their access ended (or was withdrawn) and where they were removed from."""
+    return _send_claimed(
+        subscription_id,
+        lifecycle.claim_end_notice,
+        lifecycle.end_notice_message,
+        lifecycle.settle_end_notice,
+        not_due="not due",
+    )
+
+
+def _send_claimed(subscription_id: int, claim, message_for, settle, not_due: str) -> str:
+    """Claim a customer message in the database, commit the claim, send, then settle it."""
     with app_context():
         now = clock.now()
-        if not lifecycle.claim_end_notice(db.session, subscription_id, now):
+        if not claim(db.session, subscription_id, now):
             db.session.rollback()
-            return "not due"
-        message = lifecycle.end_notice_message(db.session, subscription_id, now)
-        db.session.commit()
+            return not_due
+        message = message_for(db.session, subscription_id, now)
+        db.session.commit()  # the claim is durable before anything is sent
         outcome = _deliver(message, now)
-        lifecycle.settle_end_notice(db.session, subscription_id, now, outcome, clock.now())
+        settle(db.session, subscription_id, now, outcome, clock.now())
         db.session.commit()
         return outcome.status
 
