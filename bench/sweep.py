@@ -218,14 +218,14 @@ def main(argv=None) -> list[Row]:
         more_rows, more_notes = one_run(app, bots, args.reminders, args.workers, args.quick)
         rows += more_rows
         notes += more_notes
-    from webapp import cron  # noqa: F401  (the production schedule, for the ceiling below)
-    from webapp.domain import lifecycle
+    from webapp.jobs import SWEEP_LIMIT
+    from webapp.throttle import PER_BOT_PER_SECOND
 
-    limit = lifecycle.due_reminders.__defaults__[0]
     notes.append(
-        f"production sweeps come once every 60 s (webapp/cron.py) and enqueue at most {limit:,} "
-        f"reminders each (lifecycle.due_reminders), a ceiling of {limit / 60:.1f} reminders/s "
-        "over all bots together; this bench sweeps whenever the queue runs low instead"
+        f"production sweeps come once every 60 s (webapp/cron.py) and enqueue at most "
+        f"{SWEEP_LIMIT:,} reminders each (webapp.jobs.SWEEP_LIMIT), {SWEEP_LIMIT / 60:,.0f}/s "
+        "over all bots together; this bench sweeps whenever the queue runs low instead; "
+        f"each bot is paced to {PER_BOT_PER_SECOND}/s (webapp.throttle), Telegram allows ~30/s"
     )
     with app.app_context():
         from webapp.extensions import db
