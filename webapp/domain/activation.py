@@ -59,8 +59,6 @@ def activate_code(
         raise CodeExpired(code.code)
 
     customer = upsert_customer(session, project_id, user)
-    if _has_activated(session, code.id, customer.id):
-        raise AlreadyActivated(code.code)
 
     try:
         with session.begin_nested():
@@ -77,6 +75,10 @@ def activate_code(
                 .execution_options(synchronize_session=False)
             ).scalar()
             if new_count is None:
+                # "Already activated by you" comes first, even for a used-up code. On the
+                # counted path the (code, customer) unique constraint says it instead.
+                if _has_activated(session, code.id, customer.id):
+                    raise AlreadyActivated(code.code)
                 raise _why_not_counted(session, code.id)
             # Serialises one customer's activations (PostgreSQL row lock), so two codes of the
             # same plan tapped at once extend one subscription twice instead of racing.
