@@ -37,6 +37,7 @@ OWN_ROUTES = [
     ("dashboard.activity", "GET", "/activity"),
     ("dashboard.account", "GET", "/account"),
     ("dashboard.account", "POST", "/account"),
+    ("dashboard.change_account_password", "POST", "/account/password"),
     ("dashboard.connect_telegram", "GET", "/telegram"),
     ("dashboard.new_link_token", "POST", "/telegram/link"),
     ("dashboard.unlink_telegram", "POST", "/telegram/unlink"),

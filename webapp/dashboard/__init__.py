@@ -3,9 +3,9 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from webapp.dashboard.forms import AccountForm
+from webapp.dashboard.forms import AccountForm, PasswordForm
 from webapp.dashboard.rendering import render_page_or_fragment
-from webapp.domain.accounts import set_timezone
+from webapp.domain.accounts import MIN_PASSWORD, change_password, set_timezone
 from webapp.domain.activity import recent_activity
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.owner_link import (
@@ -66,7 +66,43 @@ def account():
             flash(f"Times are now shown in {name}.", "success")
             return redirect(url_for("dashboard.account"))
     status = 400 if form.is_submitted() else 200
-    return render_template("dashboard/account.html", form=form, now_utc=utcnow()), status
+    return _account_page(form, PasswordForm(formdata=None), status)
+
+
+@bp.post("/account/password")
+@login_required
+def change_account_password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_password(
+                db.session,
+                current_user,
+                form.current_password.data,
+                form.new_password.data,
+                form.repeat_password.data,
+            )
+        except InvalidInput as exc:
+            db.session.rollback()
+            getattr(form, exc.field).errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash("Your password is changed. Use the new one from now on.", "success")
+            return redirect(url_for("dashboard.account"), 303)
+    return _account_page(AccountForm(formdata=None, obj=current_user), form, 400)
+
+
+def _account_page(timezone_form, password_form, status):
+    return (
+        render_template(
+            "dashboard/account.html",
+            form=timezone_form,
+            password_form=password_form,
+            min_password=MIN_PASSWORD,
+            now_utc=utcnow(),
+        ),
+        status,
+    )
 
 
 def _connect_context() -> dict:

@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from wtforms import PasswordField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
@@ -18,3 +18,15 @@ class AccountForm(FlaskForm):
         self.timezone.choices = [
             SelectChoice(name, name.replace("_", " ")) for name in timezone_names()
         ]
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[InputRequired("Enter your current password.")]
+    )
+    new_password = PasswordField(
+        "New password", validators=[InputRequired("Enter the new password.")]
+    )
+    repeat_password = PasswordField(
+        "Repeat the new password", validators=[InputRequired("Enter the new password again.")]
+    )

@@ -75,3 +75,19 @@ def set_timezone(session: Session, owner: Owner, name: str) -> str:
     owner.timezone = name
     session.flush()
     return name
+
+
+def change_password(session: Session, owner: Owner, current: str, new: str, repeat: str) -> None:
+    """Replace the owner's password; a wrong current password or an unusable new one changes
+    nothing (``InvalidInput`` names the field)."""
+    current, new, repeat = current or "", new or "", repeat or ""
+    if not check_password_hash(owner.password_hash, current):
+        raise InvalidInput("current_password", "This is not your current password.")
+    if len(new) < MIN_PASSWORD:
+        raise InvalidInput("new_password", f"Use at least {MIN_PASSWORD} characters.")
+    if new != repeat:
+        raise InvalidInput("repeat_password", "The two new passwords differ.")
+    if new == current:
+        raise InvalidInput("new_password", "Choose a password different from the current one.")
+    owner.password_hash = generate_password_hash(new)
+    session.flush()
