@@ -18,6 +18,7 @@ FOREIGN_ROUTES = [
     ("projects.show_project", "GET", "/projects/{project}"),
     ("projects.edit_project", "GET", "/projects/{project}/edit"),
     ("projects.edit_project", "POST", "/projects/{project}/edit"),
+    ("projects.replace_token", "POST", "/projects/{project}/token"),
     ("projects.add_resource", "POST", "/projects/{project}/resources"),
     ("projects.check_resource", "POST", "/projects/{project}/resources/{resource}/check"),
     ("projects.check_resource", "POST", "/projects/{mine}/resources/{resource}/check"),
@@ -69,7 +70,7 @@ def _snapshot(app, ids):
     resource = fetch(app, Resource, ids["resource"])
     plan = fetch(app, Plan, ids["plan"])
     return (
-        project.name,
+        (project.name, project.bot_token),
         (resource.title, resource.can_restrict_members, resource.updated_at),
         (plan.name, plan.period_count, plan.archived_at),
     )
@@ -78,6 +79,7 @@ def _snapshot(app, ids):
 FORM = {
     "name": "Taken over",
     "chat": "@theirs",
+    "bot_token": "5550001111:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1",
     "resources": ["1"],
     "period_unit": "day",
     "period_count": "1",

@@ -151,6 +151,48 @@ def create_project(
     return project
 
 
+def check_replacement_token(session: Session, project: Project, bot_token: str) -> str:
+    """The cleaned new token for ``project``'s bot, or ``InvalidInput`` on ``bot_token``.
+
+    Called before asking Telegram, so a token that cannot be right costs no request.
+    """
+    token = (bot_token or "").strip()
+    if not BOT_TOKEN.match(token):
+        raise InvalidInput(
+            "bot_token",
+            "This does not look like a bot token. It has the form 123456789:AA… "
+            "and comes from @BotFather.",
+        )
+    if token == project.bot_token:
+        raise InvalidInput("bot_token", "This is the token the project already uses.")
+    if session.scalar(select(Project.id).where(Project.bot_token == token)) is not None:
+        raise InvalidInput("bot_token", "This token is already used by another project.")
+    return token
+
+
+def replace_bot_token(session: Session, project: Project, bot_token: str, bot: dict) -> Project:
+    """Give ``project`` a new token for the same bot (BotFather revoked or regenerated the old).
+
+    ``bot`` is Telegram's getMe answer for the new token; a token of any other bot is refused, so
+    the project's customers, chats and codes stay with the bot they were made for. The bot's
+    username is taken from the answer, in case it was renamed in @BotFather meanwhile.
+    """
+    token = check_replacement_token(session, project, bot_token)
+    if str(bot.get("id")) != token.partition(":")[0]:
+        raise InvalidInput("bot_token", "Telegram answered for a different bot; check the token.")
+    if int(bot["id"]) != project.bot_user_id:
+        raise InvalidInput(
+            "bot_token",
+            f"This token belongs to @{bot.get('username') or bot['id']}, "
+            f"not @{project.bot_username}. Paste the token of @{project.bot_username}.",
+        )
+    project.bot_token = token
+    if bot.get("username"):
+        project.bot_username = bot["username"]
+    session.flush()
+    return project
+
+
 def rename_project(session: Session, project: Project, name: str) -> Project:
     name = (name or "").strip()
     if not name:

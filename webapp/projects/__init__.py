@@ -9,6 +9,7 @@ from webapp.dashboard.rendering import is_htmx, render_page_or_fragment
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.projects import (
     check_new_project,
+    check_replacement_token,
     create_project,
     owned_project,
     owned_resource,
@@ -17,10 +18,11 @@ from webapp.domain.projects import (
     project_resources,
     record_resource,
     rename_project,
+    replace_bot_token,
 )
 from webapp.extensions import db
 from webapp.models import utcnow
-from webapp.projects.forms import ProjectForm, RenameProjectForm, ResourceForm
+from webapp.projects.forms import BotTokenForm, ProjectForm, RenameProjectForm, ResourceForm
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 
@@ -107,6 +109,9 @@ def _resources_context(project, form, form_error=None, notice=None) -> dict:
     plans = [p for p in project.plans if p.archived_at is None]
     return {
         "project": project,
+        "token_form": BotTokenForm(formdata=None),
+        "token_error": None,
+        "token_notice": None,
         "resources": project_resources(db.session, project.id),
         "resource_form": form,
         "form_error": form_error,
@@ -132,6 +137,57 @@ def edit_project(project_id: int):
             return redirect(url_for("projects.show_project", project_id=project.id), 303)
     status = 400 if form.is_submitted() else 200
     return render_template("projects/edit.html", project=project, form=form), status
+
+
+@bp.post("/<int:project_id>/token")
+@login_required
+def replace_token(project_id: int):
+    project = _project_or_404(project_id)
+    form = BotTokenForm()
+    form_error = None
+    if form.validate_on_submit():
+        try:
+            token = check_replacement_token(db.session, project, form.bot_token.data)
+            db.session.rollback()  # no transaction (or SQLite write lock) while Telegram answers
+            with telegram.while_someone_waits():
+                bot = telegram.get_me(token)
+            replace_bot_token(db.session, project, token, bot)
+            db.session.commit()
+        except IntegrityError:
+            # Another project saved the same token a moment ago.
+            db.session.rollback()
+            form.bot_token.errors.append("This token is already used by another project.")
+        except InvalidInput as exc:
+            db.session.rollback()
+            getattr(form, exc.field).errors.append(exc.message)
+        except telegram.Unauthorized:
+            db.session.rollback()
+            form.bot_token.errors.append(
+                "Telegram does not accept this token. Copy the current one again from "
+                "@BotFather (/mybots → your bot → API Token)."
+            )
+        except telegram.TelegramError as exc:
+            db.session.rollback()
+            form_error = _telegram_problem(exc, "the new token")
+        else:
+            notice = (
+                f"@{project.bot_username} now uses the new token. The bot switches to it "
+                "within half a minute."
+            )
+            if not is_htmx():
+                flash(notice, "success")
+                return redirect(url_for("projects.show_project", project_id=project.id), 303)
+            return _token_answer(project, BotTokenForm(formdata=None), notice=notice)
+    status = 502 if form_error else 400
+    return _token_answer(project, form, form_error=form_error, status=status)
+
+
+def _token_answer(project, form, form_error=None, notice=None, status=200):
+    context = _resources_context(project, ResourceForm(formdata=None))
+    context.update(token_form=form, token_error=form_error, token_notice=notice)
+    return render_page_or_fragment(
+        "projects/show.html", "projects/_bot.html", status=status, **context
+    )
 
 
 @bp.post("/<int:project_id>/resources")

@@ -37,3 +37,10 @@ class ResourceForm(FlaskForm):
             Length(max=200, message="That is too long for a username or chat id."),
         ],
     )
+
+
+class BotTokenForm(FlaskForm):
+    # A password input, like the first token: it is a secret.
+    bot_token = PasswordField(
+        "New bot token", validators=[InputRequired("Paste the new bot token from @BotFather.")]
+    )
