@@ -112,3 +112,18 @@ def test_a_password_change_without_the_csrf_token_is_refused(app_config, auth):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_changed_password_logs_out_every_other_session_but_this_one(
+    app, auth, client, logged_in_owner
+):
+    other_device = app.test_client()
+    assert other_device.post(
+        "/login", data={"email": logged_in_owner.email, "password": PASSWORD}
+    ).status_code == 302
+    assert other_device.get("/").status_code == 200
+
+    assert _change(client).status_code == 303
+
+    assert client.get("/account").status_code == 200
+    assert other_device.get("/").status_code == 302

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
@@ -65,6 +66,15 @@ class Owner(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     projects: Mapped[list[Project]] = relationship(back_populates="owner")
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session cookie: the id and a fingerprint of the password
+        hash, so a changed password ends every session made with the old one."""
+        return f"{self.id}.{password_fingerprint(self.password_hash)}"
+
+
+def password_fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 class Project(db.Model):

@@ -19,7 +19,7 @@ from webapp.domain.accounts import authenticate, create_owner
 from webapp.domain.errors import InvalidInput
 from webapp.domain.ratelimit import clear_login_failures, login_blocked, record_login_failure
 from webapp.extensions import db, login_manager
-from webapp.models import Owner, utcnow
+from webapp.models import Owner, password_fingerprint, utcnow
 from webapp.queues import get_redis
 
 bp = Blueprint("auth", __name__)
@@ -30,8 +30,14 @@ login_manager.login_message_category = "info"
 
 
 @login_manager.user_loader
-def load_owner(owner_id: str) -> Owner | None:
-    return db.session.get(Owner, int(owner_id))
+def load_owner(session_id: str) -> Owner | None:
+    owner_id, _, fingerprint = session_id.partition(".")
+    if not owner_id.isdigit():
+        return None
+    owner = db.session.get(Owner, int(owner_id))
+    if owner is None or fingerprint != password_fingerprint(owner.password_hash):
+        return None  # the password changed since this session logged in
+    return owner
 
 
 @login_manager.unauthorized_handler

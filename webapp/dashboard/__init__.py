@@ -1,7 +1,7 @@
 """The dashboard home, the activity feed, the owner's account and the Telegram link."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, login_user
 
 from webapp.dashboard.forms import AccountForm, PasswordForm
 from webapp.dashboard.rendering import render_page_or_fragment
@@ -87,6 +87,9 @@ def change_account_password():
             getattr(form, exc.field).errors.append(exc.message)
         else:
             db.session.commit()
+            # The session's id holds the password's fingerprint: renew it here, while every
+            # other session made with the old password is logged out.
+            login_user(current_user)
             flash("Your password is changed. Use the new one from now on.", "success")
             return redirect(url_for("dashboard.account"), 303)
     return _account_page(AccountForm(formdata=None, obj=current_user), form, 400)
