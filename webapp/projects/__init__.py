@@ -60,30 +60,17 @@ def new_project():
     form = ProjectForm()
     form_error = None
     if form.validate_on_submit():
-        try:
-            name, token = check_new_project(db.session, form.name.data, form.bot_token.data)
-            db.session.rollback()  # no transaction (or SQLite write lock) while Telegram answers
-            with telegram.while_someone_waits():
-                bot = telegram.get_me(token)
-            project = create_project(db.session, current_user.id, name, token, bot, utcnow())
-            db.session.commit()
-        except IntegrityError:
-            # The same token was saved a moment ago by another request.
-            db.session.rollback()
-            form.bot_token.errors.append("This bot is already connected to a project.")
-        except InvalidInput as exc:
-            db.session.rollback()
-            getattr(form, exc.field).errors.append(exc.message)
-        except telegram.Unauthorized:
-            db.session.rollback()
-            form.bot_token.errors.append(
-                "Telegram does not accept this token. Copy it again from @BotFather "
-                "(/mybots → your bot → API Token)."
-            )
-        except telegram.TelegramError as exc:
-            db.session.rollback()
-            form_error = _telegram_problem(exc, "the bot token")
-        else:
+        name = form.name.data
+        project, form_error = _save_with_checked_token(
+            form,
+            check=lambda: check_new_project(db.session, name, form.bot_token.data)[1],
+            save=lambda token, bot: create_project(
+                db.session, current_user.id, name, token, bot, utcnow()
+            ),
+            taken="This bot is already connected to a project.",
+            subject="the bot token",
+        )
+        if project is not None:
             flash(
                 f"Project “{project.name}” is connected to @{project.bot_username}. "
                 "Next: add the channels and groups the bot administers.",
@@ -94,6 +81,39 @@ def new_project():
     if form_error:
         status = 502
     return render_template("projects/new.html", form=form, form_error=form_error), status
+
+
+def _save_with_checked_token(form, *, check, save, taken: str, subject: str):
+    """check() → getMe outside any transaction → save(token, bot) → commit.
+
+    Returns (what save returned, None), or (None, a page-level error for a Telegram failure)
+    with field errors put on ``form``; nothing is saved on any refusal.
+    """
+    try:
+        token = check()
+        db.session.rollback()  # no transaction (or SQLite write lock) while Telegram answers
+        with telegram.while_someone_waits():
+            bot = telegram.get_me(token)
+        saved = save(token, bot)
+        db.session.commit()
+        return saved, None
+    except IntegrityError:
+        # The same token was saved a moment ago by another request.
+        db.session.rollback()
+        form.bot_token.errors.append(taken)
+    except InvalidInput as exc:
+        db.session.rollback()
+        getattr(form, exc.field).errors.append(exc.message)
+    except telegram.Unauthorized:
+        db.session.rollback()
+        form.bot_token.errors.append(
+            "Telegram does not accept this token. Copy it again from @BotFather "
+            "(/mybots → your bot → API Token)."
+        )
+    except telegram.TelegramError as exc:
+        db.session.rollback()
+        return None, _telegram_problem(exc, subject)
+    return None, None
 
 
 @bp.get("/<int:project_id>")
@@ -146,30 +166,14 @@ def replace_token(project_id: int):
     form = BotTokenForm()
     form_error = None
     if form.validate_on_submit():
-        try:
-            token = check_replacement_token(db.session, project, form.bot_token.data)
-            db.session.rollback()  # no transaction (or SQLite write lock) while Telegram answers
-            with telegram.while_someone_waits():
-                bot = telegram.get_me(token)
-            replace_bot_token(db.session, project, token, bot)
-            db.session.commit()
-        except IntegrityError:
-            # Another project saved the same token a moment ago.
-            db.session.rollback()
-            form.bot_token.errors.append("This token is already used by another project.")
-        except InvalidInput as exc:
-            db.session.rollback()
-            getattr(form, exc.field).errors.append(exc.message)
-        except telegram.Unauthorized:
-            db.session.rollback()
-            form.bot_token.errors.append(
-                "Telegram does not accept this token. Copy the current one again from "
-                "@BotFather (/mybots → your bot → API Token)."
-            )
-        except telegram.TelegramError as exc:
-            db.session.rollback()
-            form_error = _telegram_problem(exc, "the new token")
-        else:
+        saved, form_error = _save_with_checked_token(
+            form,
+            check=lambda: check_replacement_token(db.session, project, form.bot_token.data),
+            save=lambda token, bot: replace_bot_token(db.session, project, token, bot),
+            taken="This token is already used by another project.",
+            subject="the new token",
+        )
+        if saved is not None:
             notice = (
                 f"@{project.bot_username} now uses the new token. The bot switches to it "
                 "within half a minute."
