@@ -6,7 +6,7 @@ link of their own single-use code at the same moment (with 10 bots, 100 customer
 must get exactly one confirmation, and the database must hold exactly one activation each.
 Latency is from putting the update in the emulator's queue to the emulator receiving the
 confirmation ``sendMessage`` (the bot's wait for its next ``getUpdates`` answer and its own
-pacing to 30 messages/s per bot are included; the emulator adds no delays of its own).
+pacing (webapp.throttle) are included; the emulator adds no delays of its own).
 
     python -m bench.bot [--quick] [--updates 1000] [--bots 1,10]
 """
@@ -157,10 +157,13 @@ def main(argv=None) -> list[Row]:
     load_before = load_average()
     app = bench_app(database_url())
     rows: list[Row] = []
+    from webapp.throttle import PER_BOT_PER_SECOND as pace
+
     notes = [
-        "the bot paces its replies to 30 messages/s per bot (webapp.throttle, shared with the "
-        "workers), so one bot's 1,000 answers take at least 33 s: with one bot the latency is "
-        "that queue; with 10 bots the pacing allows 300/s and the bot's own capacity shows"
+        f"the bot paces its replies to {pace} messages/s per bot (webapp.throttle, shared with "
+        f"the workers), so one bot's {args.updates:,} answers take at least "
+        f"{args.updates / pace:.0f} s: with one bot the latency is that queue; with 10 bots the "
+        f"pacing allows {10 * pace}/s and the bot's own capacity shows"
     ]
     for bots in bot_counts:
         more_rows, more_notes = one_run(app, bots, args.updates, args.quick, args.timeout)
