@@ -422,45 +422,44 @@ class ProjectHandlers:
     # ---- /newcode ---------------------------------------------------------------------------
 
     def on_newcode(self, chat_id: int, user: TelegramUser) -> None:
-        session = db.session
-        try:
-            step = newcode_wizard.start(session, self.project_id, user.id, utcnow())
-        except newcode_wizard.NotAnOwner:
-            session.rollback()
-            self.reply(chat_id, texts.not_owner())
-            return
-        except newcode_wizard.NoPlans as exc:
-            session.commit()
-            self.reply(chat_id, texts.newcode_no_plans(str(exc)))
-            return
-        code_entry.clear_pending_step(session, self.project_id, user.id)
-        self.wizard_step(chat_id, step)
+        step = self.wizard_answer(
+            chat_id,
+            lambda session: newcode_wizard.start(session, self.project_id, user.id, utcnow()),
+        )
+        if step is not None:
+            code_entry.clear_pending_step(db.session, self.project_id, user.id)
+            self.wizard_step(chat_id, step)
 
     def on_newcode_button(
         self, chat_id: int, user: TelegramUser, nonce: str, step_name: str, value: str
     ) -> None:
+        step = self.wizard_answer(
+            chat_id,
+            lambda session: newcode_wizard.choose(
+                session, self.project_id, user.id, nonce, step_name, value, utcnow()
+            ),
+        )
+        if step is not None:
+            self.wizard_step(chat_id, step)
+
+    def wizard_answer(self, chat_id: int, ask):
+        """The wizard's next step from ``ask(session)``, or ``None`` after replying to a refusal."""
         session = db.session
         try:
-            step = newcode_wizard.choose(
-                session, self.project_id, user.id, nonce, step_name, value, utcnow()
-            )
+            return ask(session)
         except newcode_wizard.NotAnOwner:
             session.rollback()
             self.reply(chat_id, texts.not_owner())
-            return
         except newcode_wizard.WizardGone:
             session.rollback()
             self.reply(chat_id, texts.newcode_gone())
-            return
         except newcode_wizard.NoPlans as exc:
             session.commit()
             self.reply(chat_id, texts.newcode_no_plans(str(exc)))
-            return
         except InvalidInput as exc:
             session.rollback()
             self.reply(chat_id, texts.newcode_invalid(exc.message))
-            return
-        self.wizard_step(chat_id, step)
+        return None
 
     def wizard_step(self, chat_id: int, step) -> None:
         """Commit the wizard's progress (or the codes made), then show the next step."""
