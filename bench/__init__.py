@@ -66,7 +66,9 @@ def bench_app(url: str | None = None, pool_size: int = 10, **config):
     options = engine_options(url)
     if not is_sqlite(url):
         options.update(pool_size=pool_size, max_overflow=0, pool_timeout=120)
-    return create_app(
+    if os.environ.get("ADMIT_TEST_NOW"):
+        os.environ["ADMIT_FAKE_CLOCK"] = "1"  # this process reads the run's clock too
+    app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": url,
             "SQLALCHEMY_ENGINE_OPTIONS": options,
@@ -75,6 +77,12 @@ def bench_app(url: str | None = None, pool_size: int = 10, **config):
             **config,
         }
     )
+    if os.environ.get("ADMIT_TEST_NOW"):
+        from webapp.clock import set_fake_now
+        from webapp.queues import redis_from_url
+
+        set_fake_now(redis_from_url(redis_url()), bench_now(), ticking=True)
+    return app
 
 
 _LOCK = None  # the connection holding this process's claim on the bench database
@@ -119,10 +127,28 @@ def fresh_database(app) -> None:
 
 
 def fresh_redis() -> None:
-    """Empty the bench's Redis db: queues, throttle windows, counters of an earlier run."""
+    """Empty the bench's Redis db: queues, throttle windows, counters of an earlier run.
+
+    Under ``ADMIT_TEST_NOW`` (the suite's quick runs on another date) the product's clock in every
+    process of the run is set to start at that moment and run on, as the emulator's does.
+    """
+    from webapp.clock import set_fake_now
     from webapp.queues import redis_from_url
 
-    redis_from_url(redis_url()).flushdb()
+    redis = redis_from_url(redis_url())
+    redis.flushdb()
+    if os.environ.get("ADMIT_TEST_NOW"):
+        set_fake_now(redis, bench_now(), ticking=True)
+
+
+def bench_now() -> datetime:
+    """The run's "now": ``ADMIT_TEST_NOW`` when the test suite runs a quick check on another
+    date, else the real time. Seeds, processes and the emulator all start from it."""
+    raw = os.environ.get("ADMIT_TEST_NOW")
+    moment = datetime.fromisoformat(raw) if raw else datetime.now(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from bench import (
     Row,
     Stopwatch,
     bench_app,
+    bench_now,
     database_url,
     fresh_database,
     is_sqlite,
@@ -382,7 +383,7 @@ def main(argv=None) -> list[Row]:
         args.attempts, args.codes, args.threads, args.pool = 30, 40, 2, 10
     load_before = load_average()
     url = database_url()
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = bench_now()
     app = bench_app(url, pool_size=max(args.pool, args.threads))
     fresh_database(app)
     from webapp.extensions import db

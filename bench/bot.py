@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
 from bench import (
     Row,
     bench_app,
+    bench_now,
     database_url,
     fresh_database,
     fresh_redis,
@@ -50,7 +50,7 @@ def one_run(app, bots: int, updates: int, quick: bool, timeout: float):
     from webapp.extensions import db
     from webapp.models import Activation
 
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = bench_now()
     fresh_database(app)
     fresh_redis()
     with app.app_context():

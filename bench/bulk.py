@@ -9,12 +9,12 @@ collision check, the inserts, the audit row), ``codes_csv`` of the new codes, co
 from __future__ import annotations
 
 import statistics
-from datetime import UTC, datetime
 
 from bench import (
     Row,
     Stopwatch,
     bench_app,
+    bench_now,
     database_url,
     fresh_database,
     load_average,
@@ -70,7 +70,7 @@ def main(argv=None) -> list[Row]:
     if args.quick:
         args.table, args.batches, args.size, args.repeat = 2_000, 2, 50, 2
     load_before = load_average()
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = bench_now()
     app = bench_app(database_url())
     fresh_database(app)
     from webapp.extensions import db

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from bench import (
@@ -28,6 +27,7 @@ from bench import (
     ROOT,
     Row,
     bench_app,
+    bench_now,
     database_url,
     fresh_database,
     load_average,
@@ -232,7 +232,7 @@ def main(argv=None) -> list[Row]:
     if args.quick:
         args.codes, tool, quick_requests = 500, "python", 5
     load_before = load_average()
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = bench_now()
     app = bench_app(database_url())
     fresh_database(app)
     from webapp.extensions import db

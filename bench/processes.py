@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import ROOT, database_url, redis_url
+from bench import ROOT, bench_now, database_url, redis_url
 
 
 def emulator():
@@ -19,7 +19,7 @@ def emulator():
         sys.path.insert(0, str(ROOT))
     from tests.telegram_emulator import BotApiEmulator
 
-    return BotApiEmulator().start()
+    return BotApiEmulator(clock_start=bench_now().timestamp()).start()
 
 
 def process_env(api_url: str, **extra: str) -> dict:
@@ -33,6 +33,8 @@ def process_env(api_url: str, **extra: str) -> dict:
         PYTHONUNBUFFERED="1",
         **extra,
     )
+    if os.environ.get("ADMIT_TEST_NOW"):
+        env["ADMIT_FAKE_CLOCK"] = "1"  # the run's clock, set by fresh_redis()
     return env
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select
 
 from bench import (
     Row,
     bench_app,
+    bench_now,
     database_url,
     fresh_database,
     fresh_redis,
@@ -105,7 +106,7 @@ def one_run(app, bots: int, reminders: int, workers: int, quick: bool) -> tuple[
 
     from webapp.queues import QUEUE_NAME, redis_from_url
 
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = bench_now()
     fresh_database(app)
     fresh_redis()
     projects = seed(app, bots, reminders, now)

@@ -106,6 +106,7 @@ def bot_env(database_url: str, redis_url: str, api_url: str) -> dict:
         TELEGRAM_API_URL=api_url,
         SECRET_KEY="test-secret",
         ADMIT_ENV="test",
+        ADMIT_FAKE_CLOCK="1",  # the test's clock, which the ``app`` fixture sets
         BOT_RELOAD_SECONDS="0.3",
         BOT_POLL_TIMEOUT="10",
         PYTHONUNBUFFERED="1",
@@ -115,7 +116,9 @@ def bot_env(database_url: str, redis_url: str, api_url: str) -> dict:
 
 @pytest.fixture(scope="module", name="emu")
 def emu_fixture():
-    emulator = BotApiEmulator().start()
+    from tests.conftest import NOW
+
+    emulator = BotApiEmulator(clock_start=NOW.timestamp()).start()
     yield emulator
     emulator.stop()
 

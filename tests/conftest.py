@@ -18,12 +18,31 @@ from webapp.config import normalize_database_url
 from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
-NOW = datetime(2026, 11, 26, 14, 5, tzinfo=UTC)
+DEFAULT_TEST_NOW = "2026-11-26T14:05:00+00:00"
+
+
+def _test_now() -> datetime:
+    """The tests' "now": ``ADMIT_TEST_NOW`` (an ISO date-time), by default a fixed day.
+
+    Every component under test takes its time from here (the product's clock, the emulator's),
+    so the suite passes on any date; ``.ci/run`` proves it by running a year back and ahead.
+    """
+    raw = os.environ.get("ADMIT_TEST_NOW") or DEFAULT_TEST_NOW
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise pytest.UsageError(f"ADMIT_TEST_NOW is not an ISO date-time: {raw!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+NOW = _test_now()
 
 
 def pytest_report_header(config):
     redis = os.environ.get("TEST_REDIS_URL") or "embedded"
-    return [f"database: {_database_label()}", f"redis: {redis}"]
+    return [f"database: {_database_label()}", f"redis: {redis}", f"now: {NOW.isoformat()}"]
 
 
 def _database_label() -> str:
@@ -89,7 +108,14 @@ def app_config(migrated, redis_url) -> dict:
 
 @pytest.fixture
 def app(app_config):
+    from webapp.clock import set_fake_now
+    from webapp.queues import get_redis
+
     app = create_app(app_config)
+    with app.app_context():
+        # The product's clock reads the test's "now" in this process and in every process the
+        # test starts (bot, worker), until a test moves it.
+        set_fake_now(get_redis(), NOW)
     yield app
     with app.app_context():
         db.session.remove()
@@ -203,7 +229,7 @@ def emulator(app_config):
     from tests.telegram_emulator import BotApiEmulator
     from webapp import telegram
 
-    emu = BotApiEmulator().start()
+    emu = BotApiEmulator(clock_start=NOW.timestamp()).start()
     previous = app_config["TELEGRAM_API_URL"]
     app_config["TELEGRAM_API_URL"] = emu.url
     # pyTelegramBotAPI's endpoint is a module global: point it here even if ``app`` exists already.

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import NOW
 from tests.dashboard_helpers import HTMX, count, data, text
 from tests.factories import PASSWORD
 from webapp import create_app
@@ -127,13 +128,12 @@ def test_the_account_lock_is_counted_per_account_not_for_everyone(auth, client):
 
 def test_the_account_lock_ends_with_its_window(auth, monkeypatch):
     from webapp import auth as auth_views
-    from webapp.models import utcnow
 
     auth.create_owner("ann@example.com")
     for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT_AND_IP):
         auth.login("ann@example.com", "wrong password!")
     assert auth.login("ann@example.com", PASSWORD).status_code == 429
-    later = utcnow() + timedelta(seconds=ratelimit.WINDOW_SECONDS + 1)
+    later = NOW + timedelta(seconds=ratelimit.WINDOW_SECONDS + 1)
     monkeypatch.setattr(auth_views, "utcnow", lambda: later)
     assert auth.login("ann@example.com", PASSWORD).status_code == 302
 

@@ -474,11 +474,13 @@ def test_newcode_typed_values_are_checked_and_a_bulk_makes_a_batch(session, now,
     step = newcode_wizard.answer_text(session, project.id, 4242, "1,000", now)
     assert step.max_activations == 1000
     step = newcode_wizard.choose(session, project.id, 4242, step.nonce, "expiry", "date", now)
-    for bad in ("tomorrow", "2026-02-30", "2026-11-25"):
+    year = now.year + 1
+    yesterday = (now - timedelta(days=1)).strftime("%Y-%m-%d")
+    for bad in ("tomorrow", f"{year}-02-30", yesterday):
         with pytest.raises(InvalidInput):
             newcode_wizard.answer_text(session, project.id, 4242, bad, now)
-    step = newcode_wizard.answer_text(session, project.id, 4242, "2027-02-26", now)
-    assert step.expires_at == datetime(2027, 2, 27, tzinfo=UTC)
+    step = newcode_wizard.answer_text(session, project.id, 4242, f"{year}-02-26", now)
+    assert step.expires_at == datetime(year, 2, 27, tzinfo=UTC)
     step = newcode_wizard.choose(session, project.id, 4242, step.nonce, "kind", "bulk", now)
     with pytest.raises(InvalidInput):
         newcode_wizard.answer_text(session, project.id, 4242, "501", now)
@@ -491,8 +493,9 @@ def test_newcode_typed_values_are_checked_and_a_bulk_makes_a_batch(session, now,
 
 
 def test_a_custom_expiry_date_is_read_in_the_owners_time_zone(now):
-    expires = newcode_wizard.parse_expiry_date("2027-02-26 09:30", "Europe/Berlin", now)
-    assert expires == datetime(2027, 2, 26, 8, 30, tzinfo=UTC)
+    year = now.year + 1
+    expires = newcode_wizard.parse_expiry_date(f"{year}-02-26 09:30", "Europe/Berlin", now)
+    assert expires == datetime(year, 2, 26, 8, 30, tzinfo=UTC)  # CET is UTC+1
 
 
 def test_newcode_refuses_anyone_but_the_linked_owner(session, now, owned):
@@ -574,13 +577,14 @@ def test_newcode_shows_the_expiry_in_the_owners_time_zone_as_typed(session, now)
     step = newcode_wizard.choose(session, project.id, 4444, step.nonce, "max", "1", now)
     step = newcode_wizard.choose(session, project.id, 4444, step.nonce, "expiry", "date", now)
 
-    step = newcode_wizard.answer_text(session, project.id, 4444, "2027-02-26 09:30", now)
+    year = now.year + 1
+    step = newcode_wizard.answer_text(session, project.id, 4444, f"{year}-02-26 09:30", now)
 
-    assert step.expires_at == datetime(2027, 2, 26, 8, 30, tzinfo=UTC)
-    assert "expires 26 Feb 2027, 09:30 (Europe/Berlin)" in texts.newcode_prompt(step)
+    assert step.expires_at == datetime(year, 2, 26, 8, 30, tzinfo=UTC)
+    assert f"expires 26 Feb {year}, 09:30 (Europe/Berlin)" in texts.newcode_prompt(step)
     done = newcode_wizard.choose(session, project.id, 4444, step.nonce, "kind", "single", now)
     [code] = done.codes
     confirmation = texts.newcode_single(project.bot_username, code.code, code.expires_at,
                                         code.max_activations, done.timezone)
-    assert "expires 26 Feb 2027, 09:30 (Europe/Berlin)" in confirmation
+    assert f"expires 26 Feb {year}, 09:30 (Europe/Berlin)" in confirmation
     assert "(UTC)" not in confirmation

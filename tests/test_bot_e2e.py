@@ -22,6 +22,8 @@ from tests.bot_process import (  # noqa: F401 - fixtures
     wait_polling,
     wait_until,
 )
+from tests.conftest import NOW
+from webapp.domain.memberships import INVITE_LINK_LIFETIME
 from webapp.extensions import db
 from webapp.models import (
     AccessCode,
@@ -30,7 +32,6 @@ from webapp.models import (
     Customer,
     Membership,
     Resource,
-    utcnow,
 )
 
 pytestmark = pytest.mark.slow
@@ -98,7 +99,7 @@ def new_code(world: World, **fields) -> str:
     """A code of the world's plan, committed; the session is left with no transaction open
     (on SQLite every transaction holds the write lock the bot process needs)."""
     plan = db.session.get(factories.Plan, world.plan_id)
-    text = factories.make_code(plan, utcnow(), **fields).code
+    text = factories.make_code(plan, NOW, **fields).code
     db.session.commit()
     return text
 
@@ -163,6 +164,36 @@ def test_activation_link_confirms_with_a_join_button_that_lets_the_customer_in(e
     # The link was for Ann alone: a second person cannot use it.
     bob = new_customer(emu)
     assert emu.open_invite_link(bob, join["url"]).startswith("refused")
+
+
+def test_the_bot_process_keeps_the_tests_clock_for_activations_links_and_joins(emu, world):
+    """One clock for every process: the bot dates what it does by the product's clock (here the
+    test's "now", which is not today), and the links it makes expire by Telegram's clock."""
+    code = new_code(world)
+    ann = new_customer(emu)
+
+    say(emu, world, ann, f"/start {code}")
+    [join] = buttons(last_message(emu, world, ann))
+    assert emu.open_invite_link(ann, join["url"]) == "joined"
+
+    joined_at = wait_until(_first_join, what="the join recorded")
+    assert joined_at == NOW
+    assert _read(select(Activation.activated_at)) == NOW
+    link_call = emu.calls(world.token, "createChatInviteLink")[-1]["params"]
+    assert int(link_call["expire_date"]) == int((NOW + INVITE_LINK_LIFETIME).timestamp())
+
+
+def _first_join():
+    return _read(select(Membership.joined_at).where(Membership.joined_at.is_not(None)))
+
+
+def _read(query):
+    """One value, read in a transaction of its own (an open one would block the bot's writes)."""
+    db.session.rollback()
+    try:
+        return db.session.scalars(query).first()
+    finally:
+        db.session.rollback()
 
 
 def test_a_redelivered_start_does_not_activate_twice_and_sends_the_join_button_again(emu, world):
@@ -253,7 +284,7 @@ def test_a_code_pasted_without_start_is_activated_too(emu, world):
 def test_every_refusal_has_its_own_message_and_changes_nothing(app_ctx, emu, world):
     from webapp.domain.rollback import rollback_code
 
-    now = utcnow()
+    now = NOW
     expired = new_code(world)
     db.session.execute(
         AccessCode.__table__.update()
@@ -352,7 +383,7 @@ def test_owner_link_links_the_telegram_account_once(app_ctx, emu, world):
     owner = db.session.get(Owner, world.owner_id)
     owner.telegram_user_id = None
     owner.telegram_link_token = token
-    owner.telegram_link_issued_at = utcnow() - timedelta(hours=2)  # links work for an hour
+    owner.telegram_link_issued_at = NOW - timedelta(hours=2)  # links work for an hour
     db.session.commit()
     olga = new_customer(emu)
 
@@ -361,7 +392,7 @@ def test_owner_link_links_the_telegram_account_once(app_ctx, emu, world):
     db.session.rollback()
     owner = db.session.get(Owner, world.owner_id)
     assert owner.telegram_user_id is None
-    owner.telegram_link_issued_at = utcnow()
+    owner.telegram_link_issued_at = NOW
     db.session.commit()
 
     say(emu, world, olga, f"/start {token}")
@@ -579,7 +610,7 @@ def test_someone_using_a_link_made_for_another_customer_is_removed(emu, world):
 def test_a_deleted_project_stops_polling_without_a_restart(emu, world):
     from webapp.models import Project
 
-    db.session.get(Project, world.project_id).deleted_at = utcnow()
+    db.session.get(Project, world.project_id).deleted_at = NOW
     db.session.commit()
 
     wait_until(

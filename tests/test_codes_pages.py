@@ -9,6 +9,7 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import func, select
 
+from tests.conftest import NOW
 from tests.factories import make_code, make_owner, make_plan, make_project, make_resource, tg_user
 from webapp import jobs
 from webapp.domain.activation import activate_code
@@ -22,7 +23,6 @@ from webapp.models import (
     Plan,
     Removal,
     Subscription,
-    utcnow,
 )
 
 HTMX = {"HX-Request": "true"}
@@ -69,7 +69,7 @@ def stranger(app):
         owner = make_owner("stranger@example.com")
         project = make_project(owner, name="Other Club")
         plan = make_plan(project, "Other plan")
-        code = make_code(plan, utcnow())
+        code = make_code(plan, NOW)
         resource = make_resource(project, "Other Channel")
         customer = Customer(project_id=project.id, telegram_user_id=6601, first_name="Olaf")
         db.session.add(customer)
@@ -89,7 +89,7 @@ def stranger(app):
             project.id,
             CodeRequest(plan_id=plan.id, max_activations=1, expires_at=None, count=2),
             owner_id=owner.id,
-            now=utcnow(),
+            now=NOW,
         )
         db.session.commit()
         return SimpleNamespace(
@@ -104,7 +104,7 @@ def stranger(app):
 def _code(app, plan_id, **kw):
     with app.app_context():
         plan = db.session.get(Plan, plan_id)
-        code = make_code(plan, kw.pop("now", utcnow()), **kw)
+        code = make_code(plan, kw.pop("now", NOW), **kw)
         db.session.commit()
         return code.id, code.code
 
@@ -112,7 +112,7 @@ def _code(app, plan_id, **kw):
 def _activate(app, project_id, code_text, user_id, **names):
     with app.app_context():
         result = activate_code(
-            db.session, project_id, code_text, tg_user(user_id, **names), utcnow()
+            db.session, project_id, code_text, tg_user(user_id, **names), NOW
         )
         db.session.commit()
         return result.subscription.id
@@ -150,7 +150,7 @@ def test_history_restore_gets_the_whole_page(client, gold):
 
 
 def test_code_list_filters_by_status_plan_and_search(app, client, gold):
-    past = utcnow() - timedelta(days=3)
+    past = NOW - timedelta(days=3)
     expired_id, expired = _code(app, gold.plan_id, now=past, expires_at=past + timedelta(days=1))
     _, used = _code(app, gold.plan_id, max_activations=1)
     _activate(app, gold.project_id, used, 6001)
@@ -173,7 +173,7 @@ def test_code_list_filters_by_status_plan_and_search(app, client, gold):
 
 def test_code_list_pages_with_older_and_newer_links(app, client, gold):
     app.config["CODES_PAGE_SIZE"] = 3
-    start = utcnow() - timedelta(hours=1)
+    start = NOW - timedelta(hours=1)
     made = [_code(app, gold.plan_id, now=start + timedelta(minutes=i))[1] for i in range(7)]
     first = text(client.get("/codes/", headers=HTMX))
     assert [c for c in reversed(made) if c in first] == list(reversed(made))[:3]
@@ -192,10 +192,10 @@ def test_statuses_follow_the_clock_the_jobs_use(app, client, gold):
     from webapp.clock import set_fake_now
     from webapp.queues import get_redis
 
-    _, code_text = _code(app, gold.plan_id, expires_at=utcnow() + timedelta(days=1))
+    _, code_text = _code(app, gold.plan_id, expires_at=NOW + timedelta(days=1))
     assert ">active<" in text(client.get("/codes/?status=active", headers=HTMX))
     with app.app_context():
-        set_fake_now(get_redis(), utcnow() + timedelta(days=2))
+        set_fake_now(get_redis(), NOW + timedelta(days=2))
     body = text(client.get("/codes/?status=expired", headers=HTMX))
     assert code_text in body and ">expired<" in body
     assert code_text not in text(client.get("/codes/?status=active", headers=HTMX))
@@ -244,7 +244,7 @@ def test_code_detail_shows_each_subscription_state(app, client, gold):
         for name, uid in [("reminded", 8001), ("ended", 8002), ("pending", 8003), ("failed", 8004)]
     }
     _activate(app, gold.project_id, code_text, 8005, username="fresh")
-    now = utcnow()
+    now = NOW
     with app.app_context():
         reminded = db.session.get(Subscription, subs["reminded"])
         reminded.reminder_sent_at = now
@@ -279,7 +279,7 @@ def test_batch_code_history_includes_the_batch_creation(app, client, gold):
             gold.project_id,
             CodeRequest(plan_id=gold.plan_id, max_activations=1, expires_at=None, count=3),
             owner_id=gold.owner_id,
-            now=utcnow(),
+            now=NOW,
         )
         db.session.commit()
         code_id = codes[0].id
@@ -297,7 +297,7 @@ def test_names_and_notes_are_escaped_everywhere(app, client, gold):
             gold.project_id,
             CodeRequest(plan_id=plan.id, max_activations=2, expires_at=None, note=evil),
             owner_id=gold.owner_id,
-            now=utcnow(),
+            now=NOW,
         )
         db.session.commit()
         code_id, code_text = codes[0].id, codes[0].code
@@ -318,7 +318,7 @@ def _batch(app, gold, count=5, **kw):
             gold.project_id,
             CodeRequest(plan_id=gold.plan_id, max_activations=2, count=count, **kw),
             owner_id=gold.owner_id,
-            now=utcnow(),
+            now=NOW,
         )
         db.session.commit()
         return batch.id, [c.code for c in codes]
@@ -349,7 +349,7 @@ def test_batch_page_and_its_codes_in_the_list(app, client, gold):
 
 
 def test_batch_csv_downloads_again_with_every_live_code(app, client, gold):
-    expires = utcnow() + timedelta(days=30)
+    expires = NOW + timedelta(days=30)
     batch_id, texts = _batch(app, gold, count=4, expires_at=expires)
     response = client.get(f"/codes/batches/{batch_id}/csv")
     assert response.status_code == 200
@@ -482,7 +482,7 @@ def test_a_rolled_back_code_lists_every_removal_it_queued(
         for key, (status, error) in states.items():
             removal = db.session.get(Removal, ids[key])
             removal.status, removal.last_error = status, error
-            removal.done_at = utcnow() if status == "done" else None
+            removal.done_at = NOW if status == "done" else None
         db.session.commit()
     body = text(client.get(f"/codes/{rollback_case.code_id}"))
     assert "The activations were deleted by the rollback." in body

@@ -10,9 +10,10 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import NOW
 from tests.factories import make_code, make_plan, make_project, make_resource
 from webapp.extensions import db
-from webapp.models import AccessCode, AuditEvent, Batch, Owner, Plan, utcnow
+from webapp.models import AccessCode, AuditEvent, Batch, Owner, Plan
 
 HTMX = {"HX-Request": "true"}
 
@@ -40,7 +41,7 @@ def gold(app, logged_in_owner):
         owner = db.session.get(Owner, logged_in_owner.id)
         project = make_project(owner, name="Gold Club", bot_username="GoldClubBot")
         plan = make_plan(project, "3 months", resources=[make_resource(project, "Gold Channel")])
-        archived = make_plan(project, "Old plan", archived_at=utcnow())
+        archived = make_plan(project, "Old plan", archived_at=NOW)
         db.session.commit()
         return SimpleNamespace(
             owner_id=owner.id, project_id=project.id, plan_id=plan.id, archived_id=archived.id
@@ -194,18 +195,18 @@ def test_bulk_without_htmx_redirects_to_the_batch(app, client, gold):
 
 def test_preset_expiry_counts_from_the_moment_of_creation(app, client, gold):
     data = {"step": "kind", "go": "create", **answers(gold, expiry="1w")}
-    before = utcnow()
+    before = NOW
     client.post("/codes/new", data=data, headers=HTMX)
     with app.app_context():
         code = db.session.scalars(select(AccessCode)).one()
-    assert before + timedelta(weeks=1) <= code.expires_at <= utcnow() + timedelta(weeks=1)
+    assert before + timedelta(weeks=1) <= code.expires_at <= NOW + timedelta(weeks=1)
 
 
 def test_custom_expiry_date_is_read_in_the_owners_time_zone(app, client, gold):
     with app.app_context():
         db.session.get(Owner, gold.owner_id).timezone = "Europe/Berlin"
         db.session.commit()
-    next_year = utcnow().year + 1
+    next_year = NOW.year + 1
     data = {
         "step": "kind",
         "go": "create",
@@ -220,7 +221,7 @@ def test_custom_expiry_date_is_read_in_the_owners_time_zone(app, client, gold):
 
 
 def _past_local() -> str:
-    return (utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    return (NOW - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
 
 
 INVALID = [
@@ -251,7 +252,7 @@ def test_wrong_answers_rerender_with_400_a_message_and_nothing_written(
     app, client, gold, overrides, step, field, message, kept, htmx
 ):
     with app.app_context():
-        make_code(db.session.get(Plan, gold.plan_id), utcnow(), custom_code="TAKEN-CODE")
+        make_code(db.session.get(Plan, gold.plan_id), NOW, custom_code="TAKEN-CODE")
         db.session.commit()
     overrides = {
         k: _past_local() if v == "PAST" else str(gold.archived_id) if v == "ARCHIVED" else v
@@ -279,7 +280,7 @@ def test_a_custom_code_taken_at_the_same_moment_is_a_400_not_a_500(
     from webapp.domain import codes
 
     with app.app_context():
-        make_code(db.session.get(Plan, gold.plan_id), utcnow(), custom_code="RACE-CODE")
+        make_code(db.session.get(Plan, gold.plan_id), NOW, custom_code="RACE-CODE")
         db.session.commit()
     check = codes.validate_code_request
 

@@ -2,7 +2,7 @@
 
 import math
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -132,7 +132,8 @@ def test_expiry_presets(now, preset, expected):
     assert expiry_from_preset(preset, now) == (None if expected is None else now + expected)
 
 
-def test_one_month_expiry_is_a_calendar_month(now):
+def test_one_month_expiry_is_a_calendar_month():
+    now = datetime(2026, 11, 26, 14, 5, tzinfo=UTC)  # a calendar fact: a date of its own
     assert expiry_from_preset("1m", now) == now.replace(month=12)
     assert expiry_from_preset("3m", now) == now.replace(year=2027, month=2)
 

@@ -19,6 +19,7 @@ from rq.worker import SimpleWorker
 from sqlalchemy import select
 
 import webapp.worker
+from tests.conftest import NOW
 from tests.factories import make_code, make_owner, make_plan, make_project, make_resource, tg_user
 from tests.telegram_emulator import BotApiEmulator
 from webapp import clock, jobs, telegram
@@ -40,7 +41,7 @@ CHANNEL, CHAT = -1001000000101, -1001000000102
 @pytest.fixture
 def bot_api(app_config):
     """The emulator, started before ``app`` so the app talks to it."""
-    emu = BotApiEmulator().start()
+    emu = BotApiEmulator(clock_start=NOW.timestamp()).start()
     app_config["TELEGRAM_API_URL"] = emu.url
     yield emu
     emu.stop()
@@ -56,7 +57,9 @@ class Harness:
         self.queue = Queue(QUEUE_NAME, connection=self.redis)
 
     def at(self, moment):
+        """Move the whole world to ``moment``: the product's clock and Telegram's."""
         clock.set_fake_now(self.redis, moment)
+        self.emu.set_clock(moment.timestamp())
 
     def sweep(self):
         """What ``rq cron`` does every minute, followed by a worker draining the queue."""

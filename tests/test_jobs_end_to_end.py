@@ -23,10 +23,11 @@ from tests.bot_process import (  # noqa: F401 - fixtures
     wait_handled,
     wait_polling,
 )
+from tests.conftest import NOW
 from webapp import clock, jobs
 from webapp.domain.activation import activate_code
 from webapp.extensions import db
-from webapp.models import Activation, Customer, Subscription, utcnow
+from webapp.models import Activation, Customer, Subscription
 from webapp.queues import QUEUE_NAME, get_redis
 
 pytestmark = pytest.mark.slow
@@ -99,8 +100,8 @@ def test_activation_reminder_once_then_removal_except_where_another_plan_still_c
     )
     short = factories.make_plan(project, "3 days", "day", 3, resources=[channel, chat])
     vip = factories.make_plan(project, "VIP chat, 1 month", "month", 1, resources=[chat])
-    short_code = factories.make_code(short, utcnow()).code
-    vip_code = factories.make_code(vip, utcnow()).code
+    short_code = factories.make_code(short, NOW).code
+    vip_code = factories.make_code(vip, NOW).code
     db.session.commit()
     wait_polling(emu, token)
 
@@ -163,7 +164,7 @@ def test_two_worker_processes_share_one_bots_limits(app_ctx, emu, migrated, redi
     emu.add_bot(token, username=f"Rate{n}Bot")
     project = factories.make_project(bot_token=token, bot_user_id=bot_id)
     plan = factories.make_plan(project, "3 days", "day", 3, resources=[])
-    now = utcnow()
+    now = NOW
     users = [520000 + n * 100 + i for i in range(50)]
     for user_id in users:
         emu.add_user(user_id, "Customer")

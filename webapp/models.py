@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp import clock
 from webapp.extensions import db
 
 
@@ -48,7 +49,8 @@ class UTCDateTime(TypeDecorator):
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, from the product's one clock (a test's or demo's clock when one is set)."""
+    return clock.now()
 
 
 class Owner(UserMixin, db.Model):

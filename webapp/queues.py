@@ -71,4 +71,5 @@ def _abandoned(job: Job, job_timeout: int) -> bool:
         return True
     if started.tzinfo is None:
         started = started.replace(tzinfo=UTC)
+    # RQ stamps jobs with the real time, whatever the product clock says.
     return datetime.now(UTC) - started > timedelta(seconds=job_timeout + 60)

@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.browser.conftest import HTMX_COPY, base_template_htmx, sri_sha384
+from tests.conftest import NOW
 from webapp.domain.activation import activate_code
 from webapp.domain.customers import TelegramUser
 from webapp.extensions import db
-from webapp.models import AccessCode, Batch, Removal, utcnow
+from webapp.models import AccessCode, Batch, Removal
 
 pytestmark = pytest.mark.browser
 
@@ -163,7 +164,7 @@ def test_owner_flow_from_sign_up_to_rollback(page, live_server, emulator, screen
         ).one()
         for user_id, name in ((5101, "ann"), (5102, "bob")):
             user = TelegramUser(user_id, name.title(), "Lee", name)
-            activate_code(db.session, project_id, single_code, user, utcnow())
+            activate_code(db.session, project_id, single_code, user, NOW)
         db.session.commit()
 
     # Detail and rollback: the confirmation says what will happen; confirming updates in place.

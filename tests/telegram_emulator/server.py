@@ -59,11 +59,11 @@ class BotApiEmulator(BotApiMethods):
         "press_button", "inject_update", "bot_added_as_admin", "bot_removed", "bot_demoted",
         "open_invite_link", "user_leaves", "calls", "sent_messages", "fail_next", "set_delay",
         "set_rate_limit", "stats", "reset", "block_bot", "unblock_bot", "wait_for_message",
-        "advance_clock", "now", "invite_links", "join_requests", "pending_updates",
+        "advance_clock", "set_clock", "now", "invite_links", "join_requests", "pending_updates",
         "callback_answers", "chat_members", "clear_failures",
     })
 
-    def __init__(self, require_start: bool = False):
+    def __init__(self, require_start: bool = False, clock_start: float | None = None):
         self._cond = threading.Condition(threading.RLock())
         self._stop_event = threading.Event()
         self._httpd: EmulatorHTTPServer | None = None
@@ -71,6 +71,9 @@ class BotApiEmulator(BotApiMethods):
         self.url: str | None = None
         self.port: int | None = None
         self.require_start = require_start
+        # Tests give the emulator their own "now" (a Unix time): it must judge link expiry and
+        # ban ends by the same clock as the product it talks to, never by the wall clock alone.
+        self._clock_start = clock_start
         self._epoch = 0
         # update ids keep growing across reset(): a running bot keeps its getUpdates offset
         self._next_update_id = 100000001
@@ -99,6 +102,8 @@ class BotApiEmulator(BotApiMethods):
         self._blocked: set = set()
         self._started: set = set()
         self._clock_offset = 0.0
+        self._clock_base = time.time() if self._clock_start is None else float(self._clock_start)
+        self._clock_since = time.monotonic()
         self._file_seq = 0
 
     def start(self, port: int = 0, host: str = "127.0.0.1") -> BotApiEmulator:
@@ -144,8 +149,19 @@ class BotApiEmulator(BotApiMethods):
 
     # ------------------------------------------------------------------ clock
     def now(self) -> int:
-        """The emulator's Unix time (real time plus :meth:`advance_clock` offsets)."""
-        return int(time.time() + self._clock_offset)
+        """The emulator's Unix time: its start (the test's "now", else the real time), plus the
+        seconds that really passed since, plus :meth:`advance_clock` offsets."""
+        return int(self._clock_base + time.monotonic() - self._clock_since + self._clock_offset)
+
+    def set_clock(self, unix_time: float) -> int:
+        """Make the emulator's clock read ``unix_time`` now (and run on from there)."""
+        with self._cond:
+            self._clock_start = float(unix_time)
+            self._clock_base = float(unix_time)
+            self._clock_since = time.monotonic()
+            self._clock_offset = 0.0
+            self._cond.notify_all()
+            return self.now()
 
     def advance_clock(self, seconds: float) -> int:
         """Move the emulator's clock forward (link expiry, ban until_date, message dates)."""
