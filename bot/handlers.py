@@ -9,6 +9,7 @@ out of a handler: errors are logged and the update is done.
 import contextlib
 import functools
 import logging
+from datetime import timedelta
 
 from flask import Flask, current_app
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -17,11 +18,12 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from telebot import TeleBot, types, util
 
 from bot import keyboards, texts
-from bot.join_links import JoinLinks, issue_join_links, queue_join_links
+from bot.join_links import JoinLinks, issue_join_links
+from bot.outbox import deliver_customer_message, settle_customer_message
 from bot.owner_notices import OwnerNotices
 from bot.redaction import describe, redacted_traceback
 from webapp import telegram
-from webapp.domain import code_entry, memberships, newcode_wizard, owner_link, resources
+from webapp.domain import code_entry, memberships, newcode_wizard, outbox, owner_link, resources
 from webapp.domain.attempts import attempts_left
 from webapp.domain.csv_export import codes_csv, csv_filename
 from webapp.domain.customers import TelegramUser
@@ -34,7 +36,9 @@ from webapp.domain.errors import (
     TooManyAttempts,
     UnknownCode,
 )
+from webapp.domain.lifecycle import BLOCKED_ERROR, Outcome
 from webapp.extensions import db
+from webapp.jobs import enqueue_outbox_messages
 from webapp.models import Plan, Project, utcnow
 from webapp.queues import get_redis
 from webapp.throttle import BotThrottle, bot_id_of
@@ -102,9 +106,7 @@ class ProjectHandlers:
         self.app = app
         self.project_id = project_id
         self.token = token
-        self.owner_notices = OwnerNotices(
-            token, redis_url=app.config["REDIS_URL"], name=f"notices{project_id}"
-        )
+        self.owner_notices = OwnerNotices(app, project_id, token, name=f"notices{project_id}")
         self._throttle: BotThrottle | None = None
 
     def close(self) -> None:
@@ -312,28 +314,61 @@ class ProjectHandlers:
             session.rollback()
             self.already_activated(chat_id, user, raw_code)
             return
-        # The activation is committed before any Telegram call: whatever happens next, it stands.
+        # The confirmation and the owner's notice are promised in the activation's transaction
+        # (the outbox), claimed by this handler, which sends the confirmation right away: if it
+        # cannot (a crash, Telegram away), the sweep sends it later. Committed before any
+        # Telegram call: whatever happens next, the activation stands.
         project, customer, plan, code = self.project(), result.customer, result.plan, result.code
-        customer_id, plan_id, resource_ids = customer.id, plan.id, [r.id for r in plan.resources]
         owner_chat = project.owner.telegram_user_id
         ends_at = result.subscription.ends_at
         text = texts.activated(project.name, plan.name, ends_at, result.extended)
         who = texts.person(user.first_name, user.last_name, user.username, user.id)
-        notice = texts.owner_notice(
+        notice_text = texts.owner_notice(
             who, code.code, project.name, plan.name, code.activations_left, code.max_activations
         )
-        titles = [r.title for r in plan.resources]
-        session.commit()
-        links = self.join_links(customer_id, resource_ids, titles, now)
-        hint = texts.join_hint(bool(links.links), links.missing)
-        self.reply(
-            chat_id, f"{text}\n\n{hint}" if hint else text, keyboards.join_buttons(links.links)
-        )
-        if links.missing:
-            self.queue_links(customer_id, plan_id)
-            notice += "\n\n" + texts.owner_notice_links_pending(links.missing)
+        ids = {"customer_id": customer.id, "subscription_id": result.subscription.id,
+               "plan_id": plan.id}
+        confirmation = outbox.write(session, self.project_id, outbox.CONFIRMATION, chat_id, text,
+                                    now, claimed=True, **ids)
+        notice = None
         if owner_chat:
-            self.owner_notices.send(owner_chat, notice)
+            notice = outbox.write(session, self.project_id, outbox.OWNER_NOTICE, owner_chat,
+                                  notice_text, now, claimed=True, **ids)
+        session.flush()
+        claimed = outbox.claimed_values(confirmation, now)
+        notice_id = notice.id if notice is not None else None
+        session.commit()
+        delivery = deliver_customer_message(session, claimed, now, self.send_now)
+        follow_up = settle_customer_message(session, claimed, delivery, utcnow())
+        if notice_id is not None:
+            if delivery.missing:
+                notice_text += "\n\n" + texts.owner_notice_links_pending(delivery.missing)
+            outbox.release(session, notice_id, now, utcnow(), notice_text)
+        session.commit()
+        if notice_id is not None:
+            self.owner_notices.wake()
+        if follow_up is not None:
+            enqueue_outbox_messages([follow_up])
+
+    def send_now(self, token: str, chat_id: int, text: str, markup, now) -> Outcome:
+        """The customer's immediate answer: paced best effort, Telegram's short waits waited out
+        (as a reply always was); what still fails is retried from the outbox."""
+        db.session.rollback()
+        self.pace()
+        try:
+            telegram.send_message(token, chat_id, text, reply_markup=markup)
+        except telegram.RateLimited as exc:
+            wait = timedelta(seconds=exc.retry_after or 1)
+            return Outcome.retry(now + wait, f"Telegram asked to wait {wait.seconds} s")
+        except telegram.Unreachable as exc:
+            return Outcome.retry(now, f"Telegram did not answer ({exc})")
+        except telegram.BotBlocked:
+            return Outcome.failed(BLOCKED_ERROR, blocked=True)
+        except telegram.TelegramError as exc:
+            log.warning("project %s: confirmation to %s not sent: %s", self.project_id, chat_id,
+                        self.describe(exc))
+            return Outcome.failed(f"Telegram refused the message: {exc.description}")
+        return Outcome.done()
 
     def already_activated(self, chat_id: int, user: TelegramUser, raw_code: str) -> None:
         """Answer a repeated activation (or a re-delivered update) with the Join buttons again."""
@@ -345,16 +380,19 @@ class ProjectHandlers:
             return
         label = texts.plan_label(self.project().name, access.plan.name)
         text = texts.already_activated(label, access.subscription.ends_at, active=True)
-        customer_id, plan_id = access.customer.id, access.plan.id
-        resource_ids = [r.id for r in access.resources]
-        titles = [r.title for r in access.resources]
+        customer_id = access.customer.id
+        # A refusal changes nothing it need not: no fresh link for a chat they are already in.
+        resources = [
+            r for r in access.resources
+            if not memberships.is_inside(session, customer_id, r.id)
+        ]
+        resource_ids = [r.id for r in resources]
+        titles = [r.title for r in resources]
         links = self.join_links(customer_id, resource_ids, titles, now)
         hint = texts.join_hint(bool(links.links), links.missing)
         self.reply(
             chat_id, f"{text}\n\n{hint}" if hint else text, keyboards.join_buttons(links.links)
         )
-        if links.missing:
-            self.queue_links(customer_id, plan_id)
 
     def join_links(self, customer_id: int, resource_ids: list[int], titles: list[str], now):
         """The customer's Join links; on an unexpected failure all of them follow by job."""
@@ -365,12 +403,6 @@ class ProjectHandlers:
                       redacted_traceback(exc, self.token))
             db.session.rollback()
             return JoinLinks(missing=titles)
-
-    def queue_links(self, customer_id: int, plan_id: int) -> None:
-        try:
-            queue_join_links(self.project_id, customer_id, plan_id)
-        except Exception:
-            log.exception("project %s: could not queue join links", self.project_id)
 
     # ---- callbacks --------------------------------------------------------------------------
 
@@ -546,9 +578,12 @@ class ProjectHandlers:
             return
         was_in, is_in = _is_in(update.old_chat_member), _is_in(update.new_chat_member)
         if is_in and not was_in:
-            link = update.invite_link.invite_link if update.invite_link else None
+            invite = update.invite_link
+            link = invite.invite_link if invite else None
+            creator = getattr(invite, "creator", None) if invite else None
+            made_by_bot = creator is not None and str(creator.id) == bot_id_of(self.token)
             event = memberships.record_join(
-                session, self.project_id, update.chat.id, user.id, link, now
+                session, self.project_id, update.chat.id, user.id, link, now, made_by_bot
             )
             title = event.resource.title if event.resource else ""
             session.commit()

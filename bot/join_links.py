@@ -3,8 +3,8 @@
 It lives with the bot (and the worker imports it from here) so the wording of bot/texts.py
 stays in one place and dependencies keep running from bot/ to webapp/, never back.
 
-``issue_join_links`` is shared by the bot (right after an activation) and by the job
-``deliver_join_links``, which the bot queues when a link could not be made at once.
+``issue_join_links`` is shared by the bot (right after an activation) and by the outbox's sender
+(bot.outbox), which sends the links later when one could not be made at once.
 """
 
 import logging
@@ -44,6 +44,7 @@ class JoinLinks:
 @dataclass(frozen=True)
 class _Need:
     membership_id: int
+    resource_id: int
     chat_id: int
     title: str
     stored: str | None  # the link recorded now, usable or not
@@ -71,11 +72,14 @@ def issue_join_links(
     token, name = project.bot_token, memberships.link_name(customer)
     needs = []
     for resource_id in resource_ids:
+        if not is_entitled(session, customer_id, resource_id, now):
+            continue  # a rollback won meanwhile: no link for access that is gone
         resource = session.get(Resource, resource_id)
         membership = memberships.membership_for(session, project_id, customer_id, resource_id)
         needs.append(
             _Need(
                 membership.id,
+                resource.id,
                 resource.chat_id,
                 resource.title,
                 membership.invite_link,
@@ -107,16 +111,27 @@ def issue_join_links(
         made.append((need, link, expires_at))
     to_revoke: list[tuple[int, str]] = []
     if made:
+        # The customer's row lock (PostgreSQL) orders this transaction with a rollback, which
+        # takes the same lock; on SQLite the first write below holds the database. So the
+        # entitlement read after storing is current: either the rollback comes after and its
+        # removal finds the stored link to revoke, or it came first and the link is undone here.
+        memberships.lock_customer(session, customer_id)
         for need, link, expires_at in made:
             stored = memberships.store_new_link(
                 session, need.membership_id, need.stored, link, expires_at, now
             )
+            if stored.to_revoke:
+                to_revoke.append((need.chat_id, stored.to_revoke))
+            if stored.link is not None and not is_entitled(
+                session, customer_id, need.resource_id, now
+            ):
+                memberships.forget_link(session, need.membership_id, stored.link)
+                to_revoke.append((need.chat_id, stored.link))
+                continue  # access withdrawn while Telegram made the link: no link, nothing missing
             if stored.link is None:
                 missing.append(need.title)
             else:
                 links[need.membership_id] = stored.link
-            if stored.to_revoke:
-                to_revoke.append((need.chat_id, stored.to_revoke))
         session.commit()
     for chat_id, link in to_revoke:
         revoke_quietly(token, chat_id, link)
@@ -136,22 +151,10 @@ def revoke_quietly(token: str, chat_id: int, link: str) -> None:
                     describe(exc, token))
 
 
-def queue_join_links(project_id: int, customer_id: int, plan_id: int) -> None:
-    """Queue ``deliver_join_links`` with retries (the bot calls this after committing)."""
-    from webapp.queues import get_queue
-
-    get_queue().enqueue(
-        deliver_join_links,
-        project_id,
-        customer_id,
-        plan_id,
-        retry=JOIN_LINK_RETRY,
-        description=f"join links for customer {customer_id}, plan {plan_id}",
-    )
-
-
 def deliver_join_links(project_id: int, customer_id: int, plan_id: int) -> str:
     """Make the invite links a customer is still missing and send them their Join buttons.
+
+    Kept for jobs queued before the outbox (bot.outbox), which now promises these messages.
 
     Only resources the customer is still entitled to get a link, so a late job never admits
     someone whose access was rolled back meanwhile. Raises ``JoinLinksPending`` while any link

@@ -52,6 +52,18 @@ def usable_link(membership: Membership, now: datetime) -> str | None:
     return membership.invite_link
 
 
+def is_inside(session: Session, customer_id: int, resource_id: int) -> bool:
+    """Whether the customer is in the resource now, as far as the bot has seen them join."""
+    membership = session.scalars(
+        select(Membership).where(
+            Membership.customer_id == customer_id, Membership.resource_id == resource_id
+        )
+    ).first()
+    return (
+        membership is not None and membership.joined_at is not None and membership.left_at is None
+    )
+
+
 def store_link(membership: Membership, invite_link: str, expires_at: datetime) -> None:
     membership.invite_link = invite_link
     membership.invite_link_expires_at = expires_at
@@ -117,6 +129,22 @@ def store_new_link(
     return StoredLink(None, invite_link)  # still contended: the join-link job tries again
 
 
+def lock_customer(session: Session, customer_id: int) -> None:
+    """Take the customer's row lock (PostgreSQL), as activations and rollbacks do."""
+    session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+
+
+def forget_link(session: Session, membership_id: int, invite_link: str) -> bool:
+    """Un-record ``invite_link`` (the caller revokes it in Telegram), if it is still the one."""
+    forgotten = session.execute(
+        update(Membership)
+        .where(Membership.id == membership_id, Membership.invite_link == invite_link)
+        .values(invite_link=None, invite_link_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return forgotten.rowcount == 1
+
+
 def link_name(customer: Customer) -> str:
     """The invite link's name as the owner sees it in Telegram (at most 32 characters)."""
     who = f"@{customer.username}" if customer.username else str(customer.telegram_user_id)
@@ -157,11 +185,14 @@ def record_join(
     telegram_user_id: int,
     invite_link: str | None,
     now: datetime,
+    made_by_bot: bool = False,
 ) -> JoinEvent:
     """A user became a member of one of the project's chats: note when, and spot link misuse.
 
     Anyone coming in through a link Admit made must be entitled to that resource now; a join
-    through the owner's own links (or added by an admin) is left alone.
+    through the owner's own links (or added by an admin) is left alone. ``made_by_bot`` says the
+    link's creator is the project's bot: such a link is Admit's even when no membership records
+    it any more (forgotten by a removal that raced with its making), so it is judged the same.
     """
     resource = _resource(session, project_id, chat_id)
     if resource is None:
@@ -179,14 +210,16 @@ def record_join(
         membership = membership_for(session, project_id, customer.id, resource.id)
         membership.joined_at = now
         membership.left_at = None
-    if link_owner is None:
+    if link_owner is None and not (invite_link and made_by_bot):
         return JoinEvent(membership, resource)
-    own_link = customer is not None and link_owner.customer_id == customer.id
+    own_link = customer is not None and (
+        link_owner is None or link_owner.customer_id == customer.id
+    )
     entitled = customer is not None and is_entitled(session, customer.id, resource.id, now)
     unwelcome = None
     if not entitled:
         unwelcome = "no_access" if own_link else "someone_elses_link"
-    if not own_link:
+    if link_owner is not None and not own_link:
         # The link is burnt: its customer gets a fresh one next time they ask.
         link_owner.invite_link = None
         link_owner.invite_link_expires_at = None

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from webapp.domain import audit
+from webapp.domain import audit, outbox
 from webapp.domain.entitlements import RemovalDecision, decide_removals, queue_removals
 from webapp.domain.errors import NotFound
 from webapp.models import AccessCode, Activation, Customer, Resource, Subscription
@@ -119,6 +119,7 @@ def rollback_code(
         subscription.end_reason = "rolled_back"
     for subscription, new_end in effects.shortened:
         subscription.ends_at = new_end
+    outbox.cancel_unclaimed_confirmations(session, [s.id for s in effects.ending], now)
     removals = [
         removal
         for decision in effects.decisions

@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp import telegram
 from webapp.dashboard.rendering import is_htmx, render_page_or_fragment
+from webapp.domain import outbox
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.projects import (
     check_new_project,
@@ -121,7 +122,9 @@ def _save_with_checked_token(form, *, check, save, taken: str, subject: str):
 def show_project(project_id: int):
     project = _project_or_404(project_id)
     return render_template(
-        "projects/show.html", **_resources_context(project, ResourceForm(formdata=None))
+        "projects/show.html",
+        **_resources_context(project, ResourceForm(formdata=None)),
+        undelivered=outbox.undelivered(db.session, project.id),
     )
 
 
