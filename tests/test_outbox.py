@@ -57,6 +57,7 @@ class World:
 
     def finish(self) -> None:
         """The bot's owner-notice thread has sent what it was woken for."""
+        db.session.commit()  # SQLite: an open transaction here would hold the thread's writes
         self.handlers.close()
 
     def sweep(self) -> list[str]:
@@ -109,7 +110,7 @@ def world(emulator, app_ctx, monkeypatch):
     made = World(app, emulator, project.id, plan.id, channel.id)
     db.session.commit()
     yield made
-    made.handlers.close()
+    made.finish()
 
 
 def join_urls(message: dict) -> list[str]:
