@@ -23,7 +23,10 @@ from webapp.models import AccessCode, Membership, OutboxMessage, Removal, Subscr
 
 def listen_for_joins(world: World) -> None:
     """Ask for chat_member updates, as the bot's poller does."""
-    telegram.call(lambda: telegram.bot_for(TOKEN).get_updates(allowed_updates=ALLOWED_UPDATES))
+    bot = telegram.bot_for(TOKEN)
+    telegram.call(
+        lambda: bot.get_updates(allowed_updates=ALLOWED_UPDATES, timeout=5, long_polling_timeout=1)
+    )
 
 
 def deliver_joins(world: World) -> None:
