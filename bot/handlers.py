@@ -19,10 +19,10 @@ from telebot import TeleBot, types, util
 
 from bot import keyboards, texts
 from bot.join_links import JoinLinks, issue_join_links
-from bot.outbox import deliver_customer_message, settle_customer_message
+from bot.outbox import Target, deliver_customer_message, settle_customer_message
 from bot.owner_notices import OwnerNotices
 from bot.redaction import describe, redacted_traceback
-from webapp import telegram
+from webapp import jobs, telegram
 from webapp.domain import code_entry, memberships, newcode_wizard, outbox, owner_link, resources
 from webapp.domain.attempts import attempts_left
 from webapp.domain.csv_export import codes_csv, csv_filename
@@ -38,7 +38,6 @@ from webapp.domain.errors import (
 )
 from webapp.domain.lifecycle import BLOCKED_ERROR, Outcome
 from webapp.extensions import db
-from webapp.jobs import enqueue_outbox_messages
 from webapp.models import Plan, Project, utcnow
 from webapp.queues import get_redis
 from webapp.throttle import BotThrottle, bot_id_of
@@ -330,25 +329,24 @@ class ProjectHandlers:
                "plan_id": plan.id}
         confirmation = outbox.write(session, self.project_id, outbox.CONFIRMATION, chat_id, text,
                                     now, claimed=True, **ids)
-        notice = None
         if owner_chat:
-            notice = outbox.write(session, self.project_id, outbox.OWNER_NOTICE, owner_chat,
-                                  notice_text, now, claimed=True, **ids)
+            outbox.write(session, self.project_id, outbox.OWNER_NOTICE, owner_chat, notice_text,
+                         now, **ids)
+        target = Target(project.bot_token, customer.id, [r.id for r in plan.resources],
+                        [r.title for r in plan.resources])
         session.flush()
         claimed = outbox.claimed_values(confirmation, now)
-        notice_id = notice.id if notice is not None else None
         session.commit()
-        delivery = deliver_customer_message(session, claimed, now, self.send_now)
+        delivery = deliver_customer_message(session, claimed, now, self.send_now, target)
         follow_up = settle_customer_message(session, claimed, delivery, utcnow())
-        if notice_id is not None:
-            if delivery.missing:
-                notice_text += "\n\n" + texts.owner_notice_links_pending(delivery.missing)
-            outbox.release(session, notice_id, now, utcnow(), notice_text)
+        if owner_chat and delivery.missing:
+            outbox.write(session, self.project_id, outbox.OWNER_NOTICE, owner_chat,
+                         texts.owner_notice_links_pending(delivery.missing), utcnow(), **ids)
         session.commit()
-        if notice_id is not None:
-            self.owner_notices.wake()
+        if owner_chat:
+            self.owner_notices.wake()  # after the customer's answer, which goes first
         if follow_up is not None:
-            enqueue_outbox_messages([follow_up])
+            jobs.enqueue_outbox_messages([follow_up])
 
     def send_now(self, token: str, chat_id: int, text: str, markup, now) -> Outcome:
         """The customer's immediate answer: paced best effort, Telegram's short waits waited out
@@ -590,7 +588,9 @@ class ProjectHandlers:
             if event.spent_link:
                 # member_limit=1 counts members present: once they leave it would work again.
                 self.revoke_link(update.chat.id, event.spent_link)
-            if event.unwelcome:
+            if event.removal_id is not None:
+                self.carry_out_removal(event.removal_id, user.id, title, event.unwelcome)
+            elif event.unwelcome:
                 self.remove_unwelcome(update.chat.id, user.id, title, event.unwelcome)
         elif was_in and not is_in:
             memberships.record_leave(session, self.project_id, update.chat.id, user.id, now)
@@ -605,6 +605,16 @@ class ProjectHandlers:
         except telegram.TelegramError as exc:
             log.warning("project %s: could not remove %s: %s", self.project_id, user_id,
                         self.describe(exc))
+            return
+        if reason == "someone_elses_link":
+            self.reply(user_id, texts.removed_someone_elses_link(title))
+        else:
+            self.reply(user_id, texts.removed_no_access(title))
+
+    def carry_out_removal(self, removal_id: int, user_id: int, title: str, reason: str) -> None:
+        """An unwelcome customer's removal, written with their join: done here at once, or by the
+        lifecycle jobs (which re-check their access first) if Telegram does not let it be now."""
+        if jobs.carry_out_removal_here(removal_id) != "done":
             return
         if reason == "someone_elses_link":
             self.reply(user_id, texts.removed_someone_elses_link(title))

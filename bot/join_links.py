@@ -19,7 +19,7 @@ from bot import keyboards, texts
 from bot.redaction import describe
 from webapp import telegram
 from webapp.domain import memberships
-from webapp.domain.entitlements import is_entitled
+from webapp.domain.entitlements import entitled_resource_ids, is_entitled
 from webapp.models import Customer, Plan, Project, Resource
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,9 @@ def issue_join_links(
     customer = session.get(Customer, customer_id)
     token, name = project.bot_token, memberships.link_name(customer)
     needs = []
+    entitled = entitled_resource_ids(session, customer_id, now)
     for resource_id in resource_ids:
-        if not is_entitled(session, customer_id, resource_id, now):
+        if resource_id not in entitled:
             continue  # a rollback won meanwhile: no link for access that is gone
         resource = session.get(Resource, resource_id)
         membership = memberships.membership_for(session, project_id, customer_id, resource_id)
@@ -116,15 +117,17 @@ def issue_join_links(
         # entitlement read after storing is current: either the rollback comes after and its
         # removal finds the stored link to revoke, or it came first and the link is undone here.
         memberships.lock_customer(session, customer_id)
-        for need, link, expires_at in made:
-            stored = memberships.store_new_link(
+        stored_links = [
+            (need, memberships.store_new_link(
                 session, need.membership_id, need.stored, link, expires_at, now
-            )
+            ))
+            for need, link, expires_at in made
+        ]
+        entitled = entitled_resource_ids(session, customer_id, now)
+        for need, stored in stored_links:
             if stored.to_revoke:
                 to_revoke.append((need.chat_id, stored.to_revoke))
-            if stored.link is not None and not is_entitled(
-                session, customer_id, need.resource_id, now
-            ):
+            if stored.link is not None and need.resource_id not in entitled:
                 memberships.forget_link(session, need.membership_id, stored.link)
                 to_revoke.append((need.chat_id, stored.link))
                 continue  # access withdrawn while Telegram made the link: no link, nothing missing

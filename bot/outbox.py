@@ -24,7 +24,7 @@ from bot.owner_notices import MAX_MESSAGE, SEPARATOR
 from bot.redaction import redacted_traceback
 from webapp import clock
 from webapp.domain import outbox
-from webapp.domain.entitlements import is_entitled
+from webapp.domain.entitlements import entitled_resource_ids
 from webapp.domain.lifecycle import BLOCKED_ERROR, Outcome
 from webapp.jobs import enqueue_outbox_messages, send_within_limits
 from webapp.models import Customer, Plan, Project
@@ -47,41 +47,65 @@ def _send_by_worker(token: str, chat_id: int, text: str, markup, now: datetime) 
     return send_within_limits(token, chat_id, text, now, reply_markup=markup)
 
 
-def deliver_customer_message(
-    session: Session, message: outbox.Claimed, now: datetime, send: Send = _send_by_worker
-) -> Delivery:
-    """Make the Join links and send a claimed confirmation or join-links message.
+@dataclass(frozen=True)
+class Target:
+    """Where a confirmation or join-links message goes and what it opens (plain values)."""
 
-    Commits what it reads before talking to Telegram (``issue_join_links`` does too); the
-    caller settles the claim afterwards with ``settle_customer_message``.
-    """
+    token: str
+    customer_id: int
+    resource_ids: list[int]
+    titles: list[str]
+
+
+def target_of(session: Session, message: outbox.Claimed, now: datetime) -> Target | Outcome:
+    """The message's target read from the database, or the outcome that makes sending moot."""
     project = session.get(Project, message.project_id)
     customer = session.get(Customer, message.customer_id)
     plan = session.get(Plan, message.plan_id)
     if project is None or project.deleted_at is not None or customer is None or plan is None:
-        session.commit()
-        return Delivery(Outcome("skipped", error="project or customer gone"))
+        return Outcome("skipped", error="project or customer gone")
     if customer.blocked_bot_at is not None:
+        return Outcome.failed(BLOCKED_ERROR)
+    entitled = entitled_resource_ids(session, customer.id, now)
+    resources = [r for r in plan.resources if r.id in entitled]
+    return Target(
+        project.bot_token, customer.id, [r.id for r in resources], [r.title for r in resources]
+    )
+
+
+def deliver_customer_message(
+    session: Session,
+    message: outbox.Claimed,
+    now: datetime,
+    send: Send = _send_by_worker,
+    target: Target | None = None,
+) -> Delivery:
+    """Make the Join links and send a claimed confirmation or join-links message.
+
+    ``target`` is read from the database unless the caller has it in hand (the bot, right after
+    the activation). Commits what it reads before talking to Telegram (``issue_join_links``
+    does too); the caller settles the claim afterwards with ``settle_customer_message``.
+    """
+    if target is None:
+        found = target_of(session, message, now)
         session.commit()
-        return Delivery(Outcome.failed(BLOCKED_ERROR))
-    if not outbox.subscription_active(session, message.subscription_id, now):
-        session.commit()
-        return Delivery(Outcome("skipped", error="access withdrawn"))
-    token, chat_id = project.bot_token, message.chat_id
-    resource_ids = [r.id for r in plan.resources if is_entitled(session, customer.id, r.id, now)]
-    titles = [r.title for r in plan.resources if r.id in resource_ids]
-    session.commit()
+        if isinstance(found, Outcome):
+            return Delivery(found)
+        target = found
     try:
-        links = issue_join_links(session, project.id, customer.id, resource_ids, now)
+        links = issue_join_links(
+            session, message.project_id, target.customer_id, target.resource_ids, now
+        )
     except Exception as exc:  # noqa: BLE001 - the links follow by a join-links message
-        log.error("project %s: join links for customer %s\n%s", project.id, customer.id,
-                  redacted_traceback(exc, token))
+        log.error("project %s: join links for customer %s\n%s", message.project_id,
+                  target.customer_id, redacted_traceback(exc, target.token))
         session.rollback()
         links = None
-    made, missing = (links.links, links.missing) if links is not None else ([], titles)
+    made, missing = (links.links, links.missing) if links is not None else ([], target.titles)
     if message.kind == outbox.JOIN_LINKS and missing:
         return Delivery(Outcome.retry(now, f"no invite link yet for {', '.join(missing)}"))
-    # The last look before sending: a rollback that won while the links were made cancels it.
+    # The last look before sending: a rollback that won meanwhile cancels the message (and its
+    # end notice, which waits for this one, tells the customer instead).
     if not outbox.subscription_active(session, message.subscription_id, now):
         session.commit()
         return Delivery(Outcome("skipped", error="access withdrawn"))
@@ -91,7 +115,8 @@ def deliver_customer_message(
         text = f"{message.text}\n\n{hint}" if hint else message.text
     else:
         text = message.text
-    return Delivery(send(token, chat_id, text, keyboards.join_buttons(made), now), missing)
+    markup = keyboards.join_buttons(made)
+    return Delivery(send(target.token, message.chat_id, text, markup, now), missing)
 
 
 def settle_customer_message(

@@ -178,19 +178,24 @@ def carry_out_removal(removal_id: int) -> str:
     off and retries (see ``lifecycle.settle_removal``).
     """
     with app_context():
-        now = clock.now()
-        if not lifecycle.claim_removal(db.session, removal_id, now):
-            db.session.rollback()
-            return "not due"
-        work = lifecycle.removal_work(db.session, removal_id, now)
-        db.session.commit()
-        outcome = Outcome("skipped") if work.entitled else _remove(work, now)
-        revoked = work.invite_link if outcome.status == "done" else None
-        lifecycle.settle_removal(db.session, removal_id, now, outcome, clock.now(), revoked)
-        db.session.commit()
-        if work.subscription_id is not None:
-            _enqueue_end_notice_if_ready(work.subscription_id, clock.now())
-        return outcome.status
+        return carry_out_removal_here(removal_id)
+
+
+def carry_out_removal_here(removal_id: int) -> str:
+    """``carry_out_removal`` in the caller's app context (the bot, for an unwelcome join)."""
+    now = clock.now()
+    if not lifecycle.claim_removal(db.session, removal_id, now):
+        db.session.rollback()
+        return "not due"
+    work = lifecycle.removal_work(db.session, removal_id, now)
+    db.session.commit()
+    outcome = Outcome("skipped") if work.entitled else _remove(work, now)
+    revoked = work.invite_link if outcome.status == "done" else None
+    lifecycle.settle_removal(db.session, removal_id, now, outcome, clock.now(), revoked)
+    db.session.commit()
+    if work.subscription_id is not None:
+        _enqueue_end_notice_if_ready(work.subscription_id, clock.now())
+    return outcome.status
 
 
 def _enqueue_end_notice_if_ready(subscription_id: int, now: datetime) -> None:

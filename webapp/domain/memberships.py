@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.domain.entitlements import is_entitled
-from webapp.models import Customer, Membership, Resource
+from webapp.models import Customer, Membership, Removal, Resource
 
 # Invite links are made for one customer (member_limit=1) and live a day: long enough to tap
 # later, short enough that a forwarded link soon stops working.
@@ -162,6 +162,9 @@ class JoinEvent:
     # Why they must go again, or None: "someone_elses_link" (a link made for another customer)
     # or "no_access" (their own link, but their access ended meanwhile).
     unwelcome: str | None = None
+    # The pending removal written for an unwelcome customer, so it is carried out even if the
+    # bot cannot do it at once (None for a stranger Admit has no customer row for).
+    removal_id: int | None = None
 
 
 def _resource(session: Session, project_id: int, chat_id: int) -> Resource | None:
@@ -223,7 +226,24 @@ def record_join(
         # The link is burnt: its customer gets a fresh one next time they ask.
         link_owner.invite_link = None
         link_owner.invite_link_expires_at = None
-    return JoinEvent(membership, resource, spent_link=invite_link, unwelcome=unwelcome)
+    removal_id = None
+    if unwelcome and customer is not None:
+        removal = Removal(
+            project_id=project_id,
+            customer_id=customer.id,
+            resource_id=resource.id,
+            reason="unwelcome",
+            status="pending",
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        session.add(removal)
+        session.flush()
+        removal_id = removal.id
+    return JoinEvent(
+        membership, resource, spent_link=invite_link, unwelcome=unwelcome, removal_id=removal_id
+    )
 
 
 def record_leave(

@@ -175,25 +175,6 @@ def _held(message_id: int, claimed_at: datetime):
     )
 
 
-def release(
-    session: Session, message_id: int, claimed_at: datetime, now: datetime, text: str | None = None
-) -> bool:
-    """Hand a message the caller claimed to whoever is free, now (with ``text`` if given).
-
-    The attempt the claim counted is given back: nothing was tried.
-    """
-    values: dict = {"next_attempt_at": now, "attempts": OutboxMessage.attempts - 1}
-    if text is not None:
-        values["text"] = text
-    released = session.execute(
-        update(OutboxMessage)
-        .where(*_held(message_id, claimed_at))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return released.rowcount == 1
-
-
 def settle(
     session: Session, message_id: int, claimed_at: datetime, outcome: Outcome, now: datetime
 ) -> bool:
@@ -203,6 +184,15 @@ def settle(
     the message announced); ``retry`` backs off and gives up as ``failed`` after
     ``MAX_ATTEMPTS``; ``failed`` keeps its reason for the owner.
     """
+    if outcome.status == "done" and not outcome.blocked:
+        # The common case in one statement: the customer's answer waits for it.
+        sent = session.execute(
+            update(OutboxMessage)
+            .where(*_held(message_id, claimed_at))
+            .values(status="sent", sent_at=now, next_attempt_at=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+        return sent.rowcount == 1
     message = session.scalars(
         select(OutboxMessage)
         .where(*_held(message_id, claimed_at))
