@@ -20,7 +20,7 @@ def test_a_random_month_ends_with_every_chat_holding_exactly_the_entitled_and_no
     app_ctx, emu, migrated, redis_url
 ):
     seed = int(os.environ.get("ADMIT_INVARIANT_SEED") or random.SystemRandom().randrange(10**6))
-    events = int(os.environ.get("ADMIT_INVARIANT_EVENTS") or 120)
+    events = int(os.environ.get("ADMIT_INVARIANT_EVENTS") or 80)
 
     found, state = invariant.run(seed, events, app_ctx, emu, migrated, redis_url, NOW)
 
