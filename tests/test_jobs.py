@@ -45,6 +45,7 @@ def bot_api(app_config):
     app_config["TELEGRAM_API_URL"] = emu.url
     yield emu
     emu.stop()
+    assert emu.spec_violations() == [], "calls the Bot API specification does not allow"
 
 
 class Harness:
@@ -108,6 +109,7 @@ def setup_telegram(emu):
     emu.add_bot(TOKEN, "GoldClubBot", "Gold Club")
     for user_id, name in ((ANN, "Ann"), (BOB, "Bob")):
         emu.add_user(user_id, name, "Lee", name.lower())
+        emu.start_bot(user_id, TOKEN)  # customers activated their codes in the bot
     emu.add_chat(CHANNEL, "channel", "Gold Club Channel")
     emu.add_chat(CHAT, "supergroup", "Gold Club Chat")
     for chat_id in (CHANNEL, CHAT):
@@ -559,6 +561,7 @@ def test_reminders_to_many_customers_stay_within_30_a_second_and_1_per_chat(harn
     users = list(range(6000, 6040))
     for user_id in users:
         harness.emu.add_user(user_id, f"U{user_id}")
+        harness.emu.start_bot(user_id, TOKEN)
         activate(session, plans[0], user_id, now)
     for plan in plans[1:]:  # Ann has three plans ending at once: three messages to one chat
         activate(session, plan, ANN, now)

@@ -34,8 +34,11 @@ def emu():
     emulator.add_user(BOB, first_name="Bob")
     emulator.add_user(CAT, first_name="Cat")
     emulator.add_user(OWNER, first_name="Owner")
+    for user_id in (ANN, BOB, CAT, OWNER):
+        emulator.start_bot(user_id, TOKEN)  # as if each had pressed START long ago
     yield emulator
     emulator.stop()
+    assert [v for v in emulator.spec_violations() if v["method"] != "noSuchMethod"] == []
 
 
 @pytest.fixture
