@@ -77,6 +77,7 @@ def world(app_ctx, emu, bot_process) -> World:
     chat_id = -1002000000000 - n
     emu.add_bot(token, username=f"GoldClub{n}Bot", first_name="Gold Club")
     emu.add_user(owner_tg, "Olga", "Owner", username=f"olga{n}")
+    emu.start_bot(owner_tg, token)  # she linked her account with /start in this bot
     emu.add_chat(chat_id, "channel", title="Gold Club Channel")
     emu.set_chat_admin(chat_id, bot_id, can_invite_users=True, can_restrict_members=True)
     owner = factories.make_owner(telegram_user_id=owner_tg)
