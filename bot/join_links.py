@@ -60,8 +60,8 @@ def issue_join_links(
     Links are ``member_limit=1`` (or, for a resource in join-request mode, ask to join and are
     approved by the bot for the entitled only) and expire after ``INVITE_LINK_LIFETIME``; each
     is stored in the customer's ``Membership``. A link replaced by a new one (nearly expired, or
-    spent) is revoked, and so is a link of ours that lost a race with another process storing one: no link Admit made
-    keeps working unrecorded (a rollback could not find it). A resource where Telegram refuses (or
+    spent) is revoked, and so is a link of ours that lost a race with another process storing
+    one: no link Admit made keeps working unrecorded (a rollback could not find it). A resource where Telegram refuses (or
     the bot is no longer an administrator) is reported in ``missing`` instead of failing the rest.
 
     This is a boundary step, not domain logic: it commits the session before calling Telegram and
