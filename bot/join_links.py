@@ -61,8 +61,9 @@ def issue_join_links(
     approved by the bot for the entitled only) and expire after ``INVITE_LINK_LIFETIME``; each
     is stored in the customer's ``Membership``. A link replaced by a new one (nearly expired, or
     spent) is revoked, and so is a link of ours that lost a race with another process storing
-    one: no link Admit made keeps working unrecorded (a rollback could not find it). A resource where Telegram refuses (or
-    the bot is no longer an administrator) is reported in ``missing`` instead of failing the rest.
+    one: no link Admit made keeps working unrecorded (a rollback could not find it). A resource
+    where Telegram refuses (or the bot is no longer an administrator) is reported in ``missing``
+    instead of failing the rest.
 
     This is a boundary step, not domain logic: it commits the session before calling Telegram and
     again after storing the links, so no transaction (on SQLite: the write lock) is held while
