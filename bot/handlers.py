@@ -112,13 +112,21 @@ class ProjectHandlers:
 
     def register_commands(self) -> None:
         """The command menu: customers' for everyone, the owner's (with /newcode) in their chat."""
-        with self.app.app_context():
-            owner_chat = self.project().owner.telegram_user_id
-            db.session.remove()
         try:
-            telegram.set_my_commands(self.token, texts.CUSTOMER_COMMANDS)
-            if owner_chat:
-                telegram.set_my_commands(self.token, texts.OWNER_COMMANDS, chat_id=owner_chat)
+            with self.app.app_context():
+                project = self.project()
+                owner_chat = project.owner.telegram_user_id if project else None
+                db.session.remove()
+            # Short tries: this must not hold up polling when Telegram is slow to answer.
+            with telegram.while_someone_waits():
+                telegram.set_my_commands(self.token, texts.CUSTOMER_COMMANDS)
+                if owner_chat:
+                    telegram.set_my_commands(
+                        self.token, texts.OWNER_COMMANDS, chat_id=owner_chat
+                    )
+        except UNAVAILABLE as exc:
+            log.info("project %s: commands not registered: %s", self.project_id,
+                     exc.__class__.__name__)
         except telegram.TelegramError as exc:
             log.info("project %s: commands not registered: %s", self.project_id,
                      self.describe(exc))

@@ -160,10 +160,11 @@ class Poller:
         """Delete a webhook left on the token (getUpdates answers 409 while one is set): an owner
         coming from another bot platform usually has one. Whether one was removed."""
         try:
-            info = telegram.get_webhook_info(self.token)
-            if not info["url"]:
-                return False
-            telegram.delete_webhook(self.token)
+            with telegram.while_someone_waits():  # short tries: polling should not wait long
+                info = telegram.get_webhook_info(self.token)
+                if not info["url"]:
+                    return False
+                telegram.delete_webhook(self.token)
         except telegram.TelegramError as exc:
             log.warning("project %s: could not check or remove the webhook: %s",
                         self.project_id, redaction.redact(exc.description, self.token))

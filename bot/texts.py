@@ -378,7 +378,7 @@ def reconcile_report(report) -> str:
     for label, names in (
         ("joined without the bot seeing it", report.joins),
         ("left without the bot seeing it", report.leaves),
-        ("are in without access and are being removed", report.removed),
+        ("in without access, being removed", report.removed),
     ):
         if names:
             shown = ", ".join(esc(n) for n in names[:10])
