@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, ValidationError
 
 from webapp.domain.projects import MAX_NAME
 
@@ -52,7 +52,7 @@ class StrictBooleanField(BooleanField):
     def pre_validate(self, form):
         raw = self.raw_data[0] if self.raw_data else None
         if raw not in (None, "", "y", "on", "1", "true"):
-            raise ValueError(f"“{raw[:20]}” is not a checkbox value")
+            raise ValidationError(f"“{raw[:20]}” is not a checkbox value")
 
 
 class JoinModeForm(FlaskForm):
