@@ -303,3 +303,79 @@ def test_a_reminder_whose_answer_was_lost_is_not_sent_again(world, harness, sess
     assert len(harness.emu.sent_messages(TOKEN, ANN)) == 1
     end_test_transaction()
     assert lifecycle.due_reminders(session, NOW + timedelta(days=3), 10) == []
+
+
+# -- 3. A webhook left on the token ------------------------------------------------------------
+
+
+def test_a_webhook_left_by_another_platform_is_removed_and_the_bot_answers(
+    world, harness, app, session
+):
+    from bot.polling import Poller
+
+    emu = harness.emu
+    emu.set_webhook(TOKEN, "https://old-platform.example/hook")
+    poller = Poller(app, world["project"].id, TOKEN)
+    end_test_transaction()
+    poller.start()
+    try:
+        emu.send_message(TOKEN, ANN, "/help")
+        emu.wait_for_message(TOKEN, ANN, timeout=15)
+    finally:
+        poller.stop()
+        poller.thread.join(10)
+    assert emu.calls(TOKEN, "deleteWebhook")[0]["status"] == 200
+    # And the command menus: the customers', and the owner's in her own chat.
+    scopes = [c["params"].get("scope") for c in emu.calls(TOKEN, "setMyCommands")]
+    assert scopes == [None, {"type": "chat", "chat_id": OWNER_TG}]
+    commands = emu.calls(TOKEN, "setMyCommands")[1]["params"]["commands"]
+    assert "newcode" in [c["command"] for c in commands]
+
+
+# -- 5. Join requests not made through Admit ---------------------------------------------------
+
+
+def test_a_request_through_the_owners_own_link_is_left_to_the_owner(world, harness, app):
+    emu = harness.emu
+    link = emu.user_creates_link(CHANNEL, OWNER_TG, creates_join_request=True, name="friends")
+    assert emu.open_invite_link(EVE, link) == "requested"
+    deliver(emu, handlers_for(app, world["project"]), "chat_join_request")
+    assert [r["user_id"] for r in emu.join_requests(CHANNEL)] == [EVE]  # still waiting
+    assert emu.calls(TOKEN, "declineChatJoinRequest") == []
+
+
+def test_with_decline_strangers_on_such_a_request_is_answered_then_declined(
+    world, harness, app, session
+):
+    emu = harness.emu
+    world["channel"].decline_strangers = True
+    session.commit()
+    link = emu.user_creates_link(CHANNEL, OWNER_TG, creates_join_request=True, name="friends")
+    assert emu.open_invite_link(EVE, link) == "requested"
+    deliver(emu, handlers_for(app, world["project"]), "chat_join_request")
+    assert emu.join_requests(CHANNEL) == []
+    assert "declined" in emu.sent_messages(TOKEN, EVE)[0]["text"]
+
+
+def test_in_join_request_mode_the_join_button_asks_and_only_the_entitled_get_in(
+    world, harness, app, session, now
+):
+    from bot.join_links import issue_join_links
+
+    emu = harness.emu
+    world["channel"].join_by_request = True
+    result = activate(session, world["plan"], ANN, now)
+    session.commit()
+    made = issue_join_links(
+        session, world["project"].id, result.customer.id, [world["channel"].id], now
+    )
+    [(_title, link)] = made.links
+    call = emu.calls(TOKEN, "createChatInviteLink")[-1]["params"]
+    assert call.get("creates_join_request") in (True, "True", "true")
+    assert "member_limit" not in call
+    assert emu.open_invite_link(EVE, link) == "requested"  # forwarded to Eve
+    assert emu.open_invite_link(ANN, link) == "requested"
+    deliver(emu, handlers_for(app, world["project"]), "chat_join_request")
+    assert emu.is_member(CHANNEL, ANN) and not emu.is_member(CHANNEL, EVE)
+    # The link still works for Ann later: nothing to revoke, no race.
+    assert not [x for x in emu.invite_links(CHANNEL) if x["invite_link"] == link][0]["is_revoked"]

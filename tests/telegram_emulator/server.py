@@ -67,7 +67,7 @@ class BotApiEmulator(BotApiMethods):
         "set_rate_limit", "stats", "reset", "block_bot", "unblock_bot", "wait_for_message",
         "advance_clock", "set_clock", "now", "invite_links", "join_requests", "pending_updates",
         "callback_answers", "chat_members", "clear_failures", "upgrade_to_supergroup",
-        "set_webhook", "spec_violations", "start_bot",
+        "set_webhook", "spec_violations", "start_bot", "user_creates_link",
     })
 
     def __init__(self, require_start: bool = True, clock_start: float | None = None,
@@ -929,6 +929,22 @@ class BotApiEmulator(BotApiMethods):
             self._bot(token)
             self._started.add((int(user_id), token))
             return True
+
+    def user_creates_link(self, chat_id: int, user_id: int, creates_join_request: bool = False,
+                          name: str | None = None, member_limit: int | None = None) -> str:
+        """An administrator (a person, e.g. the owner) makes an invite link in the app."""
+        with self._cond:
+            chat = self._chat(chat_id)
+            if self._status(chat, user_id) not in ("creator", "administrator"):
+                raise ValueError(f"user {user_id} is not an administrator of {chat_id}")
+            link = {"invite_link": self._new_link_url(),
+                    "creator": copy.deepcopy(self._users[int(user_id)]),
+                    "is_primary": False, "is_revoked": False, "_chat": chat,
+                    "_created": self.now(), "name": name, "expire_date": None,
+                    "member_limit": None if creates_join_request else member_limit,
+                    "creates_join_request": bool(creates_join_request)}
+            chat["links"][link["invite_link"]] = link
+            return link["invite_link"]
 
     def set_webhook(self, token: str, url: str) -> bool:
         """A webhook left on the token by another platform (getUpdates then answers 409)."""
