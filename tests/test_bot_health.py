@@ -96,7 +96,7 @@ def test_a_join_mode_form_with_a_value_no_checkbox_sends_changes_nothing(app, cl
 def test_another_owners_resource_is_a_404(app, client, project, auth):
     from tests.factories import make_owner
 
-    with data(app) as session:
+    with data(app):
         other = make_project(make_owner("other@example.com"), bot_token="55:OTHER")
         resource_id = make_resource(other, "Theirs").id
         other_id = other.id
