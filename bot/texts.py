@@ -252,6 +252,12 @@ def resource_added(title: str, chat_type: str, missing: tuple[str, ...]) -> str:
         f"✅ The bot is now an administrator of the {esc(chat_type)} <b>{esc(title)}</b>. "
         "Add it to a plan in the dashboard."
     )
+    if chat_type == "group":
+        text += (
+            "\n\nℹ️ This is a basic group: it works, and when Telegram upgrades it to a "
+            "supergroup (after you make its history visible to new members or give it a public "
+            "link) Admit moves along with it, plans and members included."
+        )
     return text + _missing_rights(missing)
 
 
