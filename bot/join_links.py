@@ -195,6 +195,8 @@ def deliver_join_links(project_id: int, customer_id: int, plan_id: int) -> str:
                 telegram.send_message(
                     token, chat_id, text, reply_markup=keyboards.join_buttons(result.links)
                 )
+        except telegram.Uncertain:
+            return "sent (Telegram's answer was lost; not sent again)"
         except requests.RequestException as exc:
             # Its message holds the request URL with the token; RQ would log and store it.
             raise JoinLinksPending(describe(exc, token)) from None
