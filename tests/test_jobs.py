@@ -394,17 +394,22 @@ def test_a_long_flood_wait_puts_the_reminder_back_instead_of_holding_the_worker(
     assert len(harness.messages(ANN)) == 1
 
 
-def test_5xx_and_dropped_connections_are_retried_with_backoff(harness, gold, session):
+def test_gateway_errors_are_retried_with_backoff_but_a_lost_answer_is_not(
+    harness, gold, session
+):
     sub = gold["sub"]
     at = sub.ends_at - timedelta(hours=23)
     harness.at(at)
     harness.emu.fail_next("sendMessage", 502, "Bad Gateway", times=2)
-    harness.emu.fail_next("sendMessage", disconnect=True)
+    harness.emu.fail_next("sendMessage", 503, "Service Unavailable")
+    # Then Telegram sends it but the answer never arrives: sending again would say it twice.
+    harness.emu.fail_next("sendMessage", disconnect=True, after=True)
     harness.sweep()
     calls = harness.send_calls(ANN)
     assert len(calls) == 4 and len(harness.messages(ANN)) == 1
     gaps = [b["at"] - a["at"] for a, b in zip(calls, calls[1:], strict=False)]
     assert gaps[0] >= 0.5 and gaps[1] >= 1.0 and gaps[2] >= 2.0
+    assert reload(session, Subscription, sub.id).reminder_sent_at is not None
 
 
 def test_telegram_down_for_a_while_postpones_the_reminder_and_sends_it_later(
