@@ -26,6 +26,7 @@ from webapp.domain.errors import (
     TooManyAttempts,
     UnknownCode,
 )
+from webapp.domain.ownership import owned
 from webapp.models import (
     AccessCode,
     Activation,
@@ -34,7 +35,6 @@ from webapp.models import (
     FunnelTally,
     Membership,
     Plan,
-    Project,
     plan_resource,
 )
 
@@ -255,16 +255,11 @@ class Funnel:
         total = self.count(OPENED)
         return [
             FunnelStage(
-                step, detail, self._detail_label(step, detail), n, n / total if total else 0.0
+                step, detail, detail_label(step, detail, self.chats), n, n / total if total else 0.0
             )
             for (s, detail), n in sorted(self.counts.items())
             if s == step and n
         ]
-
-    def _detail_label(self, step: str, detail: str) -> str:
-        if step == JOINED:
-            return self.chats.get(int(detail), "a chat no longer in the plan")
-        return DETAIL_LABELS.get(detail, detail.replace("_", " ")) or STEP_LABELS[step]
 
     @property
     def refusals(self) -> list[FunnelStage]:
@@ -284,19 +279,19 @@ class Funnel:
         return not any(self.counts.values())
 
 
+def detail_label(step: str, detail: str, chats: dict[int, str]) -> str:
+    """Words for a step's detail: the chat of a join, the reason of a refusal or an end."""
+    if step == JOINED:
+        return chats.get(int(detail), "a chat no longer in the plan") if detail.isdigit() else ""
+    return DETAIL_LABELS.get(detail, detail.replace("_", " ")) or STEP_LABELS[step]
+
+
 def owned_scope(session: Session, owner_id: int, scope: str, scope_id: int):
     """The owner's code, batch or plan ``scope_id``; ``NotFound`` for anyone else's."""
     model = {"code": AccessCode, "batch": Batch, "plan": Plan}.get(scope)
     if model is None:
         raise NotFound("no such funnel")
-    thing = session.scalars(
-        select(model)
-        .join(Project, Project.id == model.project_id)
-        .where(model.id == scope_id, Project.owner_id == owner_id, Project.deleted_at.is_(None))
-    ).first()
-    if thing is None:
-        raise NotFound("no such funnel")
-    return thing
+    return owned(session, owner_id, model, scope_id)
 
 
 def _scope_column(scope: str):
