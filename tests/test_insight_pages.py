@@ -4,8 +4,9 @@ seeded history, in the owner's time zone, and only ever the owner's own."""
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,6 +18,18 @@ from webapp.domain.codes import CodeRequest, create_codes
 from webapp.domain.errors import CodeUsedUp
 from webapp.models import Owner
 from webapp.queues import get_redis
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+TODAY = NOW.astimezone(BERLIN).date()
+_MIDNIGHT = datetime.combine(TODAY, time(), BERLIN)
+# Today's events fall between the owner's midnight and now, whatever the tests' date and hour.
+AT = {
+    "ann": datetime.combine(TODAY - timedelta(days=2), time(12), BERLIN),
+    "bob": _MIDNIGHT + (NOW - _MIDNIGHT) / 4,
+    "eve": _MIDNIGHT + (NOW - _MIDNIGHT) / 2,
+    "renewal": _MIDNIGHT + (NOW - _MIDNIGHT) * 3 / 4,
+}
 
 
 def rows_of(response) -> list[list[str]]:
@@ -60,7 +73,7 @@ def history(app, logged_in_owner):
         def enter(code, user, at):
             return code_entry.enter_code(session, redis, project.id, code.code, user, at)
 
-        two_days_ago = NOW - timedelta(days=2)
+        two_days_ago = AT["ann"]
         customer = enter(codes[0], ann, two_days_ago).customer
         for resource in (channel, group):
             membership = memberships.membership_for(session, project.id, customer.id, resource.id)
@@ -70,10 +83,10 @@ def history(app, logged_in_owner):
                 session, project.id, resource.chat_id, ann.id, link, two_days_ago
             )
         with pytest.raises(CodeUsedUp):
-            enter(codes[0], bob, NOW - timedelta(hours=1))
-        enter(codes[1], bob, NOW - timedelta(hours=1))
-        enter(codes[2], eve, NOW - timedelta(minutes=30))
-        enter(single, eve, NOW - timedelta(minutes=10))
+            enter(codes[0], bob, AT["bob"])
+        enter(codes[1], bob, AT["bob"])
+        enter(codes[2], eve, AT["eve"])
+        enter(single, eve, AT["renewal"])
         session.flush()
         ids = SimpleNamespace(
             project_id=project.id,
@@ -140,7 +153,7 @@ def test_the_people_at_a_step_are_one_click_away(client, history):
     )
     assert "Ann Lee" in joined and "Joined: Gold Channel" in joined
     # Berlin is an hour ahead of UTC in November.
-    when = (NOW - timedelta(days=2) + timedelta(hours=1)).strftime("%d %b %Y, %H:%M")
+    when = AT["ann"].astimezone(BERLIN).strftime("%d %b %Y, %H:%M")
     assert when in joined
     plan_people = text(
         client.get(
@@ -169,8 +182,8 @@ def test_charts_draw_activations_members_and_weeks_in_the_owners_time_zone(clien
     body = text(client.get("/insight/charts", query_string={"days": 30}, headers=HTMX))
     assert body.count("<svg") == 3 and "<script" not in body and "style=" not in body
     assert "4 activations in the last 30 days; days in Europe/Berlin" in body
-    today = NOW.date().isoformat()
-    two_days_ago = (NOW - timedelta(days=2)).date().isoformat()
+    today = TODAY.isoformat()
+    two_days_ago = (TODAY - timedelta(days=2)).isoformat()
     # Day, activations, renewals, ended, active members at the end of the day.
     assert f'<th scope="row">{today}</th><td>3</td><td>1</td><td>0</td><td>3</td>' in body
     assert f'<th scope="row">{two_days_ago}</th><td>1</td><td>0</td><td>0</td><td>1</td>' in body
@@ -217,7 +230,7 @@ def test_members_export_has_one_row_per_subscription_with_formulas_defused(clien
 
 
 def test_activations_over_a_date_range_say_who_which_code_when_and_how_it_ended(client, history):
-    today = NOW.date().isoformat()
+    today = TODAY.isoformat()
     response = client.get("/insight/activations.csv", query_string={"from": today, "to": today})
     rows = rows_of(response)
     assert "activations-" + today in response.headers["Content-Disposition"]
