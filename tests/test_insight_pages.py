@@ -19,7 +19,6 @@ from webapp.domain.errors import CodeUsedUp
 from webapp.models import Owner
 from webapp.queues import get_redis
 
-
 BERLIN = ZoneInfo("Europe/Berlin")
 TODAY = NOW.astimezone(BERLIN).date()
 _MIDNIGHT = datetime.combine(TODAY, time(), BERLIN)
