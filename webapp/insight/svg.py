@@ -8,12 +8,13 @@ LEFT, RIGHT, TOP, BOTTOM = 40, 8, 10, 24
 
 
 def nice_ceiling(value: int) -> int:
-    """The smallest 1, 2 or 5 × 10ⁿ at or above ``value`` (at least 1), for a readable axis."""
-    if value <= 1:
-        return 1
+    """The smallest 2, 4, 6, 8 or 10 × 10ⁿ at or above ``value`` (at least 2): an even top, so
+    the middle line of the axis is a whole number too."""
+    if value <= 2:
+        return 2
     power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if value <= step * power:
+    for step in (1, 2, 4, 6, 8, 10):
+        if value <= step * power and (step * power) % 2 == 0:
             return step * power
     return 10 * power
 
@@ -50,7 +51,7 @@ class Chart:
 
 def _y_ticks(top: int) -> list[Tick]:
     plot = HEIGHT - BOTTOM - TOP
-    return [Tick(HEIGHT - BOTTOM - plot * f, f"{round(top * f):,}") for f in (0, 0.5, 1)]
+    return [Tick(HEIGHT - BOTTOM - plot * f, f"{top * f:,.0f}") for f in (0, 0.5, 1)]
 
 
 def _x_ticks(labels: list[str], slot: float, count: int = 6) -> list[Tick]:
