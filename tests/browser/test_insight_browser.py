@@ -55,7 +55,7 @@ def test_funnels_charts_and_exports_on_a_seeded_history(page, live_server, scree
     with page.expect_download() as download:
         batch.get_by_role("link", name=re.compile("unused codes")).click()
     path = download.value.path()
-    assert history.codes[3] in open(path, encoding="utf-8-sig").read()
+    assert history.codes[3] in path.read_text(encoding="utf-8-sig")
 
     page.goto(f"/plans/{history.plan_id}/edit")
     expect(page.locator(f"#funnel-plan-{history.plan_id}")).to_contain_text("Renewed")
