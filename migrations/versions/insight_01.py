@@ -91,6 +91,16 @@ END
 ]
 
 
+# What the funnel_step trigger would have counted, for rows written without it.
+TALLY_FROM_STEPS = """
+INSERT INTO funnel_tally (scope, scope_id, step, detail, count)
+SELECT 'plan', plan_id, step, detail, count(*) FROM funnel_step GROUP BY plan_id, step, detail
+UNION ALL
+SELECT 'batch', batch_id, step, detail, count(*) FROM funnel_step WHERE batch_id IS NOT NULL
+GROUP BY batch_id, step, detail
+"""
+
+
 def upgrade():
     op.create_table(
         "funnel_step",
@@ -132,13 +142,8 @@ def upgrade():
         sa.ForeignKeyConstraint(["project_id"], ["project.id"]),
         sa.PrimaryKeyConstraint("project_id", "hour", "metric"),
     )
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(PG_TRIGGERS)
-        hour = "date_trunc('hour', {})"
-    else:
-        for trigger in SQLITE_TRIGGERS:
-            op.execute(trigger)
-        hour = SQLITE_HOUR
+    postgres = op.get_bind().dialect.name == "postgresql"
+    hour = "date_trunc('hour', {})" if postgres else SQLITE_HOUR
     # The history so far: activations still on record, and the ends already written.
     op.execute(
         f"""
@@ -163,6 +168,14 @@ SELECT a.project_id, c.plan_id, c.batch_id, a.code_id, a.customer_id, 'activated
 FROM activation a JOIN access_code c ON c.id = a.code_id
 """
     )
+    # Tallies of the history in one pass each; the triggers (created after, so the backfill
+    # does not update one tally row once per step) keep them from here on.
+    op.execute(TALLY_FROM_STEPS)
+    if postgres:
+        op.execute(PG_TRIGGERS)
+    else:
+        for trigger in SQLITE_TRIGGERS:
+            op.execute(trigger)
 
 
 def downgrade():
