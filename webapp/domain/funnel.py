@@ -329,18 +329,19 @@ def people_at(
     ``PEOPLE_LIMIT``); each row has its customer loaded."""
     if step not in STEP_LABELS:
         raise NotFound("no such step")
-    return list(
-        session.scalars(
-            select(FunnelStep)
-            .where(
-                _scope_column(scope) == scope_id,
-                FunnelStep.step == step,
-                FunnelStep.detail == detail,
-            )
-            .options(joinedload(FunnelStep.customer))
-            .order_by(FunnelStep.at.desc(), FunnelStep.id.desc())
-            .limit(PEOPLE_LIMIT)
+    return list(session.scalars(people_query(scope, scope_id, step, detail)))
+
+
+def people_query(scope: str, scope_id: int, step: str, detail: str):
+    # For a plan or batch, (scope, step, detail, at) is an index: the latest come off its end.
+    return (
+        select(FunnelStep)
+        .where(
+            _scope_column(scope) == scope_id, FunnelStep.step == step, FunnelStep.detail == detail
         )
+        .options(joinedload(FunnelStep.customer))
+        .order_by(FunnelStep.at.desc())
+        .limit(PEOPLE_LIMIT)
     )
 
 
