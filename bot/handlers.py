@@ -317,25 +317,26 @@ class ProjectHandlers:
             result = code_entry.enter_code(
                 session, get_redis(), self.project_id, raw_code, user, now
             )
+        # A refusal changes nothing but the funnel's record of it, which is kept.
         except TooManyAttempts as exc:
-            session.rollback()
+            session.commit()
             self.reply(chat_id, texts.too_many_attempts(exc.retry_after_seconds))
             return
         except UnknownCode as exc:
-            session.rollback()
+            session.commit()
             left = attempts_left(getattr(exc, "wrong_attempts", 0))
             self.reply(chat_id, texts.unknown_code_last_try(left))
             return
         except CodeExpired:
-            session.rollback()
+            session.commit()
             self.reply(chat_id, texts.code_expired())
             return
         except CodeUsedUp:
-            session.rollback()
+            session.commit()
             self.reply(chat_id, texts.code_used_up())
             return
         except AlreadyActivated:
-            session.rollback()
+            session.commit()
             self.already_activated(chat_id, user, raw_code)
             return
         # The activation is committed before any Telegram call: whatever happens next, it stands.

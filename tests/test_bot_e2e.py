@@ -30,6 +30,7 @@ from webapp.models import (
     Activation,
     Batch,
     Customer,
+    FunnelStep,
     Membership,
     Resource,
 )
@@ -321,7 +322,14 @@ def test_every_refusal_has_its_own_message_and_changes_nothing(app_ctx, emu, wor
     say(emu, world, bob, f"/start {used_up}")
     assert "already activated" in text_of(last_message(emu, world, bob))
     assert count(Activation) == before
-    assert count(Customer, Customer.telegram_user_id == ann) == 0
+    # Nothing was granted, yet each refusal of a real code is in that code's funnel.
+    db.session.rollback()
+    refused = db.session.scalars(
+        select(FunnelStep.detail)
+        .join(Customer, Customer.id == FunnelStep.customer_id)
+        .where(Customer.telegram_user_id == ann, FunnelStep.step == "refused")
+    ).all()
+    assert sorted(refused) == ["expired", "rolled_back", "used_up"]
 
 
 def test_five_wrong_codes_in_ten_minutes_make_the_customer_wait_even_with_a_good_code(emu, world):

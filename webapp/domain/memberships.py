@@ -7,6 +7,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from webapp.domain import funnel
 from webapp.domain.entitlements import is_entitled
 from webapp.models import Customer, Membership, Resource
 
@@ -203,6 +204,8 @@ def record_join(
     unwelcome = None
     if not entitled:
         unwelcome = "no_access" if own_link else "someone_elses_link"
+    elif own_link:
+        funnel.record_join(session, customer.id, resource.id, now)
     if not own_link:
         # The link is burnt: its customer gets a fresh one next time they ask.
         link_owner.invite_link = None
