@@ -111,6 +111,27 @@ class ProjectHandlers:
     def close(self) -> None:
         self.owner_notices.close()
 
+    def register_commands(self) -> None:
+        """The command menu: customers' for everyone, the owner's (with /newcode) in their chat."""
+        try:
+            with self.app.app_context():
+                project = self.project()
+                owner_chat = project.owner.telegram_user_id if project else None
+                db.session.remove()
+            # Short tries: this must not hold up polling when Telegram is slow to answer.
+            with telegram.while_someone_waits():
+                telegram.set_my_commands(self.token, texts.CUSTOMER_COMMANDS)
+                if owner_chat:
+                    telegram.set_my_commands(
+                        self.token, texts.OWNER_COMMANDS, chat_id=owner_chat
+                    )
+        except UNAVAILABLE as exc:
+            log.info("project %s: commands not registered: %s", self.project_id,
+                     exc.__class__.__name__)
+        except telegram.TelegramError as exc:
+            log.info("project %s: commands not registered: %s", self.project_id,
+                     self.describe(exc))
+
     # ---- plumbing ---------------------------------------------------------------------------
 
     def unit(self, handler):
@@ -193,6 +214,9 @@ class ProjectHandlers:
     # ---- messages ---------------------------------------------------------------------------
 
     def on_message(self, message: types.Message) -> None:
+        if message.migrate_to_chat_id or message.migrate_from_chat_id:
+            self.on_chat_migrated(message)
+            return
         if message.chat.type != "private" or message.from_user is None:
             return  # the bot talks to people only in private chats
         if message.from_user.is_bot:
@@ -251,6 +275,8 @@ class ProjectHandlers:
         email = owner.email
         session.commit()
         self.reply(chat_id, texts.owner_linked(email))
+        with contextlib.suppress(telegram.TelegramError):
+            telegram.set_my_commands(self.token, texts.OWNER_COMMANDS, chat_id=chat_id)
 
     def on_text(self, chat_id: int, user: TelegramUser, text: str) -> None:
         session = db.session
@@ -292,25 +318,26 @@ class ProjectHandlers:
             result = code_entry.enter_code(
                 session, get_redis(), self.project_id, raw_code, user, now
             )
+        # A refusal changes nothing but the funnel's record of it, which is kept.
         except TooManyAttempts as exc:
-            session.rollback()
+            session.commit()
             self.reply(chat_id, texts.too_many_attempts(exc.retry_after_seconds))
             return
         except UnknownCode as exc:
-            session.rollback()
+            session.commit()
             left = attempts_left(getattr(exc, "wrong_attempts", 0))
             self.reply(chat_id, texts.unknown_code_last_try(left))
             return
         except CodeExpired:
-            session.rollback()
+            session.commit()
             self.reply(chat_id, texts.code_expired())
             return
         except CodeUsedUp:
-            session.rollback()
+            session.commit()
             self.reply(chat_id, texts.code_used_up())
             return
         except AlreadyActivated:
-            session.rollback()
+            session.commit()
             self.already_activated(chat_id, user, raw_code)
             return
         # The confirmation and the owner's notice are promised in the activation's transaction
@@ -358,6 +385,9 @@ class ProjectHandlers:
         except telegram.RateLimited as exc:
             wait = timedelta(seconds=exc.retry_after or 1)
             return Outcome.retry(now + wait, f"Telegram asked to wait {wait.seconds} s")
+        except telegram.Uncertain:
+            # Telegram may have delivered it: sending again could say it twice. At most once.
+            return Outcome.done("Telegram's answer was lost; the message was probably delivered")
         except telegram.Unreachable as exc:
             return Outcome.retry(now, f"Telegram did not answer ({exc})")
         except telegram.BotBlocked:
@@ -568,6 +598,18 @@ class ProjectHandlers:
             notice = texts.resource_lost(title)
         self.reply(owner_chat, notice)
 
+    def on_chat_migrated(self, message: types.Message) -> None:
+        """A basic group became a supergroup: its resource follows to the new chat id."""
+        if message.migrate_to_chat_id:
+            old_id, new_id = message.chat.id, message.migrate_to_chat_id
+        else:
+            old_id, new_id = message.migrate_from_chat_id, message.chat.id
+        session = db.session
+        resource = resources.migrate_chat(session, self.project_id, old_id, new_id, utcnow())
+        session.commit()
+        if resource is not None:
+            log.info("project %s: chat %s is now supergroup %s", self.project_id, old_id, new_id)
+
     def on_chat_member(self, update: types.ChatMemberUpdated) -> None:
         session = db.session
         now = utcnow()
@@ -576,12 +618,10 @@ class ProjectHandlers:
             return
         was_in, is_in = _is_in(update.old_chat_member), _is_in(update.new_chat_member)
         if is_in and not was_in:
-            invite = update.invite_link
-            link = invite.invite_link if invite else None
-            creator = getattr(invite, "creator", None) if invite else None
-            made_by_bot = creator is not None and str(creator.id) == bot_id_of(self.token)
+            link = update.invite_link.invite_link if update.invite_link else None
             event = memberships.record_join(
-                session, self.project_id, update.chat.id, user.id, link, now, made_by_bot
+                session, self.project_id, update.chat.id, user.id, link, now,
+                link_made_by_bot=self.made_by_bot(update.invite_link),
             )
             title = event.resource.title if event.resource else ""
             session.commit()
@@ -589,37 +629,68 @@ class ProjectHandlers:
                 # member_limit=1 counts members present: once they leave it would work again.
                 self.revoke_link(update.chat.id, event.spent_link)
             if event.removal_id is not None:
-                self.carry_out_removal(event.removal_id, user.id, title, event.unwelcome)
+                self.carry_out_removal(
+                    event.removal_id, user.id, title, event.unwelcome, event.can_message
+                )
             elif event.unwelcome:
-                self.remove_unwelcome(update.chat.id, user.id, title, event.unwelcome)
+                self.remove_unwelcome(
+                    update.chat.id, user.id, title, event.unwelcome, event.can_message
+                )
         elif was_in and not is_in:
             memberships.record_leave(session, self.project_id, update.chat.id, user.id, now)
             session.commit()
 
-    def remove_unwelcome(self, chat_id: int, user_id: int, title: str, reason: str) -> None:
-        """Someone came in through an Admit link without access of their own: out again."""
+    def made_by_bot(self, invite_link) -> bool:
+        """Whether an invite link of an update is one this bot made (an Admit link)."""
+        creator = getattr(invite_link, "creator", None)
+        return creator is not None and str(creator.id) == bot_id_of(self.token)
+
+    def remove_unwelcome(
+        self, chat_id: int, user_id: int, title: str, reason: str, can_message: bool
+    ) -> None:
+        """Someone came in through an Admit link without access of their own: out again.
+
+        They are told why only if they ever started the bot: Telegram lets no bot write first.
+        """
         log.info("project %s: removing %s from %s (%s)", self.project_id, user_id, chat_id,
                  reason)
         try:
             telegram.remove_member(self.token, chat_id, user_id)
+        except telegram.BanNotLifted as exc:
+            # Out, but banned: a later paid Join link would fail for them. A job keeps trying.
+            log.warning("project %s: %s removed but still banned: %s", self.project_id, user_id,
+                        self.describe(exc))
+            self.queue_lift_ban(chat_id, user_id)
         except telegram.TelegramError as exc:
             log.warning("project %s: could not remove %s: %s", self.project_id, user_id,
                         self.describe(exc))
+            return
+        if not can_message:
             return
         if reason == "someone_elses_link":
             self.reply(user_id, texts.removed_someone_elses_link(title))
         else:
             self.reply(user_id, texts.removed_no_access(title))
 
-    def carry_out_removal(self, removal_id: int, user_id: int, title: str, reason: str) -> None:
+    def carry_out_removal(
+        self, removal_id: int, user_id: int, title: str, reason: str, can_message: bool
+    ) -> None:
         """An unwelcome customer's removal, written with their join: done here at once, or by the
         lifecycle jobs (which re-check their access first) if Telegram does not let it be now."""
-        if jobs.carry_out_removal_here(removal_id) != "done":
+        if jobs.carry_out_removal_here(removal_id) != "done" or not can_message:
             return
         if reason == "someone_elses_link":
             self.reply(user_id, texts.removed_someone_elses_link(title))
         else:
             self.reply(user_id, texts.removed_no_access(title))
+
+    def queue_lift_ban(self, chat_id: int, user_id: int) -> None:
+        from webapp.jobs import enqueue_lift_ban
+
+        try:
+            enqueue_lift_ban(self.project_id, chat_id, user_id)
+        except Exception:
+            log.exception("project %s: could not queue lifting a ban", self.project_id)
 
     def revoke_link(self, chat_id: int, link: str) -> None:
         try:
@@ -631,20 +702,23 @@ class ProjectHandlers:
     def on_join_request(self, request: types.ChatJoinRequest) -> None:
         session = db.session
         user_id = request.from_user.id
-        verdict = memberships.may_join(
-            session, self.project_id, request.chat.id, user_id, utcnow()
+        link = request.invite_link.invite_link if request.invite_link else None
+        verdict = memberships.judge_join_request(
+            session, self.project_id, request.chat.id, user_id, link,
+            self.made_by_bot(request.invite_link), utcnow(),
         )
         session.rollback()
-        if verdict is None:
-            return  # not one of the project's resources
+        if verdict.action == "leave":
+            return  # not a resource, or the owner's own request to decide
         try:
-            if verdict:
+            if verdict.action == "approve":
                 telegram.approve_join_request(self.token, request.chat.id, user_id)
                 return
+            # Telegram lets the bot write to a requester only until the request is decided:
+            # the answer goes first, the decline after.
+            chat_id = getattr(request, "user_chat_id", None) or user_id
+            self.reply(chat_id, texts.join_request_declined(verdict.title or request.chat.title))
             telegram.decline_join_request(self.token, request.chat.id, user_id)
         except telegram.TelegramError as exc:
             log.warning("project %s: join request of %s: %s", self.project_id, user_id,
                         self.describe(exc))
-            return
-        chat_id = getattr(request, "user_chat_id", None) or user_id
-        self.reply(chat_id, texts.join_request_declined(request.chat.title or ""))

@@ -1,13 +1,13 @@
 """outbox of promised messages (confirmations, owner notices, join links)
 
 Revision ID: outbox_01
-Revises: ccedd5ac0aec
+Revises: insight_01
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "outbox_01"
-down_revision = "ccedd5ac0aec"
+down_revision = "insight_01"
 branch_labels = None
 depends_on = None
 

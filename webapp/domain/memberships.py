@@ -7,6 +7,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from webapp.domain import funnel
 from webapp.domain.entitlements import is_entitled
 from webapp.models import Customer, Membership, Removal, Resource
 
@@ -162,6 +163,9 @@ class JoinEvent:
     # Why they must go again, or None: "someone_elses_link" (a link made for another customer)
     # or "no_access" (their own link, but their access ended meanwhile).
     unwelcome: str | None = None
+    # Whether the bot may write to them: only people who started it (customers who have not
+    # blocked it); Telegram refuses a first message to anyone else.
+    can_message: bool = False
     # The pending removal written for an unwelcome customer, so it is carried out even if the
     # bot cannot do it at once (None for a stranger Admit has no customer row for).
     removal_id: int | None = None
@@ -188,14 +192,14 @@ def record_join(
     telegram_user_id: int,
     invite_link: str | None,
     now: datetime,
-    made_by_bot: bool = False,
+    link_made_by_bot: bool = False,
 ) -> JoinEvent:
     """A user became a member of one of the project's chats: note when, and spot link misuse.
 
     Anyone coming in through a link Admit made must be entitled to that resource now; a join
-    through the owner's own links (or added by an admin) is left alone. ``made_by_bot`` says the
-    link's creator is the project's bot: such a link is Admit's even when no membership records
-    it any more (forgotten by a removal that raced with its making), so it is judged the same.
+    through the owner's own links (or added by an admin) is left alone. ``link_made_by_bot``: the
+    link's creator is the project's bot, so it is Admit's even if no membership recorded it (a
+    link made while Telegram's answer was lost).
     """
     resource = _resource(session, project_id, chat_id)
     if resource is None:
@@ -208,42 +212,68 @@ def record_join(
             )
         ).first()
     customer = _customer(session, project_id, telegram_user_id)
+    can_message = customer is not None and customer.blocked_bot_at is None
     membership = None
     if customer is not None:
         membership = membership_for(session, project_id, customer.id, resource.id)
         membership.joined_at = now
         membership.left_at = None
-    if link_owner is None and not (invite_link and made_by_bot):
-        return JoinEvent(membership, resource)
-    own_link = customer is not None and (
-        link_owner is None or link_owner.customer_id == customer.id
-    )
+    if link_owner is None and not (invite_link and link_made_by_bot):
+        return JoinEvent(membership, resource, can_message=can_message)
+    if link_owner is None:
+        # An Admit link nobody recorded: nobody's own, so only the entitled may stay.
+        entitled = customer is not None and is_entitled(session, customer.id, resource.id, now)
+        return JoinEvent(
+            membership,
+            resource,
+            spent_link=invite_link,
+            unwelcome=None if entitled else "no_access",
+            can_message=can_message,
+            removal_id=None if entitled else _unwelcome_removal(session, customer, resource, now),
+        )
+    own_link = customer is not None and link_owner.customer_id == customer.id
     entitled = customer is not None and is_entitled(session, customer.id, resource.id, now)
     unwelcome = None
     if not entitled:
         unwelcome = "no_access" if own_link else "someone_elses_link"
-    if link_owner is not None and not own_link:
+    elif own_link:
+        funnel.record_join(session, customer.id, resource.id, now)
+    if not own_link:
         # The link is burnt: its customer gets a fresh one next time they ask.
         link_owner.invite_link = None
         link_owner.invite_link_expires_at = None
-    removal_id = None
-    if unwelcome and customer is not None:
-        removal = Removal(
-            project_id=project_id,
-            customer_id=customer.id,
-            resource_id=resource.id,
-            reason="unwelcome",
-            status="pending",
-            attempts=0,
-            created_at=now,
-            next_attempt_at=now,
+    removal_id = _unwelcome_removal(session, customer, resource, now) if unwelcome else None
+    if resource.join_by_request:
+        # Join-request links admit only whom the bot approves: nothing is spent.
+        return JoinEvent(
+            membership, resource, unwelcome=unwelcome, can_message=can_message,
+            removal_id=removal_id,
         )
-        session.add(removal)
-        session.flush()
-        removal_id = removal.id
     return JoinEvent(
-        membership, resource, spent_link=invite_link, unwelcome=unwelcome, removal_id=removal_id
+        membership, resource, spent_link=invite_link, unwelcome=unwelcome,
+        can_message=can_message, removal_id=removal_id,
     )
+
+
+def _unwelcome_removal(
+    session: Session, customer: Customer | None, resource: Resource, now: datetime
+) -> int | None:
+    """A pending removal of a customer who came in without access, written with their join."""
+    if customer is None:
+        return None
+    removal = Removal(
+        project_id=resource.project_id,
+        customer_id=customer.id,
+        resource_id=resource.id,
+        reason="unwelcome",
+        status="pending",
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(removal)
+    session.flush()
+    return removal.id
 
 
 def record_leave(
@@ -266,9 +296,58 @@ def record_leave(
 def may_join(
     session: Session, project_id: int, chat_id: int, telegram_user_id: int, now: datetime
 ) -> bool | None:
-    """Whether a join request should be approved; ``None`` if the chat is not a resource."""
+    """Whether the user may be in the chat now; ``None`` if the chat is not a resource."""
     resource = _resource(session, project_id, chat_id)
     if resource is None:
         return None
     customer = _customer(session, project_id, telegram_user_id)
     return customer is not None and is_entitled(session, customer.id, resource.id, now)
+
+
+@dataclass(frozen=True)
+class JoinRequestVerdict:
+    """What to do with a join request: "approve", "decline" or "leave" (the owner's to decide)."""
+
+    action: str
+    title: str = ""
+    # The requester started the bot (a customer), so they may be told even after the decision.
+    is_customer: bool = False
+
+
+def judge_join_request(
+    session: Session,
+    project_id: int,
+    chat_id: int,
+    telegram_user_id: int,
+    invite_link: str | None,
+    link_made_by_bot: bool,
+    now: datetime,
+) -> JoinRequestVerdict:
+    """Decide a join request to one of the project's chats.
+
+    Admit decides only requests that came through a link it made (the Join button of a
+    join-request resource), unless the owner chose to decline everyone without access there
+    (``decline_strangers``). Requests through the owner's own approval links, or to a group set
+    to "join by request", are left to the owner's admins, except that the entitled are approved.
+    """
+    resource = _resource(session, project_id, chat_id)
+    if resource is None:
+        return JoinRequestVerdict("leave")
+    customer = _customer(session, project_id, telegram_user_id)
+    entitled = customer is not None and is_entitled(session, customer.id, resource.id, now)
+    is_customer = customer is not None and customer.blocked_bot_at is None
+    ours = link_made_by_bot
+    if invite_link and not ours:
+        ours = (
+            session.scalars(
+                select(Membership.id).where(
+                    Membership.resource_id == resource.id, Membership.invite_link == invite_link
+                )
+            ).first()
+            is not None
+        )
+    if entitled:
+        return JoinRequestVerdict("approve", resource.title, is_customer)
+    if ours or resource.decline_strangers:
+        return JoinRequestVerdict("decline", resource.title, is_customer)
+    return JoinRequestVerdict("leave", resource.title, is_customer)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from webapp.domain import audit, outbox
+from webapp.domain import audit, funnel, outbox
 from webapp.domain.entitlements import RemovalDecision, decide_removals, queue_removals
 from webapp.domain.errors import NotFound
 from webapp.models import AccessCode, Activation, Customer, Resource, Subscription
@@ -117,6 +117,15 @@ def rollback_code(
     for subscription in effects.ending:
         subscription.ended_at = now
         subscription.end_reason = "rolled_back"
+        funnel.record_subscription_step(
+            session,
+            subscription.id,
+            subscription.customer_id,
+            "ended",
+            "rolled_back",
+            now,
+            code=code,
+        )
     for subscription, new_end in effects.shortened:
         subscription.ends_at = new_end
     outbox.cancel_unclaimed_confirmations(session, [s.id for s in effects.ending], now)
