@@ -96,6 +96,8 @@ def world_fixture(emulator, app_ctx, monkeypatch):
     )
     channel = make_resource(project, "Gold Club Channel", chat_id=CHANNEL)
     plan = make_plan(project, "3 months", resources=[channel])
+    for user_id in (ANN, OWNER_TG):
+        emulator.start_bot(user_id, TOKEN)  # Telegram lets a bot write only to who started it
     made = World(app, emulator, project.id, plan.id, channel.id)
     db.session.commit()
     yield made

@@ -124,6 +124,7 @@ def test_owner_notices_piled_up_go_merged_and_each_is_sent_once(world):
     # The first activation's confirmation eats the failures; the notices wait in the outbox.
     for n, code in enumerate(codes):
         world.emu.add_user(ANN + 10 + n, "Cy", "Lee", f"cy{n}")
+        world.emu.start_bot(ANN + 10 + n, TOKEN)
         world.start(ANN + 10 + n, code)
     world.finish()
     world.at(NOW + timedelta(hours=1))

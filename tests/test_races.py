@@ -175,7 +175,7 @@ def test_a_join_through_a_bot_made_link_no_membership_records_is_judged_by_acces
     entitled = memberships.record_join(session, project.id, channel.chat_id, ANN, link, now, True)
     owners = memberships.record_join(session, project.id, channel.chat_id, 998, link, now, False)
 
-    assert (stranger.unwelcome, stranger.spent_link) == ("someone_elses_link", link)
+    assert (stranger.unwelcome, stranger.spent_link) == ("no_access", link)
     assert entitled.unwelcome is None
     assert (owners.unwelcome, owners.spent_link) == (None, None)  # the owner's own link
 
