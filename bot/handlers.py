@@ -28,6 +28,7 @@ from webapp.domain.customers import TelegramUser
 from webapp.domain.errors import (
     AlreadyActivated,
     CodeExpired,
+    CodePaused,
     CodeUsedUp,
     InvalidInput,
     NotFound,
@@ -307,6 +308,10 @@ class ProjectHandlers:
         except CodeUsedUp:
             session.rollback()
             self.reply(chat_id, texts.code_used_up())
+            return
+        except CodePaused:
+            session.rollback()
+            self.reply(chat_id, texts.code_paused())
             return
         except AlreadyActivated:
             session.rollback()

@@ -124,6 +124,13 @@ def code_used_up() -> str:
     )
 
 
+def code_paused() -> str:
+    return (
+        "This code is paused by its owner and cannot be used right now. Please try again later, "
+        "or contact the owner who gave it to you."
+    )
+
+
 def already_activated(label: str | None, ends_at: datetime | None, active: bool) -> str:
     """Also the answer to an update delivered again after a crash, so it reads as a confirmation.
 

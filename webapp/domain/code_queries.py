@@ -33,6 +33,7 @@ STATUSES = {
     "active": "Active",
     "expired": "Expired",
     "used_up": "Used up",
+    "paused": "Paused",
     "rolled_back": "Rolled back",
 }
 
@@ -43,12 +44,19 @@ def status_clause(status: str | None, now: datetime):
     not_expired = or_(AccessCode.expires_at.is_(None), AccessCode.expires_at > now)
     if status is None:
         return live
+    running = AccessCode.paused_at.is_(None)
     if status == "active":
-        return and_(live, not_expired, AccessCode.activation_count < AccessCode.max_activations)
+        return and_(
+            live, not_expired, running, AccessCode.activation_count < AccessCode.max_activations
+        )
     if status == "expired":
         return and_(live, AccessCode.expires_at.is_not(None), AccessCode.expires_at <= now)
     if status == "used_up":
-        return and_(live, not_expired, AccessCode.activation_count >= AccessCode.max_activations)
+        return and_(
+            live, not_expired, running, AccessCode.activation_count >= AccessCode.max_activations
+        )
+    if status == "paused":
+        return and_(live, not_expired, AccessCode.paused_at.is_not(None))
     if status == "rolled_back":
         return AccessCode.deleted_at.is_not(None)
     raise ValueError(f"unknown status {status!r}")
