@@ -34,9 +34,19 @@ EVENT_LABELS = {
     "batch.created": "Created in a bulk generation",
     "code.activated": "Activated",
     "code.rolled_back": "Rolled back",
+    "code.paused": "Paused",
+    "code.resumed": "Resumed",
+    "code.edited": "Edited",
+    "activation.rolled_back": "Activation undone",
 }
 
-STATUS_BADGES = {"active": "ok", "used up": "warn", "expired": "", "rolled back": "danger"}
+STATUS_BADGES = {
+    "active": "ok",
+    "used up": "warn",
+    "paused": "info",
+    "expired": "",
+    "rolled back": "danger",
+}
 SUBSCRIPTION_BADGES = {
     "active": "ok",
     "reminder sent": "info",
@@ -330,19 +340,6 @@ def list_batches():
         older=older,
         live=queries.batch_live_counts(db.session, [b.id for b in batches]),
         first_page=request.args.get("after") is None,
-    )
-
-
-@bp.get("/batches/<int:batch_id>")
-def batch_detail(batch_id: int):
-    batch = _owned(queries.owner_batch, batch_id)
-    live = queries.batch_live_counts(db.session, [batch.id]).get(batch.id, 0)
-    return _render(
-        "codes/batch.html",
-        "codes/_batch.html",
-        batch=batch,
-        live=live,
-        filename=_batch_filename(batch, live),
     )
 
 

@@ -218,11 +218,16 @@ def _in_project(session: Session, project_id: int, code_ids: list[int]) -> list[
     )
 
 
-def batch_code_ids(session: Session, batch_id: int, *, unused_only: bool = False) -> list[int]:
-    """The live codes of the batch (only those never activated, with ``unused_only``)."""
+def batch_code_ids(
+    session: Session, batch_id: int, *, unused_only: bool = False, unpaused: bool = False
+) -> list[int]:
+    """The live codes of the batch (only those never activated, with ``unused_only``; only
+    those not paused, with ``unpaused``)."""
     query = select(AccessCode.id).where(
         AccessCode.batch_id == batch_id, AccessCode.deleted_at.is_(None)
     )
     if unused_only:
         query = query.where(AccessCode.activation_count == 0)
+    if unpaused:
+        query = query.where(AccessCode.paused_at.is_(None))
     return list(session.scalars(query.order_by(AccessCode.id)))

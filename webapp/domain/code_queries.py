@@ -21,6 +21,7 @@ from webapp.models import (
     Activation,
     AuditEvent,
     Batch,
+    Customer,
     Plan,
     Project,
     Removal,
@@ -370,3 +371,28 @@ def batch_live_counts(session: Session, batch_ids: list[int]) -> dict[int, int]:
         .group_by(AccessCode.batch_id)
     )
     return {batch_id: count for batch_id, count in rows}
+
+
+def batch_all_codes(session: Session, batch_id: int) -> list[AccessCode]:
+    """Every code of the batch, rolled back ones too, in the order they were made."""
+    return list(
+        session.scalars(
+            select(AccessCode).where(AccessCode.batch_id == batch_id).order_by(AccessCode.id)
+        )
+    )
+
+
+def activated_by(session: Session, code_ids: list[int]) -> dict[int, list[Customer]]:
+    """The customers who activated each code (live activations), oldest first."""
+    found: dict[int, list[Customer]] = {code_id: [] for code_id in code_ids}
+    if not code_ids:
+        return found
+    rows = session.execute(
+        select(Activation.code_id, Customer)
+        .join(Customer, Customer.id == Activation.customer_id)
+        .where(Activation.code_id.in_(code_ids))
+        .order_by(Activation.activated_at, Activation.id)
+    )
+    for code_id, customer in rows:
+        found[code_id].append(customer)
+    return found
