@@ -146,25 +146,48 @@ def _rows(session: Session, customers: list[Customer]) -> list[MemberRow]:
             rows[customer_id].codes.append(code)
     latest_removal: dict[tuple[int, int], Removal] = {}
     for removal in session.scalars(
-        select(Removal).where(Removal.customer_id.in_(ids)).order_by(Removal.id)
+        select(Removal)
+        .where(Removal.customer_id.in_(ids))
+        .options(joinedload(Removal.resource))
+        .order_by(Removal.id)
     ):
         latest_removal[(removal.customer_id, removal.resource_id)] = removal
-    for membership in session.scalars(
-        select(Membership)
-        .where(Membership.customer_id.in_(ids))
-        .options(joinedload(Membership.resource))
-        .order_by(Membership.resource_id)
-    ):
-        removal = latest_removal.get((membership.customer_id, membership.resource_id))
-        rows[membership.customer_id].chats.append(_chat_state(membership, removal))
+    places: dict[tuple[int, int], Membership] = {
+        (m.customer_id, m.resource_id): m
+        for m in session.scalars(
+            select(Membership)
+            .where(Membership.customer_id.in_(ids))
+            .options(joinedload(Membership.resource))
+        )
+    }
+    for row in rows.values():
+        # Every chat they were given a place in, removed from, or hold a plan of.
+        resources: dict[int, Resource] = {}
+        for (customer_id, _), membership in places.items():
+            if customer_id == row.customer.id:
+                resources[membership.resource_id] = membership.resource
+        for (customer_id, _), removal in latest_removal.items():
+            if customer_id == row.customer.id:
+                resources[removal.resource_id] = removal.resource
+        for sub in row.subscriptions:
+            for resource in sub.plan.resources:
+                resources.setdefault(resource.id, resource)
+        for resource_id in sorted(resources):
+            key = (row.customer.id, resource_id)
+            row.chats.append(
+                _chat_state(resources[resource_id], places.get(key), latest_removal.get(key))
+            )
     return [rows[c.id] for c in customers]
 
 
-def _chat_state(membership: Membership, removal: Removal | None) -> ChatState:
-    resource = membership.resource
+def _chat_state(
+    resource: Resource, membership: Membership | None, removal: Removal | None
+) -> ChatState:
     # A removal older than the latest join was followed by a new activation: it is history.
     current = removal is not None and (
-        membership.joined_at is None or removal.created_at >= membership.joined_at
+        membership is None
+        or membership.joined_at is None
+        or removal.created_at >= membership.joined_at
     )
     if current:
         if removal.status == "failed":
@@ -173,6 +196,8 @@ def _chat_state(membership: Membership, removal: Removal | None) -> ChatState:
             return ChatState(resource, "removal pending", None, removal)
         if removal.status == "done":
             return ChatState(resource, "removed", None, removal)
+    if membership is None:
+        return ChatState(resource, "not joined")
     if membership.joined_at is not None and membership.left_at is None:
         return ChatState(resource, "joined")
     if membership.left_at is not None:
