@@ -10,6 +10,7 @@ SIGTERM (or Ctrl-C) lets the running batches finish, confirms them, and exits.
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict, defaultdict
 from concurrent.futures import ThreadPoolExecutor, wait
 
@@ -23,8 +24,10 @@ from telebot.apihelper import ApiTelegramException
 from bot import redaction
 from bot.handlers import ALLOWED_UPDATES, ServiceUnavailable, register_handlers
 from bot.redaction import redacted_traceback
+from webapp import bot_health, clock
 from webapp.extensions import db
 from webapp.models import Project
+from webapp.queues import get_redis
 
 log = logging.getLogger("bot")
 
@@ -87,8 +90,10 @@ class Poller:
     """Long polling for one project's bot, in its own thread."""
 
     def __init__(self, app: Flask, project_id: int, token: str):
+        self.app = app
         self.project_id = project_id
         self.token = token
+        self._last_beat = -bot_health.BEAT_EVERY
         self.bot = telebot.TeleBot(token, threaded=False, parse_mode=None)
         self.handlers = register_handlers(self.bot, project_id, app)
         self.stopping = threading.Event()
@@ -113,6 +118,7 @@ class Poller:
                     long_polling_timeout=POLL_TIMEOUT,
                 )
                 failures = 0
+                self.note_alive()
             except Exception as exc:  # noqa: BLE001 - the poller must outlive any failure
                 if self.stopping.is_set():
                     return
@@ -144,6 +150,17 @@ class Poller:
                 self.handled.forget_below(self.offset)
                 unavailable += 1
             self.stopping.wait(min(30.0, 0.5 * 2 ** (unavailable - 1)))
+
+    def note_alive(self) -> None:
+        """Tell the owner's inbox this bot is receiving updates (best effort, every 30 s)."""
+        if time.monotonic() - self._last_beat < bot_health.BEAT_EVERY:
+            return
+        self._last_beat = time.monotonic()
+        try:
+            with self.app.app_context():
+                bot_health.record_poll(get_redis(), self.project_id, clock.now())
+        except Exception as exc:  # noqa: BLE001 - a missed beat only delays the next one
+            log.info("project %s: could not note a poll: %s", self.project_id, exc)
 
     def handle(self, updates: list) -> int | None:
         """Handle a batch; the lowest update id that must be tried again, if any."""

@@ -53,7 +53,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(codes.bp)
 
-    from webapp import members
+    from webapp import attention, members
 
     app.register_blueprint(members.bp)
+    app.register_blueprint(attention.bp)
     return app
