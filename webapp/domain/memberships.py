@@ -228,14 +228,14 @@ def note_link_delivery(
     changed. A membership keeps the moment its link first failed until one is made."""
     changed = False
     if delivered:
-        changed |= bool(
-            session.execute(
-                update(Membership)
-                .where(Membership.id.in_(delivered), Membership.link_undelivered_at.is_not(None))
-                .values(link_undelivered_at=None, link_undelivered_reason=None)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-        )
+        for membership in session.scalars(
+            select(Membership).where(
+                Membership.id.in_(delivered), Membership.link_undelivered_at.is_not(None)
+            )
+        ):
+            membership.link_undelivered_at = None
+            membership.link_undelivered_reason = None
+            changed = True
     for membership_id, reason in undelivered.items():
         membership = session.get(Membership, membership_id)
         if membership is None:
