@@ -16,7 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from telebot import TeleBot, types, util
 
-from bot import keyboards, texts
+from bot import keyboards, owner_codes, texts
 from bot.join_links import JoinLinks, issue_join_links, queue_join_links
 from bot.owner_notices import OwnerNotices
 from bot.redaction import describe, redacted_traceback
@@ -213,6 +213,8 @@ class ProjectHandlers:
             self.on_start(chat_id, user, payload)
         elif command == "newcode":
             self.on_newcode(chat_id, user)
+        elif command == "code":
+            owner_codes.on_code_command(self, chat_id, user, payload)
         elif command == "cancel":
             self.on_cancel(chat_id, user)
         elif command == "help":
@@ -393,6 +395,8 @@ class ProjectHandlers:
         elif parts[0] == keyboards.NEWCODE_PREFIX and len(parts) == 4:
             self.answer_callback(callback.id)
             self.on_newcode_button(chat_id, user, *parts[1:])
+        elif parts[0] == owner_codes.PREFIX:
+            owner_codes.on_callback(self, callback, chat_id, user, parts)
         else:
             self.answer_callback(callback.id, texts.button_gone())
 

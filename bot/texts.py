@@ -183,6 +183,7 @@ def help_text(is_owner: bool) -> str:
     )
     if is_owner:
         text += "\n/newcode — make access codes (owner)"
+        text += "\n/code <i>code</i> — a code's usage, pause or resume it (owner)"
     return text
 
 

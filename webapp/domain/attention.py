@@ -8,11 +8,22 @@ The dashboard home shows the list; the bot sends it once a day as a digest.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from webapp.bot_health import SILENT_AFTER
-from webapp.models import AccessCode, Batch, Customer, Membership, Plan, Project, Removal, Resource
+from webapp.models import (
+    AccessCode,
+    Batch,
+    Customer,
+    Membership,
+    Owner,
+    Plan,
+    Project,
+    Removal,
+    Resource,
+    Subscription,
+)
 
 EXPIRING_WITHIN = timedelta(days=3)
 # A code with at least this many activations is "nearly used up" with a tenth (at least 1) left.
@@ -309,3 +320,61 @@ def _expiring(session, ids, projects, now) -> list[AttentionItem]:
         for batch in batches
     ]
     return found
+
+
+# -- The daily digest --------------------------------------------------------------------------
+
+DIGEST_EVERY = timedelta(hours=20)  # once a day, give or take when the hourly sweep runs
+
+
+def due_digest_owner_ids(session: Session, now: datetime) -> list[int]:
+    """Owners with a linked Telegram account whose last digest is a day old (or never sent)."""
+    return list(
+        session.scalars(
+            select(Owner.id).where(
+                Owner.telegram_user_id.is_not(None),
+                or_(Owner.digest_sent_at.is_(None), Owner.digest_sent_at <= now - DIGEST_EVERY),
+            )
+        )
+    )
+
+
+def claim_digest(session: Session, owner_id: int, now: datetime) -> bool:
+    """Take today's digest of the owner; only one process (of two cron runs) gets it."""
+    claimed = session.execute(
+        update(Owner)
+        .where(
+            Owner.id == owner_id,
+            or_(Owner.digest_sent_at.is_(None), Owner.digest_sent_at <= now - DIGEST_EVERY),
+        )
+        .values(digest_sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return claimed.rowcount == 1
+
+
+@dataclass(frozen=True)
+class EndedAccess:
+    project_id: int
+    customer: Customer
+    plan_name: str
+    reason: str | None
+
+
+def access_ended_since(
+    session: Session, owner_id: int, since: datetime, until: datetime
+) -> list[EndedAccess]:
+    """Subscriptions of the owner's customers that ended in ``[since, until)``."""
+    rows = session.execute(
+        select(Subscription, Customer, Plan.name)
+        .join(Customer, Customer.id == Subscription.customer_id)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .join(Project, Project.id == Subscription.project_id)
+        .where(
+            Project.owner_id == owner_id,
+            Subscription.ended_at >= since,
+            Subscription.ended_at < until,
+        )
+        .order_by(Subscription.ended_at)
+    )
+    return [EndedAccess(s.project_id, c, name, s.end_reason) for s, c, name in rows]

@@ -12,11 +12,22 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from webapp.domain import audit
-from webapp.domain.codes import MAX_ACTIVATIONS
+from webapp.domain.codes import MAX_ACTIVATIONS, lookup_key
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.models import AccessCode, Activation
 
 NOTE_MAX = 255
+
+
+def find_code(session: Session, project_id: int, raw: str) -> AccessCode:
+    """The project's code typed as ``raw`` (any case, spaces or hyphens), rolled back or not."""
+    key = lookup_key(raw or "")
+    code = session.scalars(
+        select(AccessCode).where(AccessCode.project_id == project_id, AccessCode.lookup_key == key)
+    ).first() if key else None
+    if code is None:
+        raise NotFound("no such code")
+    return code
 
 
 def _live_code(session: Session, project_id: int, code_id: int) -> AccessCode:
