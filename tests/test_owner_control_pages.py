@@ -319,3 +319,74 @@ def test_another_owners_codes_batches_and_members_answer_404(
 def test_owner_control_needs_a_logged_in_owner(client, url):
     response = client.post(url)
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+# -- Several codes at once ----------------------------------------------------------------------
+
+
+def test_the_list_says_how_many_codes_match_the_filter(app, client, gold):
+    for _ in range(3):
+        _code(app, gold.plan_id)
+    paused, _ = _code(app, gold.plan_id)
+    client.post(f"/codes/{paused}/pause")
+    assert "4 codes match" in text(client.get("/codes/"))
+    assert "1 code matches these filters" in text(client.get("/codes/?status=paused"))
+
+
+def test_selected_codes_are_paused_after_a_confirmation_that_says_how_many(app, client, gold):
+    ids = [_code(app, gold.plan_id)[0] for _ in range(3)]
+    form = {"action": "pause", "ids": [str(ids[0]), str(ids[1])]}
+    confirm = client.post("/codes/selection", data=form, headers=HTMX)
+    assert "Pause 2 codes?" in text(confirm)
+    assert all(fetch(app, AccessCode, i).paused_at is None for i in ids)
+    done = client.post("/codes/selection/apply", data=form, headers=HTMX)
+    assert "2 codes paused" in text(done)
+    assert [fetch(app, AccessCode, i).paused_at is not None for i in ids] == [True, True, False]
+
+
+def test_all_matching_the_filter_rolls_back_with_one_combined_preview(
+    app, client, gold, no_redis_jobs
+):
+    ids = [_code(app, gold.plan_id, users=1)[0] for _ in range(2)]
+    form = {"action": "rollback", "scope": "all", "project": str(gold.project_id)}
+    confirm = text(client.post("/codes/selection", data=form, headers=HTMX))
+    assert "Roll back 2 codes?" in confirm
+    assert "2 customers will be removed from Gold Channel and Gold Chat" in confirm
+    done = client.post("/codes/selection/apply", data=form, headers=HTMX)
+    assert "2 codes rolled back" in text(done)
+    assert all(fetch(app, AccessCode, i).deleted_at is not None for i in ids)
+    assert len(no_redis_jobs) == 4
+
+
+def test_selected_codes_export_as_csv_with_status(app, client, gold):
+    ids = [_code(app, gold.plan_id, users=1)[0], _code(app, gold.plan_id)[0]]
+    response = client.post(
+        "/codes/selection/apply", data={"action": "export", "ids": [str(i) for i in ids]}
+    )
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
+    assert sorted(r["Status"] for r in rows) == ["active", "active"]
+    assert sorted(r["Activations"] for r in rows) == ["0", "1"]
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"action": "pause"}, "Select at least one code"),
+        ({"action": "explode", "ids": ["1"]}, "Choose what to do"),
+        ({"action": "pause", "ids": ["x", "-1"]}, "Select at least one code"),
+    ],
+)
+def test_a_bad_selection_says_why_and_changes_nothing(app, client, gold, form, message):
+    code_id, _ = _code(app, gold.plan_id)
+    response = client.post("/codes/selection", data=form, headers=HTMX)
+    assert response.status_code == 400 and message in text(response)
+    applied = client.post("/codes/selection/apply", data=form, headers=HTMX)
+    assert applied.status_code == 400 and "nothing was changed" in text(applied)
+    assert fetch(app, AccessCode, code_id).paused_at is None
+
+
+def test_another_owners_codes_in_a_selection_are_left_alone(app, client, gold, stranger):
+    form = {"action": "pause", "ids": [str(stranger.code_id)]}
+    assert client.post("/codes/selection/apply", data=form, headers=HTMX).status_code == 400
+    assert fetch(app, AccessCode, stranger.code_id).paused_at is None

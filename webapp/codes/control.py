@@ -9,12 +9,12 @@ from flask_login import current_user
 
 from webapp import clock, jobs
 from webapp.codes import BATCH_PANELS, bp
-from webapp.codes.views import _batch_filename, _detail, _htmx, _owned, _render
+from webapp.codes.views import _batch_filename, _detail, _htmx, _owned, _render, list_filter
 from webapp.codes.wizard import DATE_INPUT
 from webapp.dashboard.rendering import zone
 from webapp.domain import code_control
 from webapp.domain import code_queries as queries
-from webapp.domain.csv_export import status_csv
+from webapp.domain.csv_export import status_csv, status_csv_multi
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.rollback import (
     preview_rollback_activation,
@@ -261,3 +261,123 @@ def rollback_batch(batch_id: int):
 
 def _codes(n: int) -> str:
     return "1 code" if n == 1 else f"{n} codes"
+
+
+# -- Several codes at once ----------------------------------------------------------------------
+
+SELECTION_ACTIONS = {
+    "pause": "Pause",
+    "resume": "Resume",
+    "export": "Export as CSV",
+    "rollback": "Roll back",
+}
+
+
+def _selection():
+    """The codes the form names: every one matching the list's filter (``scope=all``), or the
+    ticked ``ids``; only the owner's, at most ``SELECTION_MAX``."""
+    form = request.form
+    if form.get("scope") == "all":
+        projects = queries.owner_projects(db.session, current_user.id)
+        flt, *_ = list_filter(form, projects)
+        ids = queries.matching_code_ids(db.session, flt, clock.now())
+    else:
+        ids = []
+        for raw in form.getlist("ids")[: queries.SELECTION_MAX]:
+            if raw.isdigit():
+                ids.append(int(raw))
+    return queries.owner_codes_by_id(db.session, current_user.id, ids)
+
+
+def _selection_answer(template_context: dict, status: int = 200):
+    return _render(
+        "codes/selection.html", "codes/_selection_confirm.html", status=status,
+        actions=SELECTION_ACTIONS, **template_context,
+    )
+
+
+@bp.post("/selection")
+def confirm_selection():
+    action = request.form.get("action", "")
+    codes = _selection()
+    context = {"action": action, "codes": codes, "carry": _carry(), "effects": None,
+               "error": None}
+    if action not in SELECTION_ACTIONS:
+        context["error"] = "Choose what to do with the selected codes."
+        return _selection_answer(context, status=400)
+    if not codes:
+        context["error"] = "Select at least one code (tick it in the list), or all matching."
+        return _selection_answer(context, status=400)
+    if action == "rollback":
+        projects = {c.project_id for c in codes}
+        if len(projects) > 1:
+            context["error"] = "Codes of one project at a time can be rolled back together."
+            return _selection_answer(context, status=400)
+        live = [c.id for c in codes if c.deleted_at is None]
+        context["effects"] = preview_rollback_codes(
+            db.session, codes[0].project_id, live, clock.now()
+        )
+    return _selection_answer(context)
+
+
+def _carry() -> dict:
+    """The form values that name the selection, to post again with the confirmation."""
+    form = request.form
+    keep = {k: form.get(k) for k in ("scope", "project", "plan", "batch", "status", "q")}
+    keep = {k: v for k, v in keep.items() if v}
+    if form.get("scope") != "all":
+        keep["ids"] = [raw for raw in form.getlist("ids") if raw.isdigit()]
+    return keep
+
+
+@bp.post("/selection/apply")
+def apply_selection():
+    action = request.form.get("action", "")
+    codes = _selection()
+    if action not in SELECTION_ACTIONS or not codes:
+        return _selection_answer(
+            {"action": action, "codes": codes, "carry": _carry(), "effects": None,
+             "error": "Nothing selected, or no action chosen: nothing was changed."},
+            status=400,
+        )
+    now = clock.now()
+    if action == "export":
+        who = queries.activated_by(db.session, [c.id for c in codes])
+        data = status_csv_multi(codes, who, now)
+        response = send_file(BytesIO(data), mimetype="text/csv", as_attachment=True,
+                             download_name=f"{len(codes)}-codes.csv")
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+    by_project: dict[int, list[int]] = {}
+    for code in codes:
+        by_project.setdefault(code.project_id, []).append(code.id)
+    if action == "rollback" and len(by_project) > 1:
+        return _selection_answer(
+            {"action": action, "codes": codes, "carry": _carry(), "effects": None,
+             "error": "Codes of one project at a time can be rolled back together."},
+            status=400,
+        )
+    done, removal_ids, summary = 0, [], ""
+    for project_id, ids in by_project.items():
+        if action == "pause":
+            done += code_control.pause_codes(
+                db.session, project_id, ids, owner_id=current_user.id, now=now
+            )
+        elif action == "resume":
+            done += code_control.resume_codes(
+                db.session, project_id, ids, owner_id=current_user.id, now=now
+            )
+        else:
+            effects = rollback_codes(db.session, project_id, ids, owner_id=current_user.id,
+                                     now=now)
+            done += len(effects.codes)
+            removal_ids += effects.removal_ids
+            summary = " " + effects.summary(done=True)
+    db.session.commit()
+    if removal_ids:
+        jobs.enqueue_removals(removal_ids)
+    verb = {"pause": "paused", "resume": "resumed", "rollback": "rolled back"}[action]
+    notice = f"{_codes(done)} {verb}.{summary}"
+    if not _htmx():
+        return redirect(url_for("codes.list_codes"), 303)
+    return render_template("codes/_selection_done.html", notice=notice)

@@ -103,9 +103,9 @@ def _owned(lookup, object_id: int):
         abort(404)
 
 
-def _int_arg(name: str) -> int | None:
+def _int_value(values, name: str) -> int | None:
     try:
-        return int(request.args.get(name, ""))
+        return int(values.get(name, ""))
     except ValueError:
         return None
 
@@ -117,20 +117,8 @@ def _int_arg(name: str) -> int | None:
 def list_codes():
     now = clock.now()
     projects = queries.owner_projects(db.session, current_user.id)
-    project_id, plan_id, batch_id = _int_arg("project"), _int_arg("plan"), _int_arg("batch")
-    project = _owned(queries.owner_project, project_id) if project_id is not None else None
-    plan = _owned(queries.owner_plan, plan_id) if plan_id is not None else None
-    batch = _owned(queries.owner_batch, batch_id) if batch_id is not None else None
-    status = request.args.get("status", "")
-    status = status if status in queries.STATUSES else ""
-    search = request.args.get("q", "").strip()[:64]
-    flt = queries.CodeFilter(
-        project_ids=(project.id,) if project else tuple(p.id for p in projects),
-        plan_id=plan.id if plan else None,
-        batch_id=batch.id if batch else None,
-        status=status or None,
-        search=search,
-    )
+    flt, project, plan, batch = list_filter(request.args, projects)
+    status, search = flt.status or "", flt.search
     page = queries.list_codes(
         db.session,
         flt,
@@ -161,7 +149,30 @@ def list_codes():
         project_id=project.id if project else None,
         plan_id=plan.id if plan else None,
         now=now,
+        total=queries.count_codes(db.session, flt, now),
+        count_cap=queries.COUNT_CAP,
     )
+
+
+def list_filter(values, projects):
+    """The list's filter from query (or form) ``values``: the filter and the project, plan and
+    batch it names (each the owner's, or a 404)."""
+    project_id, plan_id, batch_id = (
+        _int_value(values, "project"), _int_value(values, "plan"), _int_value(values, "batch")
+    )
+    project = _owned(queries.owner_project, project_id) if project_id is not None else None
+    plan = _owned(queries.owner_plan, plan_id) if plan_id is not None else None
+    batch = _owned(queries.owner_batch, batch_id) if batch_id is not None else None
+    status = values.get("status", "")
+    status = status if status in queries.STATUSES else ""
+    flt = queries.CodeFilter(
+        project_ids=(project.id,) if project else tuple(p.id for p in projects),
+        plan_id=plan.id if plan else None,
+        batch_id=batch.id if batch else None,
+        status=status or None,
+        search=values.get("q", "").strip()[:64],
+    )
+    return flt, project, plan, batch
 
 
 # -- New code wizard ----------------------------------------------------------------------------

@@ -188,6 +188,61 @@ def _page_query(flt, project_id, now, cursor, backwards, limit):
     return query.limit(limit)
 
 
+COUNT_CAP = 10_000
+SELECTION_MAX = 5_000
+
+
+def _matching(flt: CodeFilter, now: datetime):
+    query = select(AccessCode.id).where(AccessCode.project_id.in_(flt.project_ids))
+    if flt.plan_id is not None:
+        query = query.where(AccessCode.plan_id == flt.plan_id)
+    if flt.batch_id is not None:
+        query = query.where(AccessCode.batch_id == flt.batch_id)
+    query = query.where(status_clause(flt.status, now))
+    key = lookup_key(flt.search)
+    if key:
+        query = query.where(AccessCode.lookup_key.startswith(key, autoescape=True))
+    return query
+
+
+def count_codes(session: Session, flt: CodeFilter, now: datetime, cap: int = COUNT_CAP) -> int:
+    """How many codes match, counted up to ``cap`` (the list says "10,000+" beyond): a bounded
+    read, so a huge project's list stays fast."""
+    if not flt.project_ids:
+        return 0
+    inner = _matching(flt, now).limit(cap + 1).subquery()
+    return session.scalar(select(func.count()).select_from(inner))
+
+
+def matching_code_ids(
+    session: Session, flt: CodeFilter, now: datetime, limit: int = SELECTION_MAX
+) -> list[int]:
+    """The ids of codes matching ``flt``, newest first, at most ``limit`` (for "all matching")."""
+    if not flt.project_ids:
+        return []
+    query = _matching(flt, now).order_by(AccessCode.created_at.desc(), AccessCode.id.desc())
+    return list(session.scalars(query.limit(limit)))
+
+
+def owner_codes_by_id(session: Session, owner_id: int, code_ids: list[int]) -> list[AccessCode]:
+    """The codes among ``code_ids`` that belong to the owner's live projects (others dropped)."""
+    if not code_ids:
+        return []
+    return list(
+        session.scalars(
+            select(AccessCode)
+            .join(Project, Project.id == AccessCode.project_id)
+            .where(
+                AccessCode.id.in_(code_ids),
+                Project.owner_id == owner_id,
+                Project.deleted_at.is_(None),
+            )
+            .options(joinedload(AccessCode.plan).joinedload(Plan.project))
+            .order_by(AccessCode.created_at.desc(), AccessCode.id.desc())
+        ).unique()
+    )
+
+
 # -- One owner's things ------------------------------------------------------------------------
 
 

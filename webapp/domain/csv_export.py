@@ -72,6 +72,30 @@ def status_csv(
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
+def status_csv_multi(
+    codes: Iterable[AccessCode], activated_by: dict[int, list[Customer]], now: datetime
+) -> bytes:
+    """Codes picked in the list (of any plans): each with its own plan, status and people."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(STATUS_HEADER)
+    for code in codes:
+        people = activated_by.get(code.id, [])
+        writer.writerow(
+            [
+                code.code,
+                activation_link(code.plan.project.bot_username, code.code),
+                safe_cell(code.plan.name),
+                code.max_activations,
+                format_expiry(code.expires_at),
+                code.status(now),
+                code.activation_count,
+                safe_cell("; ".join(_who(c) for c in people)),
+            ]
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
 def _who(customer: Customer) -> str:
     name = customer.display_name
     handle = f"@{customer.username}" if customer.username else ""
