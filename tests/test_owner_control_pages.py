@@ -390,3 +390,12 @@ def test_another_owners_codes_in_a_selection_are_left_alone(app, client, gold, s
     form = {"action": "pause", "ids": [str(stranger.code_id)]}
     assert client.post("/codes/selection/apply", data=form, headers=HTMX).status_code == 400
     assert fetch(app, AccessCode, stranger.code_id).paused_at is None
+
+
+def test_plan_form_marks_chats_where_the_bot_cannot_invite_or_ban(app, client, gold):
+    with app.app_context():
+        db.session.get(Resource, gold.chat_id).can_restrict_members = False
+        db.session.commit()
+    body = text(client.get(f"/projects/{gold.project_id}/plans/new"))
+    assert "Gold Chat — ⚠ the bot cannot ban (removals will fail)" in body
+    assert "Gold Channel — ⚠" not in body
