@@ -19,6 +19,7 @@ from rq.worker import SimpleWorker
 from sqlalchemy import select
 
 import webapp.worker
+from bot.owner_codes import send_attention_digests
 from tests.conftest import NOW
 from tests.factories import make_code, make_owner, make_plan, make_project, make_resource, tg_user
 from tests.telegram_emulator import BotApiEmulator
@@ -194,11 +195,12 @@ def test_two_rq_cron_processes_firing_at_start_up_still_send_one_reminder(harnes
     schedulers = [CronScheduler(connection=harness.redis) for _ in range(2)]
     for scheduler in schedulers:
         scheduler.load_config_from_file("webapp.cron")  # what `rq cron webapp.cron` loads
-    [sweep] = schedulers[0].get_jobs()
+    sweep, digest = schedulers[0].get_jobs()
     assert (sweep.func, sweep.interval, sweep.queue_name) == (jobs.sweep_lifecycle, 60, QUEUE_NAME)
+    assert (digest.func, digest.interval) == (send_attention_digests, 3600)
     for scheduler in schedulers:
         assert scheduler.enqueue_jobs() == scheduler.get_jobs()  # no leader election in RQ 3
-    assert harness.queue.count == 2
+    assert harness.queue.count == 4  # each process: a sweep and the owners' digest
     harness.work()
     assert len(harness.messages(ANN)) == 1
 

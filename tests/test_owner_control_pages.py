@@ -399,3 +399,22 @@ def test_plan_form_marks_chats_where_the_bot_cannot_invite_or_ban(app, client, g
     body = text(client.get(f"/projects/{gold.project_id}/plans/new"))
     assert "Gold Chat — ⚠ the bot cannot ban (removals will fail)" in body
     assert "Gold Channel — ⚠" not in body
+
+
+def test_activity_lists_ends_removals_and_pauses_not_only_activations(app, client, gold):
+    from webapp.domain import lifecycle
+
+    code_id, people = _code(app, gold.plan_id, users=1)
+    client.post(f"/codes/{code_id}/pause")
+    with app.app_context():
+        sub = db.session.scalars(select(Subscription)).one()
+        later = sub.ends_at + timedelta(minutes=1)
+        lifecycle.end_subscription(db.session, sub.id, later)
+        removal = db.session.scalars(select(Removal)).first()
+        assert lifecycle.claim_removal(db.session, removal.id, later)
+        lifecycle.settle_removal(db.session, removal.id, later, lifecycle.Outcome.done(), later)
+        db.session.commit()
+    body = text(client.get("/activity"))
+    for label in ("Activated", "Paused", "Access ended", "Removed"):
+        assert label in body, label
+    assert f"/members/{people[0]}" in body and f"/codes/{code_id}" in body
