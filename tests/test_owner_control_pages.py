@@ -418,3 +418,20 @@ def test_activity_lists_ends_removals_and_pauses_not_only_activations(app, clien
     for label in ("Activated", "Paused", "Access ended", "Removed"):
         assert label in body, label
     assert f"/members/{people[0]}" in body and f"/codes/{code_id}" in body
+
+
+def test_code_page_refreshes_its_activations_and_removals_by_itself(app, client, gold):
+    code_id, _ = _code(app, gold.plan_id)
+    page = text(client.get(f"/codes/{code_id}"))
+    assert f'hx-get="/codes/{code_id}/live"' in page and 'hx-trigger="every 10s"' in page
+    with app.app_context():
+        code = db.session.get(AccessCode, code_id)
+        activate_code(db.session, code.project_id, code.code, tg_user(), NOW)
+        db.session.commit()
+    live = client.get(f"/codes/{code_id}/live", headers=HTMX)
+    assert live.status_code == 200 and is_fragment(live) and "Ann Lee" in text(live)
+
+
+def test_project_page_refreshes_its_chats_by_itself(app, client, gold):
+    page = text(client.get(f"/projects/{gold.project_id}"))
+    assert 'id="resource-list"' in page and 'hx-select="#resource-list"' in page

@@ -37,6 +37,12 @@ def _code_answer(code_id: int, notice: str | None = None, status: int = 200):
     return body, status, {"HX-Retarget": "#code-detail", "HX-Reswap": "outerHTML"}
 
 
+@bp.get("/<int:code_id>/live")
+def code_live(code_id: int):
+    code = _owned(queries.owner_code, code_id)
+    return render_template("codes/_code_live.html", **_detail(code))
+
+
 @bp.post("/<int:code_id>/pause")
 def pause(code_id: int):
     code = _owned(queries.owner_code, code_id)
