@@ -26,6 +26,9 @@ def when(moment: datetime, timezone: str | None = None) -> str:
 
 
 def plan_label(project_name: str, plan_name: str) -> str:
+    """"Gold Club, 3 months" — or just the plan's name when it already says the project's."""
+    if project_name.strip().casefold() in plan_name.casefold():
+        return esc(plan_name)
     return f"{esc(project_name)}, {esc(plan_name)}"
 
 
@@ -51,8 +54,10 @@ def welcome(project_name: str, has_plans: bool) -> str:
 
 
 def plan_chosen(project_name: str, plan_name: str, period: str) -> str:
+    # "3 months (3 months)" says nothing twice.
+    extra = "" if period.casefold() in plan_name.casefold() else f" ({esc(period)})"
     return (
-        f"<b>{plan_label(project_name, plan_name)}</b> ({esc(period)}).\n"
+        f"<b>{plan_label(project_name, plan_name)}</b>{extra}.\n"
         "Tap <b>Access code</b> to enter the code you were given."
     )
 

@@ -435,3 +435,43 @@ def test_code_page_refreshes_its_activations_and_removals_by_itself(app, client,
 def test_project_page_refreshes_its_chats_by_itself(app, client, gold):
     page = text(client.get(f"/projects/{gold.project_id}"))
     assert 'id="resource-list"' in page and 'hx-select="#resource-list"' in page
+
+
+def test_code_page_has_a_ready_message_a_telegram_share_link_and_a_qr_png(app, client, gold):
+    code_id, _ = _code(app, gold.plan_id)
+    code = fetch(app, AccessCode, code_id)
+    body = text(client.get(f"/codes/{code_id}"))
+    link = f"https://t.me/GoldClubBot?start={code.code}"
+    assert f"Your access to Gold Club, 3 months: tap {link}" in body
+    assert "https://t.me/share/url?url=https%3A%2F%2Ft.me%2FGoldClubBot" in body
+    png = client.get(f"/codes/{code_id}/qr.png")
+    assert png.status_code == 200 and png.mimetype == "image/png"
+    assert png.data.startswith(b"\x89PNG") and f"{code.code}-qr.png" in png.headers[
+        "Content-Disposition"
+    ]
+
+
+def test_a_new_code_made_with_htmx_puts_its_own_page_in_the_address_bar(app, client, gold):
+    form = {"step": "kind", "go": "create", "plan_id": str(gold.plan_id), "max_activations": "1",
+            "expiry": "never", "kind": "single"}
+    response = client.post("/codes/new", data=form, headers=HTMX)
+    assert response.status_code == 200, text(response)
+    with app.app_context():
+        code_id = db.session.scalars(select(AccessCode.id)).one()
+    assert response.headers["HX-Push-Url"] == f"/codes/{code_id}"
+
+
+def test_the_wizard_preselects_a_projects_only_plan_and_plans_offer_a_new_code(
+    app, client, logged_in_owner
+):
+    from tests.factories import make_plan, make_project
+    from webapp.models import Owner
+
+    with app.app_context():
+        project = make_project(db.session.get(Owner, logged_in_owner.id))
+        plan = make_plan(project, "Only plan")
+        db.session.commit()
+        plan_id = plan.id
+    wizard = text(client.get("/codes/new"))
+    assert f'name="plan_id" value="{plan_id}" checked' in wizard
+    assert f"/codes/new?plan={plan_id}" in text(client.get("/plans"))

@@ -9,11 +9,13 @@ from flask_login import current_user
 
 from webapp import clock, jobs
 from webapp.codes import BATCH_PANELS, bp
+from webapp.codes.qr import qr_png
 from webapp.codes.views import _batch_filename, _detail, _htmx, _owned, _render, list_filter
 from webapp.codes.wizard import DATE_INPUT
 from webapp.dashboard.rendering import zone
 from webapp.domain import code_control
 from webapp.domain import code_queries as queries
+from webapp.domain.codes import activation_link
 from webapp.domain.csv_export import status_csv, status_csv_multi
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.rollback import (
@@ -35,6 +37,18 @@ def _code_answer(code_id: int, notice: str | None = None, status: int = 200):
     body = render_template("codes/_code_detail.html", **_detail(code, notice))
     # The edit form and the confirmations sit inside the page: the answer replaces all of it.
     return body, status, {"HX-Retarget": "#code-detail", "HX-Reswap": "outerHTML"}
+
+
+@bp.get("/<int:code_id>/qr.png")
+def code_qr_png(code_id: int):
+    code = _owned(queries.owner_code, code_id)
+    if code.deleted_at is not None:
+        abort(404)
+    link = activation_link(code.plan.project.bot_username, code.code)
+    response = send_file(BytesIO(qr_png(link)), mimetype="image/png", as_attachment=True,
+                         download_name=f"{code.code}-qr.png")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/<int:code_id>/live")

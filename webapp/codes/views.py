@@ -1,5 +1,6 @@
 from datetime import datetime
 from io import BytesIO
+from urllib.parse import urlencode
 
 from flask import abort, current_app, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
@@ -180,7 +181,12 @@ def list_filter(values, projects):
 
 @bp.get("/new")
 def new_code():
-    answers = WizardAnswers(plan_id=request.args.get("plan", ""))
+    plan_id = request.args.get("plan", "")
+    if not plan_id:
+        plans = queries.owner_plans(db.session, current_user.id, include_archived=False)
+        if len(plans) == 1:
+            plan_id = str(plans[0].id)  # nothing to choose: the only plan is preselected
+    answers = WizardAnswers(plan_id=plan_id)
     _wizard_plan(answers)
     return _wizard("plan", answers)
 
@@ -221,11 +227,14 @@ def wizard():
             return redirect(url_for("codes.batch_detail", batch_id=batch.id), 303)
         return redirect(url_for("codes.code_detail", code_id=codes[0].id), 303)
     if batch is not None:
-        return render_template(
+        body = render_template(
             "codes/_created.html", batch=batch, plan=batch.plan, filename=_batch_filename(batch)
         )
+        return body, 200, {"HX-Push-Url": url_for("codes.batch_detail", batch_id=batch.id)}
     code = codes[0]
-    return render_template("codes/_created.html", batch=None, code=code, **_share(code))
+    body = render_template("codes/_created.html", batch=None, code=code, **_share(code))
+    # The address bar shows the code's own page, so a refresh does not lose the new code.
+    return body, 200, {"HX-Push-Url": url_for("codes.code_detail", code_id=code.id)}
 
 
 def _wizard_plan(answers: WizardAnswers) -> Plan | None:
@@ -258,7 +267,18 @@ def _wizard(step: str, answers: WizardAnswers, status: int = 200):
 
 def _share(code: AccessCode) -> dict:
     link = activation_link(code.plan.project.bot_username, code.code)
-    return {"link": link, "qr": qr_svg(link, f"QR code of the activation link of {code.code}")}
+    plan = code.plan
+    # A message the owner can paste as it is; the project's name only once.
+    label = plan.name if plan.project.name.casefold() in plan.name.casefold() else (
+        f"{plan.project.name}, {plan.name}"
+    )
+    message = f"Your access to {label}: tap {link} and press START to join."
+    return {
+        "link": link,
+        "qr": qr_svg(link, f"QR code of the activation link of {code.code}"),
+        "customer_message": message,
+        "share_url": "https://t.me/share/url?" + urlencode({"url": link, "text": message}),
+    }
 
 
 # -- Detail and rollback ------------------------------------------------------------------------
