@@ -190,6 +190,11 @@ class ProjectHandlers:
     def project(self) -> Project:
         return db.session.get(Project, self.project_id)
 
+    def refusal(self, text: str) -> str:
+        """A refusal with the owner's contact, when they set one."""
+        project = self.project()
+        return texts.with_contact(text, project.contact if project else None)
+
     # ---- messages ---------------------------------------------------------------------------
 
     def on_message(self, message: types.Message) -> None:
@@ -301,19 +306,19 @@ class ProjectHandlers:
         except UnknownCode as exc:
             session.rollback()
             left = attempts_left(getattr(exc, "wrong_attempts", 0))
-            self.reply(chat_id, texts.unknown_code_last_try(left))
+            self.reply(chat_id, self.refusal(texts.unknown_code_last_try(left)))
             return
         except CodeExpired:
             session.rollback()
-            self.reply(chat_id, texts.code_expired())
+            self.reply(chat_id, self.refusal(texts.code_expired()))
             return
         except CodeUsedUp:
             session.rollback()
-            self.reply(chat_id, texts.code_used_up())
+            self.reply(chat_id, self.refusal(texts.code_used_up()))
             return
         except CodePaused:
             session.rollback()
-            self.reply(chat_id, texts.code_paused())
+            self.reply(chat_id, self.refusal(texts.code_paused()))
             return
         except AlreadyActivated:
             session.rollback()

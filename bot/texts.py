@@ -129,6 +129,13 @@ def code_used_up() -> str:
     )
 
 
+def with_contact(text: str, contact: str | None) -> str:
+    """A refusal that says "contact the owner", with how, when the owner has said how."""
+    if not contact:
+        return text
+    return f"{text}\n\nContact the owner: {esc(contact)}"
+
+
 def code_paused() -> str:
     return (
         "This code is paused by its owner and cannot be used right now. Please try again later, "

@@ -475,3 +475,21 @@ def test_the_wizard_preselects_a_projects_only_plan_and_plans_offer_a_new_code(
     wizard = text(client.get("/codes/new"))
     assert f'name="plan_id" value="{plan_id}" checked' in wizard
     assert f"/codes/new?plan={plan_id}" in text(client.get("/plans"))
+
+
+def test_the_owner_sets_a_contact_that_refusals_tell_customers(app, client, gold):
+    from bot import texts
+    from webapp.models import Project
+
+    response = client.post(
+        f"/projects/{gold.project_id}/edit", data={"name": "Gold Club", "contact": " @gold_help "}
+    )
+    assert response.status_code == 303
+    assert fetch(app, Project, gold.project_id).contact == "@gold_help"
+    refused = texts.with_contact(texts.code_used_up(), "@gold_help")
+    assert refused.endswith("Contact the owner: @gold_help")
+    too_long = client.post(
+        f"/projects/{gold.project_id}/edit", data={"name": "Gold Club", "contact": "x" * 300}
+    )
+    assert too_long.status_code == 400 and "at most 255" in text(too_long)
+    assert fetch(app, Project, gold.project_id).contact == "@gold_help"
