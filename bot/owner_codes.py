@@ -17,8 +17,8 @@ from telebot.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.redaction import describe
 from bot.texts import esc, when
-from webapp import bot_health, clock, telegram
-from webapp.domain import attention, code_control, lifecycle
+from webapp import clock, telegram
+from webapp.domain import attention, bot_health, code_control, lifecycle
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.newcode_wizard import is_linked_owner
 from webapp.extensions import db

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from tests.conftest import NOW
 from tests.dashboard_helpers import HTMX, data, fetch, text
 from tests.factories import make_code, make_owner, make_plan, make_project, make_resource, tg_user
-from webapp import bot_health, jobs
+from webapp import jobs
+from webapp.domain import bot_health
 from webapp.domain.activation import activate_code
 from webapp.domain.attention import needs_attention
 from webapp.domain.memberships import membership_for, note_link_delivery

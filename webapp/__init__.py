@@ -57,4 +57,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(members.bp)
     app.register_blueprint(attention.bp)
+
+    from webapp import insight
+
+    app.register_blueprint(insight.bp)
     return app

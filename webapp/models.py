@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -120,6 +121,14 @@ class Resource(db.Model):
     can_invite_users: Mapped[bool] = mapped_column(Boolean, default=False)
     can_restrict_members: Mapped[bool] = mapped_column(Boolean, default=False)
     bot_is_admin: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Join buttons are links that ask to join (creates_join_request) and the bot approves only
+    # the entitled: a forwarded link lets nobody else in, and no revoke races a second join.
+    join_by_request: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Also decline join requests that did not come through an Admit link (the owner's own
+    # approval links, a group set to "join by request") when the requester has no access.
+    decline_strangers: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When the reconciler last compared this chat's members with the database.
+    reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -394,7 +403,7 @@ class Removal(db.Model):
     # The code whose rollback queued this removal: the code's page lists them after the rollback
     # has deleted the activations that led there.
     code_id: Mapped[int | None] = mapped_column(ForeignKey("access_code.id"), index=True)
-    reason: Mapped[str] = mapped_column(String(16))  # expired, rolled_back
+    reason: Mapped[str] = mapped_column(String(16))  # expired, rolled_back, no_access
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -460,3 +469,65 @@ class Membership(db.Model):
 
     customer: Mapped[Customer] = relationship()
     resource: Mapped[Resource] = relationship()
+
+
+class FunnelStep(db.Model):
+    """The first time one customer reached one step with one code (webapp.domain.funnel).
+
+    ``detail`` tells steps of one kind apart: the refusal's reason, the chat (resource id) of a
+    join, the end's reason; it is '' otherwise, so the unique key keeps only the first of each.
+    """
+
+    __tablename__ = "funnel_step"
+    __table_args__ = (
+        UniqueConstraint("code_id", "customer_id", "step", "detail"),
+        # The people at one step of a plan's or a batch's funnel, latest first.
+        Index("ix_funnel_step_plan", "plan_id", "step", "detail", "at"),
+        Index("ix_funnel_step_batch", "batch_id", "step", "detail", "at"),
+        Index("ix_funnel_step_customer", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batch.id"))
+    code_id: Mapped[int] = mapped_column(ForeignKey("access_code.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    step: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(String(32), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    customer: Mapped[Customer] = relationship()
+
+
+class FunnelTally(db.Model):
+    """How many funnel steps a plan or a batch has, by step and detail.
+
+    Kept by a database trigger on ``funnel_step`` inserts (migration insight_01), so a plan's
+    funnel is a handful of rows to read however many codes and customers it has.
+    """
+
+    __tablename__ = "funnel_tally"
+
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)  # plan, batch
+    scope_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step: Mapped[str] = mapped_column(String(16), primary_key=True)
+    detail: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ActivityHour(db.Model):
+    """A project's activations, renewals, starts and ends per UTC hour, for the charts.
+
+    Kept by database triggers on ``activation`` inserts and ``subscription.ended_at`` being set
+    (migration insight_01); hours let each owner's charts fall on their own time zone's days.
+    """
+
+    __tablename__ = "activity_hour"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    # activated (every activation), started (it opened a subscription), renewed (it extended
+    # one), ended (a subscription ended: expired or rolled back)
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

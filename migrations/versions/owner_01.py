@@ -1,14 +1,14 @@
 """Owner control: paused codes, a project's contact, undelivered join links, the owner digest
 
 Revision ID: owner_01
-Revises: ccedd5ac0aec
+Revises: insight_01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "owner_01"
-down_revision = "ccedd5ac0aec"
+down_revision = "insight_01"
 branch_labels = None
 depends_on = None
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from tests.conftest import NOW
 from tests.factories import PASSWORD, make_code, make_owner, make_plan, make_project, make_resource
-from webapp import bot_health
+from webapp.domain import bot_health
 from webapp.domain.activation import activate_code
 from webapp.domain.codes import CodeRequest, create_codes
 from webapp.domain.customers import TelegramUser

@@ -4,9 +4,9 @@ from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from webapp import bot_health, clock, jobs
+from webapp import clock, jobs
 from webapp.dashboard.rendering import is_htmx
-from webapp.domain import lifecycle
+from webapp.domain import bot_health, lifecycle
 from webapp.domain.attention import needs_attention
 from webapp.domain.errors import NotFound
 from webapp.domain.ownership import owned

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from webapp.bot_health import SILENT_AFTER
+from webapp.domain.bot_health import POLL_SILENCE as SILENT_AFTER
 from webapp.models import (
     AccessCode,
     Batch,
@@ -67,8 +67,9 @@ def needs_attention(
 ) -> Inbox:
     """Everything of the owner's projects that needs them, most urgent first.
 
-    ``last_polls`` (project id → when its bot last received updates, from ``webapp.bot_health``)
-    adds "the bot is not receiving updates" for bots silent longer than ``SILENT_AFTER``.
+    ``last_polls`` (project id → when its bot last received updates, from
+    ``webapp.domain.bot_health``) adds "the bot is not receiving updates" for bots silent longer
+    than ``SILENT_AFTER``.
     """
     projects = {
         p.id: p

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import String, cast, exists, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from webapp.domain import audit
+from webapp.domain import audit, funnel
 from webapp.domain.entitlements import RemovalDecision, decide_removals, queue_removals
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.ownership import owned
@@ -336,6 +336,9 @@ def end_access(
     for subscription in effects.ending:
         subscription.ended_at = now
         subscription.end_reason = "ended_by_owner"
+        funnel.record_subscription_step(
+            session, subscription.id, subscription.customer_id, "ended", "ended_by_owner", now
+        )
     removals = [
         removal
         for decision in effects.decisions

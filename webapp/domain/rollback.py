@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from webapp.domain import audit
+from webapp.domain import audit, funnel
 from webapp.domain.entitlements import RemovalDecision, decide_removals, queue_removals
 from webapp.domain.errors import NotFound
 from webapp.models import AccessCode, Activation, Customer, Resource, Subscription
@@ -250,9 +250,15 @@ def _lock_customers(session: Session, customer_ids) -> None:
 
 def _apply(session, effects: RollbackEffects, project_id: int, now: datetime, code_id=None):
     """End and shorten the subscriptions of ``effects`` and write its removals."""
+    codes = {code.id: code for code in effects.codes}
     for subscription in effects.ending:
         subscription.ended_at = now
         subscription.end_reason = "rolled_back"
+        cause = code_id if code_id is not None else effects.paying_code.get(subscription.id)
+        funnel.record_subscription_step(
+            session, subscription.id, subscription.customer_id, "ended", "rolled_back", now,
+            code=codes.get(cause),
+        )
     for subscription, new_end in effects.shortened:
         subscription.ends_at = new_end
     removals = []
