@@ -53,6 +53,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(codes.bp)
 
+    from webapp import attention, members
+
+    app.register_blueprint(members.bp)
+    app.register_blueprint(attention.bp)
+
     from webapp import insight
 
     app.register_blueprint(insight.bp)

@@ -3,6 +3,7 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
+from webapp.attention import owner_inbox
 from webapp.dashboard.forms import AccountForm, PasswordForm
 from webapp.dashboard.rendering import render_page_or_fragment
 from webapp.domain.accounts import MIN_PASSWORD, change_password, set_timezone
@@ -27,7 +28,8 @@ bp = Blueprint("dashboard", __name__)
 def home():
     summaries = project_overview(db.session, current_user.id)
     latest = recent_activity(db.session, current_user.id, per_page=5) if summaries else None
-    return render_template("dashboard/home.html", summaries=summaries, latest=latest)
+    inbox = owner_inbox(current_user.id) if summaries else None
+    return render_template("dashboard/home.html", summaries=summaries, latest=latest, inbox=inbox)
 
 
 @bp.get("/activity")
