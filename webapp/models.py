@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -88,6 +89,9 @@ class Project(db.Model):
     bot_token: Mapped[str] = mapped_column(String(128), unique=True)
     bot_user_id: Mapped[int] = mapped_column(BigInteger)
     bot_username: Mapped[str] = mapped_column(String(64))
+    # A sandbox project's bot lives in the sandbox Telegram (webapp.sandbox), not in Telegram:
+    # every process sends its Bot API calls there (webapp.telegram routes them by token).
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
