@@ -196,7 +196,8 @@ def switch_persona():
     except SandboxUnavailable as exc:
         return _unavailable(exc)
     session["sandbox_persona"] = persona.user_id
-    return redirect(url_for("sandbox.page", bot=project_id), 303)
+    start = request.form.get("start") or None
+    return redirect(url_for("sandbox.page", bot=project_id, start=start), 303)
 
 
 @bp.post("/send/<int:project_id>")
