@@ -198,8 +198,10 @@ def test_the_clock_control_is_not_there_in_production(app, sandbox, sandbox_proj
 def test_a_stopped_sandbox_gets_a_clear_page_and_makes_no_project(app, client, logged_in_owner):
     app.config["SANDBOX_ENABLED"] = True
     response = client.get("/sandbox")
-    assert response.status_code in (404, 503)
+    assert response.status_code == 503
+    assert "The sandbox Telegram is not running" in response.get_data(as_text=True)
     response = client.post("/sandbox/projects", data={"name": "X"}, follow_redirects=True)
+    assert "The sandbox Telegram is not running" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalars(select(Project)).all() == []
 
@@ -242,3 +244,57 @@ def test_a_restarted_sandbox_sets_up_its_bots_and_chats_again_from_the_database(
         channel = db.session.scalars(select(Resource).where(Resource.chat_type == "channel")).one()
         assert fresh.member_status(channel.chat_id, sandbox_project.bot_id) == "administrator"
     assert fresh.has_bot(sandbox_project.token)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/sandbox?bot={p}"),
+        ("GET", "/sandbox/conversation/{p}"),
+        ("POST", "/sandbox/send/{p}"),
+        ("POST", "/sandbox/press/{p}"),
+        ("GET", "/sandbox/file/{p}/BQACAgIAAx"),
+    ],
+)
+def test_every_sandbox_route_with_another_owners_bot_is_a_404_and_sends_nothing(
+    app, sandbox, sandbox_project, client, auth, method, path
+):
+    auth.logout()
+    auth.create_owner("other@example.com")
+    auth.login("other@example.com")
+    url = path.format(p=sandbox_project.id)
+    response = client.get(url) if method == "GET" else client.post(url, data={"text": "hi"})
+    assert response.status_code == 404
+    assert sandbox.pending_updates(sandbox_project.token) == []
+
+
+def test_a_sandbox_token_never_reaches_real_telegram_even_without_a_sandbox_configured():
+    telegram.route_to_sandbox("999:SANDBOX-ONLY")
+    saved = telegram._sandbox_url
+    try:
+        telegram._sandbox_url = ""
+        assert "api.telegram.org" not in telegram.api_url_for("999:SANDBOX-ONLY")
+    finally:
+        telegram._sandbox_url = saved
+        telegram._sandbox_tokens.discard("999:SANDBOX-ONLY")
+
+
+def test_messages_render_their_entities_and_escape_everything_else():
+    from webapp.sandbox.rendering import message_html
+
+    html = message_html(
+        "Hi <x> bold 😀 link",
+        [
+            {"type": "bold", "offset": 7, "length": 4},
+            {"type": "text_link", "offset": 15, "length": 4, "url": 'https://t.me/+a"><script>'},
+        ],
+    )
+    assert html == (
+        'Hi &lt;x&gt; <b>bold</b> 😀 <a href="https://t.me/+a&#34;&gt;&lt;script&gt;" '
+        'rel="noopener noreferrer">link</a>'
+    )
+    unsafe = [{"type": "text_link", "offset": 0, "length": 3, "url": "javascript:alert(1)"}]
+    assert message_html("bad", unsafe) == "bad"
+    overlapping = [{"type": "bold", "offset": 0, "length": 4},
+                   {"type": "italic", "offset": 2, "length": 4}]
+    assert message_html("abcdef", overlapping) == "<b>ab<i>cd</i></b><i>ef</i>"

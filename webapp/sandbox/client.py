@@ -36,6 +36,19 @@ class SandboxClient:
             raise SandboxRefused(answer.get("error") or "refused")
         return answer["result"]
 
+    def provision(self, bot, owner, name: str) -> None:
+        """A sandbox bot, and a channel and a group created by ``owner`` where it is an
+        administrator with every right a membership bot needs."""
+        self.call("add_bot", token=bot.token, username=bot.username, first_name=bot.first_name)
+        self.call("add_user", user_id=owner.user_id, first_name=owner.first_name)
+        for chat_id, kind, title in (
+            (bot.channel_id, "channel", f"{name} Channel"),
+            (bot.group_id, "supergroup", f"{name} Chat"),
+        ):
+            self.call("add_chat", chat_id=chat_id, type=kind, title=title[:128])
+            self.call("set_chat_admin", chat_id=chat_id, user_id=owner.user_id, status="creator")
+            self.call("set_chat_admin", chat_id=chat_id, user_id=bot.user_id)
+
     def file(self, token: str, file_id: str) -> tuple[bytes, str, str]:
         found = self.call("file_bytes", token=token, file_id=file_id)
         return base64.b64decode(found["content"]), found["file_name"], found["mime_type"]

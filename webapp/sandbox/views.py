@@ -332,17 +332,8 @@ def new_project():
         return redirect(url_for("projects.new_project"), 303)
     bot = new_sandbox_bot(name)
     owner = owner_persona(current_user.id)
-    client = _client()
     try:
-        client.call("add_bot", token=bot.token, username=bot.username, first_name=bot.first_name)
-        client.call("add_user", user_id=owner.user_id, first_name=owner.first_name)
-        for chat_id, kind, title in (
-            (bot.channel_id, "channel", f"{name} Channel"),
-            (bot.group_id, "supergroup", f"{name} Chat"),
-        ):
-            client.call("add_chat", chat_id=chat_id, type=kind, title=title[:128])
-            client.call("set_chat_admin", chat_id=chat_id, user_id=owner.user_id, status="creator")
-            client.call("set_chat_admin", chat_id=chat_id, user_id=bot.user_id)
+        _client().provision(bot, owner, name)
     except (SandboxUnavailable, SandboxRefused) as exc:
         flash(f"The sandbox Telegram is not running: {exc}", "error")
         return redirect(url_for("projects.new_project"), 303)
