@@ -185,6 +185,15 @@ def test_the_clock_control_moves_the_products_and_the_sandboxs_time(
     assert abs(sandbox.now() - moved.timestamp()) < 60
 
 
+def test_the_clock_goes_back_to_the_real_time(app, sandbox, sandbox_project, client):
+    client.post("/sandbox/clock", data={"step": "week"})
+    response = client.post("/sandbox/clock", data={"step": "real"}, follow_redirects=True)
+    assert "The clock is back to the real time." in response.get_data(as_text=True)
+    with app.app_context():
+        assert get_redis().get(clock.FAKE_NOW_KEY) is None
+    assert abs(sandbox.now() - clock.wall_now().timestamp()) < 60
+
+
 def test_the_clock_control_is_not_there_in_production(app, sandbox, sandbox_project, client):
     app.config["ADMIT_ENV"] = "production"
     with app.app_context():

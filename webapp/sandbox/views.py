@@ -303,10 +303,21 @@ def move_clock():
     """Development only: move the product's one clock and the sandbox's forward, then sweep."""
     if not clock_control_allowed():
         abort(404)
-    step = CLOCK_STEPS.get(request.form.get("step", ""))
+    choice = request.form.get("step", "")
+    step = CLOCK_STEPS.get(choice)
     project_id = request.form.get("bot", type=int)
+    if choice == "real":
+        # Back to the real time: whatever a moved clock made due stays done.
+        clock.set_fake_now(get_redis(), None)
+        try:
+            _client().call("set_clock", unix_time=clock.wall_now().timestamp())
+        except SandboxUnavailable as exc:
+            return _unavailable(exc)
+        flash("The clock is back to the real time.", "success")
+        return redirect(url_for("sandbox.page", bot=project_id), 303)
     if step is None:
-        flash("Pick how far to move the clock: an hour, a day or a week.", "error")
+        flash("Pick how far to move the clock: an hour, a day or a week (or the real time).",
+              "error")
         return redirect(url_for("sandbox.page", bot=project_id), 303)
     moment = clock.now() + step
     try:
