@@ -116,6 +116,18 @@ def _unavailable(exc: Exception):
     return body, 503
 
 
+@bp.errorhandler(SandboxUnavailable)
+def sandbox_unavailable(exc: SandboxUnavailable):
+    return _unavailable(exc)
+
+
+@bp.errorhandler(SandboxRefused)
+def sandbox_refused(exc: SandboxRefused):
+    # Whatever the sandbox refused (a message or chat that is gone), the person gets a sentence.
+    flash(f"The sandbox Telegram refused that: {exc}", "error")
+    return redirect(url_for("sandbox.page"), 303)
+
+
 @bp.get("")
 @login_required
 def page():
