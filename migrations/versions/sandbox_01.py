@@ -1,13 +1,13 @@
 """project.sandbox: projects whose bot lives in the sandbox Telegram
 
 Revision ID: sandbox_01
-Revises: ccedd5ac0aec
+Revises: telegram_01
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "sandbox_01"
-down_revision = "ccedd5ac0aec"
+down_revision = "telegram_01"
 branch_labels = None
 depends_on = None
 
