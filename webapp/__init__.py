@@ -37,6 +37,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webapp import auth, cli, health, telegram
 
     telegram.configure(app.config["TELEGRAM_API_URL"])
+    from webapp import sandbox
+
+    sandbox.init_app(app)
     cli.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)

@@ -93,6 +93,10 @@ class Project(db.Model):
     bot_username: Mapped[str] = mapped_column(String(64))
     # How customers reach the owner (e.g. "@goldclub_support"); refusals tell them.
     contact: Mapped[str | None] = mapped_column(String(255))
+
+    # A sandbox project's bot lives in the sandbox Telegram (webapp.sandbox), not in Telegram:
+    # every process sends its Bot API calls there (webapp.telegram routes them by token).
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
