@@ -17,7 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from telebot import TeleBot, types, util
 
-from bot import keyboards, texts
+from bot import keyboards, owner_codes, texts
 from bot.join_links import JoinLinks, issue_join_links
 from bot.outbox import Target, deliver_customer_message, settle_customer_message
 from bot.owner_notices import OwnerNotices
@@ -30,6 +30,7 @@ from webapp.domain.customers import TelegramUser
 from webapp.domain.errors import (
     AlreadyActivated,
     CodeExpired,
+    CodePaused,
     CodeUsedUp,
     InvalidInput,
     NotFound,
@@ -211,6 +212,11 @@ class ProjectHandlers:
     def project(self) -> Project:
         return db.session.get(Project, self.project_id)
 
+    def refusal(self, text: str) -> str:
+        """A refusal with the owner's contact, when they set one."""
+        project = self.project()
+        return texts.with_contact(text, project.contact if project else None)
+
     # ---- messages ---------------------------------------------------------------------------
 
     def on_message(self, message: types.Message) -> None:
@@ -237,6 +243,8 @@ class ProjectHandlers:
             self.on_start(chat_id, user, payload)
         elif command == "newcode":
             self.on_newcode(chat_id, user)
+        elif command == "code":
+            owner_codes.on_code_command(self, chat_id, user, payload)
         elif command == "cancel":
             self.on_cancel(chat_id, user)
         elif command == "help":
@@ -326,15 +334,19 @@ class ProjectHandlers:
         except UnknownCode as exc:
             session.commit()
             left = attempts_left(getattr(exc, "wrong_attempts", 0))
-            self.reply(chat_id, texts.unknown_code_last_try(left))
+            self.reply(chat_id, self.refusal(texts.unknown_code_last_try(left)))
             return
         except CodeExpired:
             session.commit()
-            self.reply(chat_id, texts.code_expired())
+            self.reply(chat_id, self.refusal(texts.code_expired()))
             return
         except CodeUsedUp:
             session.commit()
-            self.reply(chat_id, texts.code_used_up())
+            self.reply(chat_id, self.refusal(texts.code_used_up()))
+            return
+        except CodePaused:
+            session.commit()
+            self.reply(chat_id, self.refusal(texts.code_paused()))
             return
         except AlreadyActivated:
             session.commit()
@@ -448,6 +460,8 @@ class ProjectHandlers:
         elif parts[0] == keyboards.NEWCODE_PREFIX and len(parts) == 4:
             self.answer_callback(callback.id)
             self.on_newcode_button(chat_id, user, *parts[1:])
+        elif parts[0] == owner_codes.PREFIX:
+            owner_codes.on_callback(self, callback, chat_id, user, parts)
         else:
             self.answer_callback(callback.id, texts.button_gone())
 

@@ -470,9 +470,9 @@ def test_newcode_bulk_sends_a_csv_document_of_every_code(emu, world):
     assert document["document"]["file_name"] == "gold-club-3-months-25-codes.csv"
     rows = list(csv.DictReader(io.StringIO(document["_file_bytes"].decode("utf-8-sig"))))
     assert len(rows) == 25
-    assert {r["max_activations"] for r in rows} == {"3"}
-    assert {r["expires_at_utc"] for r in rows} == {"2030-07-01 00:00"}
-    assert all(r["activation_link"].endswith(r["code"]) for r in rows)
+    assert {r["Max activations"] for r in rows} == {"3"}
+    assert {r["Expires (UTC)"] for r in rows} == {"2030-07-01 00:00"}
+    assert all(r["Activation link"].endswith(r["Code"]) for r in rows)
     assert count(AccessCode) == 25
     assert count(Batch) == 1
 

@@ -66,6 +66,8 @@ class Owner(UserMixin, db.Model):
     telegram_link_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     # When the link token was made: the bot refuses tokens older than an hour.
     telegram_link_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the last "needs attention" digest went to the owner's Telegram: one a day at most.
+    digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     projects: Mapped[list[Project]] = relationship(back_populates="owner")
@@ -89,6 +91,12 @@ class Project(db.Model):
     bot_token: Mapped[str] = mapped_column(String(128), unique=True)
     bot_user_id: Mapped[int] = mapped_column(BigInteger)
     bot_username: Mapped[str] = mapped_column(String(64))
+    # How customers reach the owner (e.g. "@goldclub_support"); refusals tell them.
+    contact: Mapped[str | None] = mapped_column(String(255))
+
+    # A sandbox project's bot lives in the sandbox Telegram (webapp.sandbox), not in Telegram:
+    # every process sends its Bot API calls there (webapp.telegram routes them by token).
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -249,6 +257,8 @@ class AccessCode(db.Model):
     created_by_owner_id: Mapped[int | None] = mapped_column(ForeignKey("owner.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A paused code refuses activations; everything it already gave stays.
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     plan: Mapped[Plan] = relationship()
     batch: Mapped[Batch | None] = relationship()
@@ -258,6 +268,8 @@ class AccessCode(db.Model):
             return "rolled back"
         if self.expires_at is not None and now >= self.expires_at:
             return "expired"
+        if self.paused_at is not None:
+            return "paused"
         if self.activation_count >= self.max_activations:
             return "used up"
         return "active"
@@ -454,6 +466,10 @@ class Membership(db.Model):
     invite_link_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when Telegram would not make the customer's join link (and cleared once one is made),
+    # so the owner's inbox lists exactly the people still waiting for one.
+    link_undelivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    link_undelivered_reason: Mapped[str | None] = mapped_column(String(255))
 
     customer: Mapped[Customer] = relationship()
     resource: Mapped[Resource] = relationship()

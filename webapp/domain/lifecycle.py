@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from webapp.domain import funnel, notices
+from webapp.domain import audit, funnel, notices
 from webapp.domain.entitlements import RemovalDecision, decide_removals, is_entitled, queue_removals
 from webapp.models import AccessCode, Customer, Membership, OutboxMessage, Removal, Subscription
 
@@ -227,6 +227,18 @@ def end_subscription(
     )
     decision = decide_removals(session, subscription, now)
     queue_removals(session, decision, subscription.project_id, "expired", now)
+    audit.record(
+        session,
+        subscription.project_id,
+        "access.ended",
+        customer_id=subscription.customer_id,
+        now=now,
+        details={
+            "plan": subscription.plan.name,
+            "ends_at": subscription.ends_at.isoformat() if subscription.ends_at else None,
+            "removals": len(decision.remove),
+        },
+    )
     return decision
 
 
@@ -348,6 +360,21 @@ def settle_removal(
             removal.last_error = f"gave up after {removal.attempts} attempts: {outcome.error}"[:255]
         removal.status = "failed"
         removal.next_attempt_at = None
+    if removal.status in ("done", "failed"):
+        # The owner's activity lists removals, not only activations and rollbacks.
+        audit.record(
+            session,
+            removal.project_id,
+            f"removal.{removal.status}",
+            customer_id=removal.customer_id,
+            code_id=removal.code_id,
+            now=now,
+            details={
+                "resource": removal.resource.title,
+                "reason": removal.reason,
+                "error": removal.last_error if removal.status == "failed" else None,
+            },
+        )
     session.flush()
     return True
 

@@ -304,6 +304,34 @@ def may_join(
     return customer is not None and is_entitled(session, customer.id, resource.id, now)
 
 
+def note_link_delivery(
+    session: Session, delivered: set[int], undelivered: dict[int, str], now: datetime
+) -> bool:
+    """Record which memberships got a join link and which could not (with why); whether any row
+    changed. A membership keeps the moment its link first failed until one is made."""
+    changed = False
+    if delivered:
+        for membership in session.scalars(
+            select(Membership).where(
+                Membership.id.in_(delivered), Membership.link_undelivered_at.is_not(None)
+            )
+        ):
+            membership.link_undelivered_at = None
+            membership.link_undelivered_reason = None
+            changed = True
+    for membership_id, reason in undelivered.items():
+        membership = session.get(Membership, membership_id)
+        if membership is None:
+            continue
+        if membership.link_undelivered_at is None:
+            membership.link_undelivered_at = now
+        membership.link_undelivered_reason = reason
+        changed = True
+    if changed:
+        session.flush()
+    return changed
+
+
 @dataclass(frozen=True)
 class JoinRequestVerdict:
     """What to do with a join request: "approve", "decline" or "leave" (the owner's to decide)."""

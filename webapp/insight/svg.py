@@ -3,7 +3,7 @@
 import math
 from dataclasses import dataclass
 
-WIDTH, HEIGHT = 640, 200
+WIDTH, HEIGHT = 480, 180
 LEFT, RIGHT, TOP, BOTTOM = 40, 8, 10, 24
 
 
