@@ -332,6 +332,7 @@ def setup(run: Run, customers: int) -> None:
     emu = run.emu
     emu.add_bot(TOKEN, "InvariantBot", "Invariant Club")
     emu.add_user(OWNER_TG, "Olga", "Owner", "olga")
+    emu.start_bot(OWNER_TG, TOKEN)  # linked her account through the bot: it may write to her
     owner = factories.make_owner(telegram_user_id=OWNER_TG)
     project = factories.make_project(
         owner, name="Invariant Club", bot_token=TOKEN, bot_user_id=BOT_ID,
