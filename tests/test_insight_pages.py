@@ -55,7 +55,7 @@ def test_the_batch_funnel_counts_codes_opened_activated_and_unused_and_offers_th
     unused = client.get(f"/insight/batches/{history.batch_id}/unused.csv")
     assert unused.headers["Cache-Control"] == "private, no-store"
     rows = rows_of(unused)
-    assert rows[0][0] == "code"
+    assert rows[0][0] == "Code"
     assert [r[0] for r in rows[1:]] == [history.codes[3]]
     assert "gold-club-3-months-1-unused-codes.csv" in unused.headers["Content-Disposition"]
 
