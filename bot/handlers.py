@@ -16,7 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from telebot import TeleBot, types, util
 
-from bot import keyboards, texts
+from bot import keyboards, owner_codes, texts
 from bot.join_links import JoinLinks, issue_join_links, queue_join_links
 from bot.owner_notices import OwnerNotices
 from bot.redaction import describe, redacted_traceback
@@ -28,6 +28,7 @@ from webapp.domain.customers import TelegramUser
 from webapp.domain.errors import (
     AlreadyActivated,
     CodeExpired,
+    CodePaused,
     CodeUsedUp,
     InvalidInput,
     NotFound,
@@ -210,6 +211,11 @@ class ProjectHandlers:
     def project(self) -> Project:
         return db.session.get(Project, self.project_id)
 
+    def refusal(self, text: str) -> str:
+        """A refusal with the owner's contact, when they set one."""
+        project = self.project()
+        return texts.with_contact(text, project.contact if project else None)
+
     # ---- messages ---------------------------------------------------------------------------
 
     def on_message(self, message: types.Message) -> None:
@@ -236,6 +242,8 @@ class ProjectHandlers:
             self.on_start(chat_id, user, payload)
         elif command == "newcode":
             self.on_newcode(chat_id, user)
+        elif command == "code":
+            owner_codes.on_code_command(self, chat_id, user, payload)
         elif command == "cancel":
             self.on_cancel(chat_id, user)
         elif command == "help":
@@ -317,25 +325,30 @@ class ProjectHandlers:
             result = code_entry.enter_code(
                 session, get_redis(), self.project_id, raw_code, user, now
             )
+        # A refusal changes nothing but the funnel's record of it, which is kept.
         except TooManyAttempts as exc:
-            session.rollback()
+            session.commit()
             self.reply(chat_id, texts.too_many_attempts(exc.retry_after_seconds))
             return
         except UnknownCode as exc:
-            session.rollback()
+            session.commit()
             left = attempts_left(getattr(exc, "wrong_attempts", 0))
-            self.reply(chat_id, texts.unknown_code_last_try(left))
+            self.reply(chat_id, self.refusal(texts.unknown_code_last_try(left)))
             return
         except CodeExpired:
-            session.rollback()
-            self.reply(chat_id, texts.code_expired())
+            session.commit()
+            self.reply(chat_id, self.refusal(texts.code_expired()))
             return
         except CodeUsedUp:
-            session.rollback()
-            self.reply(chat_id, texts.code_used_up())
+            session.commit()
+            self.reply(chat_id, self.refusal(texts.code_used_up()))
+            return
+        except CodePaused:
+            session.commit()
+            self.reply(chat_id, self.refusal(texts.code_paused()))
             return
         except AlreadyActivated:
-            session.rollback()
+            session.commit()
             self.already_activated(chat_id, user, raw_code)
             return
         # The activation is committed before any Telegram call: whatever happens next, it stands.
@@ -414,6 +427,8 @@ class ProjectHandlers:
         elif parts[0] == keyboards.NEWCODE_PREFIX and len(parts) == 4:
             self.answer_callback(callback.id)
             self.on_newcode_button(chat_id, user, *parts[1:])
+        elif parts[0] == owner_codes.PREFIX:
+            owner_codes.on_callback(self, callback, chat_id, user, parts)
         else:
             self.answer_callback(callback.id, texts.button_gone())
 

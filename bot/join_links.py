@@ -90,6 +90,7 @@ def issue_join_links(
     session.commit()
     links: dict[int, str] = {}
     missing: list[str] = []
+    undelivered: dict[int, str] = {}  # membership id → why Telegram gave no link
     made: list[tuple[_Need, str, datetime]] = []
     for need in needs:
         if need.link is not None:
@@ -97,6 +98,7 @@ def issue_join_links(
             continue
         if not need.bot_is_admin:
             missing.append(need.title)
+            undelivered[need.membership_id] = "the bot is not an administrator there"
             continue
         expires_at = now + memberships.INVITE_LINK_LIFETIME
         try:
@@ -113,6 +115,7 @@ def issue_join_links(
             log.warning("invite link for customer %s in chat %s failed: %s",
                         customer_id, need.chat_id, describe(exc, token))
             missing.append(need.title)
+            undelivered[need.membership_id] = describe(exc, token)[:255]
             continue
         made.append((need, link, expires_at))
     to_revoke: list[tuple[int, str]] = []
@@ -123,10 +126,14 @@ def issue_join_links(
             )
             if stored.link is None:
                 missing.append(need.title)
+                undelivered[need.membership_id] = "the link was replaced meanwhile"
             else:
                 links[need.membership_id] = stored.link
             if stored.to_revoke:
                 to_revoke.append((need.chat_id, stored.to_revoke))
+        session.commit()
+    # Recorded, not inferred: the owner's inbox lists exactly who is still waiting for a link.
+    if memberships.note_link_delivery(session, set(links), undelivered, now):
         session.commit()
     for chat_id, link in to_revoke:
         revoke_quietly(token, chat_id, link)

@@ -26,6 +26,9 @@ def when(moment: datetime, timezone: str | None = None) -> str:
 
 
 def plan_label(project_name: str, plan_name: str) -> str:
+    """"Gold Club, 3 months" — or just the plan's name when it already says the project's."""
+    if project_name.strip().casefold() in plan_name.casefold():
+        return esc(plan_name)
     return f"{esc(project_name)}, {esc(plan_name)}"
 
 
@@ -51,8 +54,10 @@ def welcome(project_name: str, has_plans: bool) -> str:
 
 
 def plan_chosen(project_name: str, plan_name: str, period: str) -> str:
+    # "3 months (3 months)" says nothing twice.
+    extra = "" if period.casefold() in plan_name.casefold() else f" ({esc(period)})"
     return (
-        f"<b>{plan_label(project_name, plan_name)}</b> ({esc(period)}).\n"
+        f"<b>{plan_label(project_name, plan_name)}</b>{extra}.\n"
         "Tap <b>Access code</b> to enter the code you were given."
     )
 
@@ -124,6 +129,20 @@ def code_used_up() -> str:
     )
 
 
+def with_contact(text: str, contact: str | None) -> str:
+    """A refusal that says "contact the owner", with how, when the owner has said how."""
+    if not contact:
+        return text
+    return f"{text}\n\nContact the owner: {esc(contact)}"
+
+
+def code_paused() -> str:
+    return (
+        "This code is paused by its owner and cannot be used right now. Please try again later, "
+        "or contact the owner who gave it to you."
+    )
+
+
 def already_activated(label: str | None, ends_at: datetime | None, active: bool) -> str:
     """Also the answer to an update delivered again after a crash, so it reads as a confirmation.
 
@@ -176,6 +195,7 @@ def help_text(is_owner: bool) -> str:
     )
     if is_owner:
         text += "\n/newcode — make access codes (owner)"
+        text += "\n/code <i>code</i> — a code's usage, pause or resume it (owner)"
     return text
 
 

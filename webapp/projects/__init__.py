@@ -20,6 +20,7 @@ from webapp.domain.projects import (
     record_resource,
     rename_project,
     replace_bot_token,
+    set_project_contact,
 )
 from webapp.domain.resources import change_join_mode
 from webapp.extensions import db
@@ -228,12 +229,13 @@ def edit_project(project_id: int):
     if form.validate_on_submit():
         try:
             rename_project(db.session, project, form.name.data)
+            set_project_contact(db.session, project, form.contact.data)
         except InvalidInput as exc:
             db.session.rollback()
             getattr(form, exc.field).errors.append(exc.message)
         else:
             db.session.commit()
-            flash("Project renamed.", "success")
+            flash("Project saved.", "success")
             return redirect(url_for("projects.show_project", project_id=project.id), 303)
     status = 400 if form.is_submitted() else 200
     return render_template("projects/edit.html", project=project, form=form), status
