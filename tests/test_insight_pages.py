@@ -242,3 +242,8 @@ def test_every_insight_route_is_in_the_access_list_and_needs_a_login(app, client
     client.post("/logout")
     response = client.get("/insight/members.csv")
     assert response.status_code in (302, 401)
+
+
+def test_the_members_page_offers_its_members_as_a_csv(client, history):
+    page = text(client.get("/members/", query_string={"project": history.project_id}))
+    assert f"/insight/members.csv?project={history.project_id}" in page
