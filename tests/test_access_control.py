@@ -35,6 +35,9 @@ FOREIGN_ROUTES = [
     ("plans.restore", "POST", "/plans/{plan}/restore"),
     ("dashboard.activity", "GET", "/activity?project={project}"),
     ("dashboard.test_link", "POST", "/setup/test-link/{code}"),
+    ("projects.project_health", "GET", "/projects/{project}/health"),
+    ("projects.set_join_mode", "POST", "/projects/{project}/resources/{resource}/join-mode"),
+    ("projects.set_join_mode", "POST", "/projects/{mine}/resources/{resource}/join-mode"),
 ]
 
 # Routes without ids of anybody's: they only ever show the logged-in owner's own things.
