@@ -60,6 +60,17 @@ def _zone_names() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+def is_zone_name(name: str | None) -> bool:
+    """Whether ``name`` is a zone of the database the dashboard's pickers offer."""
+    if (name or "").strip() not in _zone_names():
+        return False
+    try:
+        ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def set_timezone(session: Session, owner: Owner, name: str) -> str:
     """Show the owner's dashboard in the IANA zone ``name``; an unknown zone changes nothing.
 

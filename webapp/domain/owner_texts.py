@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.domain import telegram_html
+from webapp.domain.accounts import is_zone_name
 from webapp.domain.errors import InvalidInput
 from webapp.i18n import LANGUAGES
 from webapp.models import ProjectText
@@ -129,6 +130,26 @@ def contact(templates: dict[str, str], project) -> str | None:
         return templates["contact"]
     plain = getattr(project, "contact", None)
     return escape(plain, quote=False) if plain else None
+
+
+def set_project_languages(session: Session, project, default_language: str, timezone: str) -> None:
+    """The project's default language (for customers whose language the bot does not speak)
+    and the time zone customers read their dates in; a bad choice changes nothing."""
+    if default_language not in LANGUAGES:
+        raise InvalidInput("default_language", "Pick a language from the list.")
+    if not is_zone_name(timezone):
+        raise InvalidInput("timezone", "Pick a time zone from the list.")
+    project.default_language = default_language
+    project.timezone = timezone
+    session.flush()
+
+
+def set_owner_language(session: Session, owner, language: str) -> None:
+    """The language the bot speaks to the owner (/newcode, activation notices)."""
+    if language not in LANGUAGES:
+        raise InvalidInput("language", "Pick a language from the list.")
+    owner.language = language
+    session.flush()
 
 
 def save_project_texts(
