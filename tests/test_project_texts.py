@@ -196,3 +196,18 @@ def test_the_contact_has_no_placeholders():
 
 
 
+
+
+# ---- the owner's own language --------------------------------------------------------------
+
+
+def test_the_owner_picks_the_language_their_bot_writes_to_them_in(app, client, logged_in_owner):
+    response = client.post("/account", data={"timezone": "Europe/Kyiv", "language": "uk"})
+    assert response.status_code == 302
+    assert fetch(app, Owner, logged_in_owner.id).language == "uk"
+    assert "your bot writes to you in Українська" in text(client.get("/account"))
+
+    response = client.post("/account", data={"timezone": "Europe/Kyiv", "language": "tlh"})
+    assert response.status_code == 400
+    assert "Pick a language from the list." in text(response)
+    assert fetch(app, Owner, logged_in_owner.id).language == "uk"

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.domain.errors import InvalidInput
+from webapp.i18n import LANGUAGES
 from webapp.models import Owner
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -86,6 +87,14 @@ def set_timezone(session: Session, owner: Owner, name: str) -> str:
     owner.timezone = name
     session.flush()
     return name
+
+
+def set_owner_language(session: Session, owner: Owner, language: str) -> None:
+    """The language the owner's bots write to them in (/newcode, activation notices)."""
+    if language not in LANGUAGES:
+        raise InvalidInput("language", "Pick a language from the list.")
+    owner.language = language
+    session.flush()
 
 
 def change_password(session: Session, owner: Owner, current: str, new: str, repeat: str) -> None:

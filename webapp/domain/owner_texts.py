@@ -144,14 +144,6 @@ def set_project_languages(session: Session, project, default_language: str, time
     session.flush()
 
 
-def set_owner_language(session: Session, owner, language: str) -> None:
-    """The language the bot speaks to the owner (/newcode, activation notices)."""
-    if language not in LANGUAGES:
-        raise InvalidInput("language", "Pick a language from the list.")
-    owner.language = language
-    session.flush()
-
-
 def save_project_texts(
     session: Session, project_id: int, language: str, templates: dict[str, str], now: datetime
 ) -> dict[str, str]:
