@@ -45,7 +45,7 @@ test-dates: $(STAMP) node_modules/htmx.org/dist/htmx.min.js
 BOT_LANGUAGES := en ru es pt_BR uk
 PYBABEL := $(VENV)/bin/pybabel
 translations: $(STAMP)
-	$(PYBABEL) extract -F babel-bot.cfg --no-default-keywords -k gettext:2 -k ngettext:2,3 \
+	$(PYBABEL) extract -F babel-bot.cfg --no-default-keywords -k gettext:2 -k ngettext:2,3 -k N_ \
 		--sort-by-file --project Admit -o webapp/translations/bot.pot .
 	@for lang in $(BOT_LANGUAGES); do \
 		test -f webapp/translations/$$lang/LC_MESSAGES/bot.po || \
@@ -54,7 +54,7 @@ translations: $(STAMP)
 			--width 100; \
 	done
 	$(PYBABEL) compile -D bot -d webapp/translations --statistics
-	$(PYBABEL) extract -F babel-dashboard.cfg --sort-by-file --project Admit \
+	$(PYBABEL) extract -F babel-dashboard.cfg -k lazy_gettext --sort-by-file --project Admit \
 		-o webapp/translations/dashboard.pot .
 
 lint: $(STAMP)

@@ -294,7 +294,7 @@ class ProjectHandlers:
             step = newcode_wizard.answer_text(session, self.project_id, user.id, text, utcnow())
         except InvalidInput as exc:
             session.rollback()
-            self.reply(chat_id, texts.newcode_invalid(exc.message, self.owner_lang()))
+            self.reply(chat_id, texts.newcode_invalid(exc, self.owner_lang()))
             return
         except (newcode_wizard.NotAnOwner, newcode_wizard.WizardGone):
             newcode_wizard.cancel(session, self.project_id, user.id)
@@ -514,7 +514,7 @@ class ProjectHandlers:
             self.reply(chat_id, texts.newcode_no_plans(str(exc), lang))
         except InvalidInput as exc:
             session.rollback()
-            self.reply(chat_id, texts.newcode_invalid(exc.message, lang))
+            self.reply(chat_id, texts.newcode_invalid(exc, lang))
         return None
 
     def wizard_step(self, chat_id: int, step) -> None:

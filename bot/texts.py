@@ -509,7 +509,14 @@ def newcode_prompt(prompt, lang: str = "en") -> str:
     return head + questions[step]()
 
 
-def newcode_invalid(message: str, lang: str = "en") -> str:
+def newcode_invalid(problem, lang: str = "en") -> str:
+    """``problem``: the domain's ``InvalidInput`` (worded in ``lang`` when it carries its
+    template) or a message."""
+    template = getattr(problem, "template", None)
+    if template:
+        message = gettext(lang, template, **problem.params)
+    else:
+        message = getattr(problem, "message", problem)
     return gettext(lang, "⚠️ %(problem)s Please try again, or send /cancel.", problem=esc(message))
 
 

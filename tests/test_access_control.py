@@ -30,6 +30,10 @@ FOREIGN_ROUTES = [
     ("plans.archive", "POST", "/plans/{plan}/archive"),
     ("plans.restore", "POST", "/plans/{plan}/restore"),
     ("dashboard.activity", "GET", "/activity?project={project}"),
+    ("projects.project_texts", "GET", "/projects/{project}/texts"),
+    ("projects.save_project_texts", "POST", "/projects/{project}/texts"),
+    ("projects.preview_project_texts", "POST", "/projects/{project}/texts/preview"),
+    ("projects.save_project_languages", "POST", "/projects/{project}/languages"),
 ]
 
 # Routes without ids of anybody's: they only ever show the logged-in owner's own things.

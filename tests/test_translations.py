@@ -13,7 +13,8 @@ from babel.support import Translations
 
 from bot import texts
 from webapp import i18n
-from webapp.domain import notices
+from webapp.domain import newcode_wizard, notices
+from webapp.domain.errors import InvalidInput
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "webapp" / "translations"
@@ -33,7 +34,7 @@ def _messages_in_code() -> set[str]:
         for _, _, message, _, _ in extract_from_dir(
             ROOT / path,
             method_map=[("**.py", "python")],
-            keywords={"gettext": (2,), "ngettext": (2, 3)},
+            keywords={"gettext": (2,), "ngettext": (2, 3), "N_": None},
         ):
             found.add(message[0] if isinstance(message, tuple) else message)
     return found
@@ -90,7 +91,8 @@ def test_the_catalogue_template_is_up_to_date_with_the_code(tmp_path):
     subprocess.run(
         [
             sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel-bot.cfg",
-            "--no-default-keywords", "-k", "gettext:2", "-k", "ngettext:2,3", "-o", str(pot),
+            "--no-default-keywords", "-k", "gettext:2", "-k", "ngettext:2,3", "-k", "N_",
+            "-o", str(pot),
             "--sort-by-file", ".",
         ],
         cwd=ROOT, check=True, capture_output=True,
@@ -165,3 +167,21 @@ def test_the_customers_language_is_telegrams_else_the_projects_default_else_engl
     telegram, default, expected
 ):
     assert i18n.resolve(telegram, default) == expected
+
+
+def test_a_newcode_refusal_is_worded_in_the_owners_language():
+    with pytest.raises(InvalidInput) as refused:
+        newcode_wizard.parse_count(
+            "lots", 2, 500, "count",
+            i18n.N_("The number of codes must be a whole number from %(low)s to %(high)s."),
+        )
+    assert refused.value.message == "The number of codes must be a whole number from 2 to 500."
+    assert texts.newcode_invalid(refused.value, "ru") == (
+        "⚠️ Число кодов должно быть целым числом от 2 до 500. Попробуйте ещё раз или отправьте "
+        "/cancel."
+    )
+    with pytest.raises(InvalidInput) as refused:
+        newcode_wizard.parse_expiry_date("2020-01-01", "UTC", ENDS)
+    assert texts.newcode_invalid(refused.value, "es").startswith(
+        "⚠️ La fecha de caducidad debe ser futura."
+    )

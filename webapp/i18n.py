@@ -20,6 +20,7 @@ from babel.support import NullTranslations, Translations
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DOMAIN = "bot"
+DASHBOARD_DOMAIN = "dashboard"
 DEFAULT_LANGUAGE = "en"
 # Each language's name in itself: the owner picks from these.
 LANGUAGES: dict[str, str] = {
@@ -52,6 +53,11 @@ def resolve(telegram_language: str | None, project_default: str | None = None) -
     return supported(telegram_language) or supported(project_default) or DEFAULT_LANGUAGE
 
 
+def dashboard_locale() -> str:
+    """The dashboard's language: English until its catalogues exist."""
+    return DEFAULT_LANGUAGE
+
+
 @functools.cache
 def translations(language: str) -> NullTranslations:
     """The compiled catalogue of ``language`` (English, the source language, if it has none)."""
@@ -59,15 +65,31 @@ def translations(language: str) -> NullTranslations:
     return Translations.load(str(TRANSLATIONS_DIR), [lang], domain=DOMAIN)
 
 
+def N_(message: str) -> str:
+    """Mark ``message`` for the bot catalogue where it is written; translate it later with
+    ``gettext`` (e.g. a domain refusal the bot words in the owner's language)."""
+    return message
+
+
 def gettext(language: str, message: str, **values) -> str:
+    """``message`` in ``language``, with ``values`` put in (whole numbers written its way)."""
     text = translations(language).gettext(message)
-    return text % values if values else text
+    return text % _localised(values, language) if values else text
 
 
 def ngettext(language: str, singular: str, plural: str, num: int, **values) -> str:
     """``num`` picks the plural form (``1 день / 2 дня / 5 дней``) and is ``%(num)s`` in it."""
     text = translations(language).ngettext(singular, plural, num)
-    return text % {"num": format_number(num, language), **values}
+    return text % _localised({"num": num, **values}, language)
+
+
+def _localised(values: dict, language: str) -> dict:
+    return {
+        key: format_number(value, language)
+        if isinstance(value, int) and not isinstance(value, bool)
+        else value
+        for key, value in values.items()
+    }
 
 
 def format_number(number: int, language: str) -> str:
