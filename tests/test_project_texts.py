@@ -211,3 +211,49 @@ def test_the_owner_picks_the_language_their_bot_writes_to_them_in(app, client, l
     assert response.status_code == 400
     assert "Pick a language from the list." in text(response)
     assert fetch(app, Owner, logged_in_owner.id).language == "uk"
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "<b>bold</b> and <i>it</i>",
+        '<a href="https://t.me/gold">pay</a>',
+        "<b><i>nested</i></b>",
+        "<tg-spoiler>secret</tg-spoiler>",
+        "&lt;3 &amp; &quot;quoted&quot;",
+        "<pre>x</pre><code>y</code>",
+        "<blockquote>q</blockquote>",
+        "<b>unclosed",
+        "<b><i>crossed</b></i>",
+        "1 < 2",
+        "a & b",
+        "<br>",
+        "<p>paragraph</p>",
+        "</b>",
+    ],
+)
+def test_what_the_owners_text_check_accepts_the_telegram_emulator_parses(sample):
+    """The check is never looser than Telegram: whatever it lets through, the emulator (itself
+    never looser than Telegram) parses in HTML mode."""
+    from tests.telegram_emulator.formatting import render
+
+    try:
+        telegram_html.check(sample)
+    except telegram_html.HtmlProblem:
+        return
+    render(sample, "HTML")
+
+
+def test_odd_requests_get_a_page_not_an_error(app, client, project_id):
+    assert client.get(f"/projects/{project_id}/texts?lang=zz").status_code == 200
+    response = client.post(f"/projects/{project_id}/texts/preview?lang=zz", headers=HTMX)
+    assert response.status_code == 200
+    assert client.post(f"/projects/{project_id}/languages").status_code == 400
+    assert client.post(f"/projects/{project_id}/texts").status_code == 400
+    long_text = "x" * (owner_texts.MAX_TEMPLATE_LENGTH + 1)
+    response = client.post(
+        f"/projects/{project_id}/texts", data={"lang": "en", **_texts(welcome=long_text)}
+    )
+    assert response.status_code == 400
+    assert "At most 1000 characters." in text(response)
+    assert count(app, ProjectText) == 0
