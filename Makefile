@@ -46,15 +46,15 @@ BOT_LANGUAGES := en ru es pt_BR uk
 PYBABEL := $(VENV)/bin/pybabel
 translations: $(STAMP)
 	$(PYBABEL) extract -F babel-bot.cfg --no-default-keywords -k gettext:2 -k ngettext:2,3 -k N_ \
-		--sort-by-file --project Admit -o webapp/translations/bot.pot .
+		--no-location --sort-by-file --project Admit -o webapp/translations/bot.pot .
 	@for lang in $(BOT_LANGUAGES); do \
 		test -f webapp/translations/$$lang/LC_MESSAGES/bot.po || \
 			$(PYBABEL) init -D bot -i webapp/translations/bot.pot -d webapp/translations -l $$lang; \
 		$(PYBABEL) update -D bot -i webapp/translations/bot.pot -d webapp/translations -l $$lang \
-			--width 100; \
+			--width 100 --ignore-pot-creation-date; \
 	done
 	$(PYBABEL) compile -D bot -d webapp/translations --statistics
-	$(PYBABEL) extract -F babel-dashboard.cfg -k lazy_gettext --sort-by-file --project Admit \
+	$(PYBABEL) extract -F babel-dashboard.cfg -k lazy_gettext -k D_ --sort-by-file --project Admit \
 		-o webapp/translations/dashboard.pot .
 
 lint: $(STAMP)

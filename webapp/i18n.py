@@ -71,6 +71,12 @@ def N_(message: str) -> str:
     return message
 
 
+def D_(message: str) -> str:
+    """Mark ``message`` for the dashboard catalogue where it is written (outside a view or
+    template, e.g. a label kept in the domain); the dashboard translates it where it shows it."""
+    return message
+
+
 def gettext(language: str, message: str, **values) -> str:
     """``message`` in ``language``, with ``values`` put in (whole numbers written its way)."""
     text = translations(language).gettext(message)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from webapp.domain import telegram_html
 from webapp.domain.accounts import is_zone_name
 from webapp.domain.errors import InvalidInput
-from webapp.i18n import LANGUAGES
+from webapp.i18n import D_, LANGUAGES
 from webapp.models import ProjectText
 
 MAX_TEMPLATE_LENGTH = 1000
@@ -38,24 +38,24 @@ KINDS: dict[str, TextKind] = {
     kind.key: kind
     for kind in (
         TextKind(
-            "welcome", "Welcome", ("project", "name"),
-            "The answer to /start, above the plan buttons.",
+            "welcome", D_("Welcome"), ("project", "name"),
+            D_("The answer to /start, above the plan buttons."),
         ),
         TextKind(
-            "confirmation", "Confirmation, first line", ("plan", "project", "ends", "name"),
-            "Replaces “✅ Code accepted …”; the Join buttons and their hint follow.",
+            "confirmation", D_("Confirmation, first line"), ("plan", "project", "ends", "name"),
+            D_("Replaces “✅ Code accepted …”; the Join buttons and their hint follow."),
         ),
         TextKind(
-            "renewal", "Reminder, renewal line", ("plan", "project", "ends", "name"),
-            "The last line of the reminder sent a day before access ends.",
+            "renewal", D_("Reminder, renewal line"), ("plan", "project", "ends", "name"),
+            D_("The last line of the reminder sent a day before access ends."),
         ),
         TextKind(
-            "end", "End of access", ("plan", "project", "name"),
-            "Follows the line saying where the customer was removed from.",
+            "end", D_("End of access"), ("plan", "project", "name"),
+            D_("Follows the line saying where the customer was removed from."),
         ),
         TextKind(
-            "contact", "Contact in refusals", (),
-            "Who to ask when a code is refused, e.g. @GoldClubSupport.",
+            "contact", D_("Contact in refusals"), (),
+            D_("Who to ask when a code is refused, e.g. @GoldClubSupport."),
         ),
     )
 }
