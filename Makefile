@@ -54,7 +54,7 @@ translations: $(STAMP)
 			--width 100 --ignore-pot-creation-date; \
 	done
 	$(PYBABEL) compile -D bot -d webapp/translations --statistics
-	$(PYBABEL) extract -F babel-dashboard.cfg -k lazy_gettext -k D_ --sort-by-file --project Admit \
+	$(PYBABEL) extract -F babel-dashboard.cfg -k lazy_gettext -k _l -k D_ --sort-by-file --project Admit \
 		-o webapp/translations/dashboard.pot .
 
 lint: $(STAMP)
