@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(PY) -m flask --app webapp db upgrade
-	$(PY) -m webapp.launcher
+	exec $(PY) -m webapp.launcher
 
 # The local copy of htmx the browser tests serve in place of the CDN (skipped without npm).
 node_modules/htmx.org/dist/htmx.min.js:

@@ -17,7 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from telebot import TeleBot, types, util
 
-from bot import keyboards, texts
+from bot import keyboards, owner_codes, texts
 from bot.join_links import JoinLinks, issue_join_links, queue_join_links
 from bot.owner_notices import OwnerNotices
 from bot.redaction import describe, redacted_traceback
@@ -36,6 +36,7 @@ from webapp.domain.customers import TelegramUser
 from webapp.domain.errors import (
     AlreadyActivated,
     CodeExpired,
+    CodePaused,
     CodeUsedUp,
     InvalidInput,
     NotFound,
@@ -128,6 +129,27 @@ class ProjectHandlers:
 
     def close(self) -> None:
         self.owner_notices.close()
+
+    def register_commands(self) -> None:
+        """The command menu: customers' for everyone, the owner's (with /newcode) in their chat."""
+        try:
+            with self.app.app_context():
+                project = self.project()
+                owner_chat = project.owner.telegram_user_id if project else None
+                db.session.remove()
+            # Short tries: this must not hold up polling when Telegram is slow to answer.
+            with telegram.while_someone_waits():
+                telegram.set_my_commands(self.token, texts.CUSTOMER_COMMANDS)
+                if owner_chat:
+                    telegram.set_my_commands(
+                        self.token, texts.OWNER_COMMANDS, chat_id=owner_chat
+                    )
+        except UNAVAILABLE as exc:
+            log.info("project %s: commands not registered: %s", self.project_id,
+                     exc.__class__.__name__)
+        except telegram.TelegramError as exc:
+            log.info("project %s: commands not registered: %s", self.project_id,
+                     self.describe(exc))
 
     # ---- plumbing ---------------------------------------------------------------------------
 
@@ -224,6 +246,9 @@ class ProjectHandlers:
     # ---- messages ---------------------------------------------------------------------------
 
     def on_message(self, message: types.Message) -> None:
+        if message.migrate_to_chat_id or message.migrate_from_chat_id:
+            self.on_chat_migrated(message)
+            return
         if message.chat.type != "private" or message.from_user is None:
             return  # the bot talks to people only in private chats
         if message.from_user.is_bot:
@@ -244,6 +269,8 @@ class ProjectHandlers:
             self.on_start(chat_id, user, payload)
         elif command == "newcode":
             self.on_newcode(chat_id, user)
+        elif command == "code":
+            owner_codes.on_code_command(self, chat_id, user, payload)
         elif command == "cancel":
             self.on_cancel(chat_id, user)
         elif command == "help":
@@ -287,6 +314,8 @@ class ProjectHandlers:
         email, lang = owner.email, i18n.resolve(owner.language)
         session.commit()
         self.reply(chat_id, texts.owner_linked(email, lang))
+        with contextlib.suppress(telegram.TelegramError):
+            telegram.set_my_commands(self.token, texts.OWNER_COMMANDS, chat_id=chat_id)
 
     def on_text(self, chat_id: int, user: TelegramUser, text: str) -> None:
         session = db.session
@@ -331,25 +360,30 @@ class ProjectHandlers:
             result = code_entry.enter_code(
                 session, get_redis(), self.project_id, raw_code, user, now
             )
+        # A refusal changes nothing but the funnel's record of it, which is kept.
         except TooManyAttempts as exc:
-            session.rollback()
+            session.commit()
             self.reply(chat_id, texts.too_many_attempts(exc.retry_after_seconds, lang))
             return
         except UnknownCode as exc:
-            session.rollback()
+            session.commit()
             left = attempts_left(getattr(exc, "wrong_attempts", 0))
             self.reply(chat_id, texts.unknown_code_last_try(left, lang, voice.contact))
             return
         except CodeExpired:
-            session.rollback()
+            session.commit()
             self.reply(chat_id, texts.code_expired(lang, voice.contact))
             return
         except CodeUsedUp:
-            session.rollback()
+            session.commit()
             self.reply(chat_id, texts.code_used_up(lang, voice.contact))
             return
+        except CodePaused:
+            session.commit()
+            self.reply(chat_id, texts.code_paused(lang, voice.contact))
+            return
         except AlreadyActivated:
-            session.rollback()
+            session.commit()
             self.already_activated(chat_id, user, raw_code)
             return
         # The activation is committed before any Telegram call: whatever happens next, it stands.
@@ -440,6 +474,8 @@ class ProjectHandlers:
         elif parts[0] == keyboards.NEWCODE_PREFIX and len(parts) == 4:
             self.answer_callback(callback.id)
             self.on_newcode_button(chat_id, user, *parts[1:])
+        elif parts[0] == owner_codes.PREFIX:
+            owner_codes.on_callback(self, callback, chat_id, user, parts)
         else:
             self.answer_callback(callback.id, texts.button_gone(self.voice(user).lang))
 
@@ -597,6 +633,18 @@ class ProjectHandlers:
             notice = texts.resource_lost(title, lang)
         self.reply(owner_chat, notice)
 
+    def on_chat_migrated(self, message: types.Message) -> None:
+        """A basic group became a supergroup: its resource follows to the new chat id."""
+        if message.migrate_to_chat_id:
+            old_id, new_id = message.chat.id, message.migrate_to_chat_id
+        else:
+            old_id, new_id = message.migrate_from_chat_id, message.chat.id
+        session = db.session
+        resource = resources.migrate_chat(session, self.project_id, old_id, new_id, utcnow())
+        session.commit()
+        if resource is not None:
+            log.info("project %s: chat %s is now supergroup %s", self.project_id, old_id, new_id)
+
     def on_chat_member(self, update: types.ChatMemberUpdated) -> None:
         session = db.session
         now = utcnow()
@@ -607,7 +655,8 @@ class ProjectHandlers:
         if is_in and not was_in:
             link = update.invite_link.invite_link if update.invite_link else None
             event = memberships.record_join(
-                session, self.project_id, update.chat.id, user.id, link, now
+                session, self.project_id, update.chat.id, user.id, link, now,
+                link_made_by_bot=self.made_by_bot(update.invite_link),
             )
             title = event.resource.title if event.resource else ""
             lang = self.voice(_user(user)).lang
@@ -616,27 +665,53 @@ class ProjectHandlers:
                 # member_limit=1 counts members present: once they leave it would work again.
                 self.revoke_link(update.chat.id, event.spent_link)
             if event.unwelcome:
-                self.remove_unwelcome(update.chat.id, user.id, title, event.unwelcome, lang)
+                self.remove_unwelcome(
+                    update.chat.id, user.id, title, event.unwelcome, event.can_message, lang
+                )
         elif was_in and not is_in:
             memberships.record_leave(session, self.project_id, update.chat.id, user.id, now)
             session.commit()
 
+    def made_by_bot(self, invite_link) -> bool:
+        """Whether an invite link of an update is one this bot made (an Admit link)."""
+        creator = getattr(invite_link, "creator", None)
+        return creator is not None and str(creator.id) == bot_id_of(self.token)
+
     def remove_unwelcome(
-        self, chat_id: int, user_id: int, title: str, reason: str, lang: str = "en"
+        self, chat_id: int, user_id: int, title: str, reason: str, can_message: bool,
+        lang: str = "en",
     ) -> None:
-        """Someone came in through an Admit link without access of their own: out again."""
+        """Someone came in through an Admit link without access of their own: out again.
+
+        They are told why only if they ever started the bot: Telegram lets no bot write first.
+        """
         log.info("project %s: removing %s from %s (%s)", self.project_id, user_id, chat_id,
                  reason)
         try:
             telegram.remove_member(self.token, chat_id, user_id)
+        except telegram.BanNotLifted as exc:
+            # Out, but banned: a later paid Join link would fail for them. A job keeps trying.
+            log.warning("project %s: %s removed but still banned: %s", self.project_id, user_id,
+                        self.describe(exc))
+            self.queue_lift_ban(chat_id, user_id)
         except telegram.TelegramError as exc:
             log.warning("project %s: could not remove %s: %s", self.project_id, user_id,
                         self.describe(exc))
+            return
+        if not can_message:
             return
         if reason == "someone_elses_link":
             self.reply(user_id, texts.removed_someone_elses_link(title, lang))
         else:
             self.reply(user_id, texts.removed_no_access(title, lang))
+
+    def queue_lift_ban(self, chat_id: int, user_id: int) -> None:
+        from webapp.jobs import enqueue_lift_ban
+
+        try:
+            enqueue_lift_ban(self.project_id, chat_id, user_id)
+        except Exception:
+            log.exception("project %s: could not queue lifting a ban", self.project_id)
 
     def revoke_link(self, chat_id: int, link: str) -> None:
         try:
@@ -648,21 +723,26 @@ class ProjectHandlers:
     def on_join_request(self, request: types.ChatJoinRequest) -> None:
         session = db.session
         user_id = request.from_user.id
-        verdict = memberships.may_join(
-            session, self.project_id, request.chat.id, user_id, utcnow()
+        link = request.invite_link.invite_link if request.invite_link else None
+        verdict = memberships.judge_join_request(
+            session, self.project_id, request.chat.id, user_id, link,
+            self.made_by_bot(request.invite_link), utcnow(),
         )
         lang = self.voice(_user(request.from_user)).lang
         session.rollback()
-        if verdict is None:
-            return  # not one of the project's resources
+        if verdict.action == "leave":
+            return  # not a resource, or the owner's own request to decide
         try:
-            if verdict:
+            if verdict.action == "approve":
                 telegram.approve_join_request(self.token, request.chat.id, user_id)
                 return
+            # Telegram lets the bot write to a requester only until the request is decided:
+            # the answer goes first, the decline after.
+            chat_id = getattr(request, "user_chat_id", None) or user_id
+            self.reply(
+                chat_id, texts.join_request_declined(verdict.title or request.chat.title, lang)
+            )
             telegram.decline_join_request(self.token, request.chat.id, user_id)
         except telegram.TelegramError as exc:
             log.warning("project %s: join request of %s: %s", self.project_id, user_id,
                         self.describe(exc))
-            return
-        chat_id = getattr(request, "user_chat_id", None) or user_id
-        self.reply(chat_id, texts.join_request_declined(request.chat.title or "", lang))

@@ -25,6 +25,9 @@ def when(moment: datetime, timezone: str | None = None, lang: str = "en") -> str
 
 
 def plan_label(project_name: str, plan_name: str) -> str:
+    """"Gold Club, 3 months" — or just the plan's name when it already says the project's."""
+    if project_name.strip().casefold() in plan_name.casefold():
+        return esc(plan_name)
     return f"{esc(project_name)}, {esc(plan_name)}"
 
 
@@ -78,8 +81,10 @@ def welcome(
 
 
 def plan_chosen(project_name: str, plan_name: str, period_label: str, lang: str = "en") -> str:
+    # "3 months (3 months)" says nothing twice.
+    extra = "" if period_label.casefold() in plan_name.casefold() else f" ({esc(period_label)})"
     return (
-        f"<b>{plan_label(project_name, plan_name)}</b> ({esc(period_label)}).\n"
+        f"<b>{plan_label(project_name, plan_name)}</b>{extra}.\n"
         + gettext(lang, "Tap <b>Access code</b> to enter the code you were given.")
     )
 
@@ -206,6 +211,30 @@ def code_used_up(lang: str = "en", contact: str | None = None) -> str:
     )
 
 
+def with_contact(text: str, contact: str | None, lang: str = "en") -> str:
+    """A refusal that says "contact the owner", with how, when the owner has said how
+    (``contact`` plain text, escaped here)."""
+    if not contact:
+        return text
+    return text + "\n\n" + gettext(lang, "Contact the owner: %(contact)s", contact=esc(contact))
+
+
+def code_paused(lang: str = "en", contact: str | None = None) -> str:
+    """``contact`` is HTML (``owner_texts.contact``)."""
+    if contact:
+        return gettext(
+            lang,
+            "This code is paused by its owner and cannot be used right now. Please try again "
+            "later, or contact the owner: %(contact)s",
+            contact=contact,
+        )
+    return gettext(
+        lang,
+        "This code is paused by its owner and cannot be used right now. Please try again later, "
+        "or contact the owner who gave it to you.",
+    )
+
+
 def already_activated(
     label: str | None,
     ends_at: datetime | None,
@@ -275,6 +304,9 @@ def help_text(is_owner: bool, lang: str = "en") -> str:
     )
     if is_owner:
         text += "\n" + gettext(lang, "/newcode — make access codes (owner)")
+        text += "\n" + gettext(
+            lang, "/code <i>code</i> — a code's usage, pause or resume it (owner)"
+        )
     return text
 
 
@@ -388,6 +420,13 @@ def resource_added(title: str, chat_type: str, missing: tuple[str, ...], lang: s
         kind=esc(_chat_kind(chat_type, lang)),
         title=esc(title),
     )
+    if chat_type == "group":
+        text += "\n\n" + gettext(
+            lang,
+            "ℹ️ This is a basic group: it works, and when Telegram upgrades it to a "
+            "supergroup (after you make its history visible to new members or give it a public "
+            "link) Admit moves along with it, plans and members included.",
+        )
     return text + _missing_rights(missing, lang)
 
 
@@ -553,3 +592,30 @@ def newcode_bulk_not_sent(count: int, lang: str = "en") -> str:
         "dashboard (Access codes → batches).",
         count,
     )
+
+
+# ---- the command menu (setMyCommands) -------------------------------------------------------
+
+CUSTOMER_COMMANDS = [
+    ("start", "Activate an access code or see the plans"),
+    ("help", "What this bot does"),
+    ("cancel", "Stop what you are doing"),
+]
+OWNER_COMMANDS = CUSTOMER_COMMANDS + [("newcode", "Create access codes")]
+
+
+def reconcile_report(report) -> str:
+    """What the reconciler changed in one chat, for the owner."""
+    lines = [f"🔄 <b>{esc(report.title)}</b> was compared with Admit's records:"]
+    for label, names in (
+        ("joined without the bot seeing it", report.joins),
+        ("left without the bot seeing it", report.leaves),
+        ("in without access, being removed", report.removed),
+    ):
+        if names:
+            shown = ", ".join(esc(n) for n in names[:10])
+            more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+            lines.append(f"• {len(names)} {label}: {shown}{more}")
+    if report.links_to_revoke:
+        lines.append(f"• {len(report.links_to_revoke)} used invite link(s) revoked")
+    return "\n".join(lines)

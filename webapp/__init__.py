@@ -45,6 +45,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webapp import auth, cli, health, telegram
 
     telegram.configure(app.config["TELEGRAM_API_URL"])
+    from webapp import sandbox
+
+    sandbox.init_app(app)
     cli.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
@@ -60,4 +63,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webapp import codes
 
     app.register_blueprint(codes.bp)
+
+    from webapp import attention, members
+
+    app.register_blueprint(members.bp)
+    app.register_blueprint(attention.bp)
+
+    from webapp import insight
+
+    app.register_blueprint(insight.bp)
     return app

@@ -2,7 +2,7 @@
 the owner's own texts
 
 Revision ID: languages_01
-Revises: ccedd5ac0aec
+Revises: sandbox_01
 Create Date: 2026-12-01 13:50:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'languages_01'
-down_revision = 'ccedd5ac0aec'
+down_revision = 'sandbox_01'
 branch_labels = None
 depends_on = None
 

@@ -45,6 +45,10 @@ class CodeUsedUp(ActivationRefused):
     pass
 
 
+class CodePaused(ActivationRefused):
+    """The owner paused the code; it may work again later."""
+
+
 class AlreadyActivated(ActivationRefused):
     pass
 

@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from webapp.domain import notices, owner_texts
+from webapp.domain import audit, funnel, notices, owner_texts
 from webapp.domain.customers import customer_language
 from webapp.domain.entitlements import RemovalDecision, decide_removals, is_entitled, queue_removals
-from webapp.models import Customer, Membership, Removal, Subscription
+from webapp.models import AccessCode, Customer, Membership, Removal, Subscription
 
 REMINDER_LEAD = timedelta(hours=24)
 # Longer than a job may run (webapp.jobs.JOB_TIMEOUT): a live job never loses its claim.
@@ -156,7 +156,13 @@ def settle_reminder(
     session: Session, subscription_id: int, claimed_at: datetime, outcome: Outcome, now: datetime
 ) -> bool:
     """Record how the reminder claimed at ``claimed_at`` went; ``False`` if the claim was lost."""
-    return _settle(session, "reminder", subscription_id, claimed_at, outcome, now)
+    settled = _settle(session, "reminder", subscription_id, claimed_at, outcome, now)
+    if settled and outcome.status == "done":
+        customer_id = session.scalar(
+            select(Subscription.customer_id).where(Subscription.id == subscription_id)
+        )
+        funnel.record_subscription_step(session, subscription_id, customer_id, "reminded", "", now)
+    return settled
 
 
 def _settle(
@@ -226,8 +232,23 @@ def end_subscription(
     if ended.rowcount != 1:
         return None
     subscription = session.get(Subscription, subscription_id, populate_existing=True)
+    funnel.record_subscription_step(
+        session, subscription.id, subscription.customer_id, "ended", "expired", now
+    )
     decision = decide_removals(session, subscription, now)
     queue_removals(session, decision, subscription.project_id, "expired", now)
+    audit.record(
+        session,
+        subscription.project_id,
+        "access.ended",
+        customer_id=subscription.customer_id,
+        now=now,
+        details={
+            "plan": subscription.plan.name,
+            "ends_at": subscription.ends_at.isoformat() if subscription.ends_at else None,
+            "removals": len(decision.remove),
+        },
+    )
     return decision
 
 
@@ -247,6 +268,7 @@ class RemovalWork:
     invite_link: str | None
     entitled: bool  # a subscription (e.g. a new activation) entitles them again: leave them in
     attempts: int
+    project_id: int | None = None
 
 
 def due_removal_ids(session: Session, now: datetime, limit: int = 1000) -> list[int]:
@@ -293,6 +315,7 @@ def removal_work(session: Session, removal_id: int, now: datetime) -> RemovalWor
     ).first()
     return RemovalWork(
         removal_id=removal.id,
+        project_id=removal.project_id,
         subscription_id=removal.subscription_id,
         bot_token=resource.project.bot_token,
         chat_id=resource.chat_id,
@@ -330,6 +353,7 @@ def settle_removal(
         removal.next_attempt_at = None
         if outcome.status == "done":
             _close_membership(session, removal, now)
+            _record_removal(session, removal, now)
     elif outcome.status == "retry" and removal.attempts < REMOVAL_MAX_ATTEMPTS:
         backoff = min(REMOVAL_BACKOFF * 2 ** (removal.attempts - 1), REMOVAL_MAX_BACKOFF)
         removal.next_attempt_at = max(outcome.retry_at or now, now + backoff)
@@ -338,8 +362,37 @@ def settle_removal(
             removal.last_error = f"gave up after {removal.attempts} attempts: {outcome.error}"[:255]
         removal.status = "failed"
         removal.next_attempt_at = None
+    if removal.status in ("done", "failed"):
+        # The owner's activity lists removals, not only activations and rollbacks.
+        audit.record(
+            session,
+            removal.project_id,
+            f"removal.{removal.status}",
+            customer_id=removal.customer_id,
+            code_id=removal.code_id,
+            now=now,
+            details={
+                "resource": removal.resource.title,
+                "reason": removal.reason,
+                "error": removal.last_error if removal.status == "failed" else None,
+            },
+        )
     session.flush()
     return True
+
+
+def _record_removal(session: Session, removal: Removal, now: datetime) -> None:
+    code = session.get(AccessCode, removal.code_id) if removal.code_id else None
+    if removal.subscription_id is not None or code is not None:
+        funnel.record_subscription_step(
+            session,
+            removal.subscription_id,
+            removal.customer_id,
+            "removed",
+            removal.reason,
+            now,
+            code=code,
+        )
 
 
 def _close_membership(session: Session, removal: Removal, now: datetime) -> None:

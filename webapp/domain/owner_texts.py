@@ -128,8 +128,7 @@ def contact(templates: dict[str, str], project) -> str | None:
     (plain text, so escaped) when the project has one."""
     if templates.get("contact"):
         return templates["contact"]
-    plain = getattr(project, "contact", None)
-    return escape(plain, quote=False) if plain else None
+    return escape(project.contact, quote=False) if project.contact else None
 
 
 def set_project_languages(session: Session, project, default_language: str, timezone: str) -> None:
