@@ -24,6 +24,7 @@ from bot.owner_notices import MAX_MESSAGE, SEPARATOR
 from bot.redaction import redacted_traceback
 from webapp import clock
 from webapp.domain import outbox
+from webapp.domain.customers import customer_language
 from webapp.domain.entitlements import entitled_resource_ids
 from webapp.domain.lifecycle import BLOCKED_ERROR, Outcome
 from webapp.jobs import enqueue_outbox_messages, send_within_limits
@@ -55,6 +56,7 @@ class Target:
     customer_id: int
     resource_ids: list[int]
     titles: list[str]
+    lang: str = "en"
 
 
 def target_of(session: Session, message: outbox.Claimed, now: datetime) -> Target | Outcome:
@@ -69,7 +71,11 @@ def target_of(session: Session, message: outbox.Claimed, now: datetime) -> Targe
     entitled = entitled_resource_ids(session, customer.id, now)
     resources = [r for r in plan.resources if r.id in entitled]
     return Target(
-        project.bot_token, customer.id, [r.id for r in resources], [r.title for r in resources]
+        project.bot_token,
+        customer.id,
+        [r.id for r in resources],
+        [r.title for r in resources],
+        customer_language(customer, project),
     )
 
 
@@ -111,11 +117,11 @@ def deliver_customer_message(
         return Delivery(Outcome("skipped", error="access withdrawn"))
     session.commit()
     if message.kind == outbox.CONFIRMATION:
-        hint = texts.join_hint(bool(made), missing)
+        hint = texts.join_hint(bool(made), missing, target.lang)
         text = f"{message.text}\n\n{hint}" if hint else message.text
     else:
         text = message.text
-    markup = keyboards.join_buttons(made)
+    markup = keyboards.join_buttons(made, target.lang)
     return Delivery(send(target.token, message.chat_id, text, markup, now), missing)
 
 
@@ -133,12 +139,13 @@ def settle_customer_message(
     ):
         project = session.get(Project, message.project_id)
         plan = session.get(Plan, message.plan_id)
+        customer = session.get(Customer, message.customer_id)
         follow_up = outbox.write(
             session,
             message.project_id,
             outbox.JOIN_LINKS,
             message.chat_id,
-            texts.join_links_ready(project.name, plan.name),
+            texts.join_links_ready(project.name, plan.name, customer_language(customer, project)),
             now,
             customer_id=message.customer_id,
             subscription_id=message.subscription_id,

@@ -55,7 +55,7 @@ def test_the_batch_funnel_counts_codes_opened_activated_and_unused_and_offers_th
     unused = client.get(f"/insight/batches/{history.batch_id}/unused.csv")
     assert unused.headers["Cache-Control"] == "private, no-store"
     rows = rows_of(unused)
-    assert rows[0][0] == "code"
+    assert rows[0][0] == "Code"
     assert [r[0] for r in rows[1:]] == [history.codes[3]]
     assert "gold-club-3-months-1-unused-codes.csv" in unused.headers["Content-Disposition"]
 
@@ -242,3 +242,8 @@ def test_every_insight_route_is_in_the_access_list_and_needs_a_login(app, client
     client.post("/logout")
     response = client.get("/insight/members.csv")
     assert response.status_code in (302, 401)
+
+
+def test_the_members_page_offers_its_members_as_a_csv(client, history):
+    page = text(client.get("/members/", query_string={"project": history.project_id}))
+    assert f"/insight/members.csv?project={history.project_id}" in page

@@ -1,13 +1,13 @@
 """outbox of promised messages (confirmations, owner notices, join links)
 
 Revision ID: outbox_01
-Revises: sandbox_01
+Revises: languages_01
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "outbox_01"
-down_revision = "sandbox_01"
+down_revision = "languages_01"
 branch_labels = None
 depends_on = None
 

@@ -75,6 +75,12 @@ def code_rows(
     """Every code the list's filter matches, newest first, read a keyset page at a time."""
     after = None
     while True:
+        # The projects come first, by themselves, into the session's identity map: the page's
+        # joined loads then find them instead of loading each afresh in the middle of a row
+        # (where webapp.sandbox's load hook may not read the project).
+        projects = {
+            p.id: p for p in session.scalars(select(Project).where(Project.id.in_(tuple(projects))))
+        }
         page = code_queries.list_codes(session, flt, now, after=after, limit=EXPORT_PAGE)
         for code in page.codes:
             project = projects[code.project_id]
