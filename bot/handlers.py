@@ -10,6 +10,7 @@ import contextlib
 import functools
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import Flask, current_app
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -18,14 +19,16 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from telebot import TeleBot, types, util
 
 from bot import keyboards, owner_codes, texts
-from bot.join_links import JoinLinks, issue_join_links, queue_join_links
+from bot.join_links import JoinLinks, issue_join_links
+from bot.outbox import Target, deliver_customer_message, settle_customer_message
 from bot.owner_notices import OwnerNotices
 from bot.redaction import describe, redacted_traceback
-from webapp import i18n, telegram
+from webapp import i18n, jobs, telegram
 from webapp.domain import (
     code_entry,
     memberships,
     newcode_wizard,
+    outbox,
     owner_link,
     owner_texts,
     resources,
@@ -43,6 +46,7 @@ from webapp.domain.errors import (
     TooManyAttempts,
     UnknownCode,
 )
+from webapp.domain.lifecycle import BLOCKED_ERROR, Outcome
 from webapp.extensions import db
 from webapp.models import Plan, Project, utcnow
 from webapp.queues import get_redis
@@ -122,9 +126,7 @@ class ProjectHandlers:
         self.app = app
         self.project_id = project_id
         self.token = token
-        self.owner_notices = OwnerNotices(
-            token, redis_url=app.config["REDIS_URL"], name=f"notices{project_id}"
-        )
+        self.owner_notices = OwnerNotices(app, project_id, token, name=f"notices{project_id}")
         self._throttle: BotThrottle | None = None
 
     def close(self) -> None:
@@ -386,9 +388,11 @@ class ProjectHandlers:
             session.commit()
             self.already_activated(chat_id, user, raw_code)
             return
-        # The activation is committed before any Telegram call: whatever happens next, it stands.
+        # The confirmation and the owner's notice are promised in the activation's transaction
+        # (the outbox), claimed by this handler, which sends the confirmation right away: if it
+        # cannot (a crash, Telegram away), the sweep sends it later. Committed before any
+        # Telegram call: whatever happens next, the activation stands.
         project, customer, plan, code = self.project(), result.customer, result.plan, result.code
-        customer_id, plan_id, resource_ids = customer.id, plan.id, [r.id for r in plan.resources]
         owner_chat = project.owner.telegram_user_id
         owner_lang = i18n.resolve(project.owner.language)
         ends_at = result.subscription.ends_at
@@ -397,24 +401,56 @@ class ProjectHandlers:
             voice.custom.get("confirmation"), user.first_name,
         )
         who = texts.person(user.first_name, user.last_name, user.username, user.id)
-        notice = texts.owner_notice(
+        notice_text = texts.owner_notice(
             who, code.code, project.name, plan.name, code.activations_left, code.max_activations,
             owner_lang,
         )
-        titles = [r.title for r in plan.resources]
-        session.commit()
-        links = self.join_links(customer_id, resource_ids, titles, now)
-        hint = texts.join_hint(bool(links.links), links.missing, lang)
-        self.reply(
-            chat_id,
-            f"{text}\n\n{hint}" if hint else text,
-            keyboards.join_buttons(links.links, lang),
-        )
-        if links.missing:
-            self.queue_links(customer_id, plan_id)
-            notice += "\n\n" + texts.owner_notice_links_pending(links.missing, owner_lang)
+        ids = {"customer_id": customer.id, "subscription_id": result.subscription.id,
+               "plan_id": plan.id}
+        confirmation = outbox.write(session, self.project_id, outbox.CONFIRMATION, chat_id, text,
+                                    now, claimed=True, **ids)
         if owner_chat:
-            self.owner_notices.send(owner_chat, notice)
+            outbox.write(session, self.project_id, outbox.OWNER_NOTICE, owner_chat, notice_text,
+                         now, **ids)
+        target = Target(project.bot_token, customer.id, [r.id for r in plan.resources],
+                        [r.title for r in plan.resources], lang)
+        session.flush()
+        claimed = outbox.claimed_values(confirmation, now)
+        session.commit()
+        delivery = deliver_customer_message(session, claimed, now, self.send_now, target)
+        follow_up = settle_customer_message(session, claimed, delivery, utcnow())
+        if owner_chat and delivery.missing:
+            outbox.write(session, self.project_id, outbox.OWNER_NOTICE, owner_chat,
+                         texts.owner_notice_links_pending(delivery.missing, owner_lang), utcnow(),
+                         **ids)
+        session.commit()
+        if owner_chat:
+            self.owner_notices.wake()  # after the customer's answer, which goes first
+        if follow_up is not None:
+            jobs.enqueue_outbox_messages([follow_up])
+
+    def send_now(self, token: str, chat_id: int, text: str, markup, now) -> Outcome:
+        """The customer's immediate answer: paced best effort, Telegram's short waits waited out
+        (as a reply always was); what still fails is retried from the outbox."""
+        db.session.rollback()
+        self.pace()
+        try:
+            telegram.send_message(token, chat_id, text, reply_markup=markup)
+        except telegram.RateLimited as exc:
+            wait = timedelta(seconds=exc.retry_after or 1)
+            return Outcome.retry(now + wait, f"Telegram asked to wait {wait.seconds} s")
+        except telegram.Uncertain:
+            # Telegram may have delivered it: sending again could say it twice. At most once.
+            return Outcome.done("Telegram's answer was lost; the message was probably delivered")
+        except telegram.Unreachable as exc:
+            return Outcome.retry(now, f"Telegram did not answer ({exc})")
+        except telegram.BotBlocked:
+            return Outcome.failed(BLOCKED_ERROR, blocked=True)
+        except telegram.TelegramError as exc:
+            log.warning("project %s: confirmation to %s not sent: %s", self.project_id, chat_id,
+                        self.describe(exc))
+            return Outcome.failed(f"Telegram refused the message: {exc.description}")
+        return Outcome.done()
 
     def already_activated(self, chat_id: int, user: TelegramUser, raw_code: str) -> None:
         """Answer a repeated activation (or a re-delivered update) with the Join buttons again."""
@@ -429,9 +465,14 @@ class ProjectHandlers:
         text = texts.already_activated(
             label, access.subscription.ends_at, True, voice.lang, voice.tz
         )
-        customer_id, plan_id = access.customer.id, access.plan.id
-        resource_ids = [r.id for r in access.resources]
-        titles = [r.title for r in access.resources]
+        customer_id = access.customer.id
+        # A refusal changes nothing it need not: no fresh link for a chat they are already in.
+        resources = [
+            r for r in access.resources
+            if not memberships.is_inside(session, customer_id, r.id)
+        ]
+        resource_ids = [r.id for r in resources]
+        titles = [r.title for r in resources]
         links = self.join_links(customer_id, resource_ids, titles, now)
         hint = texts.join_hint(bool(links.links), links.missing, voice.lang)
         self.reply(
@@ -439,8 +480,6 @@ class ProjectHandlers:
             f"{text}\n\n{hint}" if hint else text,
             keyboards.join_buttons(links.links, voice.lang),
         )
-        if links.missing:
-            self.queue_links(customer_id, plan_id)
 
     def join_links(self, customer_id: int, resource_ids: list[int], titles: list[str], now):
         """The customer's Join links; on an unexpected failure all of them follow by job."""
@@ -451,12 +490,6 @@ class ProjectHandlers:
                       redacted_traceback(exc, self.token))
             db.session.rollback()
             return JoinLinks(missing=titles)
-
-    def queue_links(self, customer_id: int, plan_id: int) -> None:
-        try:
-            queue_join_links(self.project_id, customer_id, plan_id)
-        except Exception:
-            log.exception("project %s: could not queue join links", self.project_id)
 
     # ---- callbacks --------------------------------------------------------------------------
 
@@ -664,7 +697,11 @@ class ProjectHandlers:
             if event.spent_link:
                 # member_limit=1 counts members present: once they leave it would work again.
                 self.revoke_link(update.chat.id, event.spent_link)
-            if event.unwelcome:
+            if event.removal_id is not None:
+                self.carry_out_removal(
+                    event.removal_id, user.id, title, event.unwelcome, event.can_message
+                )
+            elif event.unwelcome:
                 self.remove_unwelcome(
                     update.chat.id, user.id, title, event.unwelcome, event.can_message, lang
                 )
@@ -704,6 +741,18 @@ class ProjectHandlers:
             self.reply(user_id, texts.removed_someone_elses_link(title, lang))
         else:
             self.reply(user_id, texts.removed_no_access(title, lang))
+
+    def carry_out_removal(
+        self, removal_id: int, user_id: int, title: str, reason: str, can_message: bool
+    ) -> None:
+        """An unwelcome customer's removal, written with their join: done here at once, or by the
+        lifecycle jobs (which re-check their access first) if Telegram does not let it be now."""
+        if jobs.carry_out_removal_here(removal_id) != "done" or not can_message:
+            return
+        if reason == "someone_elses_link":
+            self.reply(user_id, texts.removed_someone_elses_link(title))
+        else:
+            self.reply(user_id, texts.removed_no_access(title))
 
     def queue_lift_ban(self, chat_id: int, user_id: int) -> None:
         from webapp.jobs import enqueue_lift_ban

@@ -3,8 +3,8 @@
 It lives with the bot (and the worker imports it from here) so the wording of bot/texts.py
 stays in one place and dependencies keep running from bot/ to webapp/, never back.
 
-``issue_join_links`` is shared by the bot (right after an activation) and by the job
-``deliver_join_links``, which the bot queues when a link could not be made at once.
+``issue_join_links`` is shared by the bot (right after an activation) and by the outbox's sender
+(bot.outbox), which sends the links later when one could not be made at once.
 """
 
 import logging
@@ -20,7 +20,7 @@ from bot.redaction import describe
 from webapp import telegram
 from webapp.domain import memberships
 from webapp.domain.customers import customer_language
-from webapp.domain.entitlements import is_entitled
+from webapp.domain.entitlements import entitled_resource_ids, is_entitled
 from webapp.models import Customer, Plan, Project, Resource
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class JoinLinks:
 @dataclass(frozen=True)
 class _Need:
     membership_id: int
+    resource_id: int
     chat_id: int
     title: str
     stored: str | None  # the link recorded now, usable or not
@@ -74,12 +75,16 @@ def issue_join_links(
     customer = session.get(Customer, customer_id)
     token, name = project.bot_token, memberships.link_name(customer)
     needs = []
+    entitled = entitled_resource_ids(session, customer_id, now)
     for resource_id in resource_ids:
+        if resource_id not in entitled:
+            continue  # a rollback won meanwhile: no link for access that is gone
         resource = session.get(Resource, resource_id)
         membership = memberships.membership_for(session, project_id, customer_id, resource_id)
         needs.append(
             _Need(
                 membership.id,
+                resource.id,
                 resource.chat_id,
                 resource.title,
                 membership.invite_link,
@@ -121,17 +126,30 @@ def issue_join_links(
         made.append((need, link, expires_at))
     to_revoke: list[tuple[int, str]] = []
     if made:
-        for need, link, expires_at in made:
-            stored = memberships.store_new_link(
+        # The customer's row lock (PostgreSQL) orders this transaction with a rollback, which
+        # takes the same lock; on SQLite the first write below holds the database. So the
+        # entitlement read after storing is current: either the rollback comes after and its
+        # removal finds the stored link to revoke, or it came first and the link is undone here.
+        memberships.lock_customer(session, customer_id)
+        stored_links = [
+            (need, memberships.store_new_link(
                 session, need.membership_id, need.stored, link, expires_at, now
-            )
+            ))
+            for need, link, expires_at in made
+        ]
+        entitled = entitled_resource_ids(session, customer_id, now)
+        for need, stored in stored_links:
+            if stored.to_revoke:
+                to_revoke.append((need.chat_id, stored.to_revoke))
+            if stored.link is not None and need.resource_id not in entitled:
+                memberships.forget_link(session, need.membership_id, stored.link)
+                to_revoke.append((need.chat_id, stored.link))
+                continue  # access withdrawn while Telegram made the link: no link, nothing missing
             if stored.link is None:
                 missing.append(need.title)
                 undelivered[need.membership_id] = "the link was replaced meanwhile"
             else:
                 links[need.membership_id] = stored.link
-            if stored.to_revoke:
-                to_revoke.append((need.chat_id, stored.to_revoke))
         session.commit()
     # Recorded, not inferred: the owner's inbox lists exactly who is still waiting for a link.
     if memberships.note_link_delivery(session, set(links), undelivered, now):
@@ -154,22 +172,10 @@ def revoke_quietly(token: str, chat_id: int, link: str) -> None:
                     describe(exc, token))
 
 
-def queue_join_links(project_id: int, customer_id: int, plan_id: int) -> None:
-    """Queue ``deliver_join_links`` with retries (the bot calls this after committing)."""
-    from webapp.queues import get_queue
-
-    get_queue().enqueue(
-        deliver_join_links,
-        project_id,
-        customer_id,
-        plan_id,
-        retry=JOIN_LINK_RETRY,
-        description=f"join links for customer {customer_id}, plan {plan_id}",
-    )
-
-
 def deliver_join_links(project_id: int, customer_id: int, plan_id: int) -> str:
     """Make the invite links a customer is still missing and send them their Join buttons.
+
+    Kept for jobs queued before the outbox (bot.outbox), which now promises these messages.
 
     Only resources the customer is still entitled to get a link, so a late job never admits
     someone whose access was rolled back meanwhile. Raises ``JoinLinksPending`` while any link

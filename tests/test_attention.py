@@ -14,7 +14,7 @@ from webapp.domain.activation import activate_code
 from webapp.domain.attention import needs_attention
 from webapp.domain.memberships import membership_for, note_link_delivery
 from webapp.extensions import db
-from webapp.models import Customer, Membership, Owner, Removal, Resource
+from webapp.models import Customer, Membership, Owner, Plan, Removal, Resource, Subscription
 
 
 def kinds(inbox):
@@ -170,6 +170,14 @@ def test_undelivered_links_are_recorded_by_the_join_link_step(app, emulator, own
         customer = session.scalars(select(Customer).where(Customer.project_id == project_id)).one()
         channel = session.scalars(select(Resource).where(Resource.project_id == project_id)).one()
         channel.bot_is_admin = False
+        # Links are made only for access the customer has (a rollback may have won meanwhile).
+        plan = session.scalars(select(Plan).where(Plan.project_id == project_id)).one()
+        session.add(
+            Subscription(
+                project_id=project_id, customer_id=customer.id, plan_id=plan.id,
+                started_at=NOW, ends_at=NOW + timedelta(days=30),
+            )
+        )
         session.commit()
         result = issue_join_links(session, project_id, customer.id, [channel.id], NOW)
         assert result.missing == ["Gold Channel"]

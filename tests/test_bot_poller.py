@@ -7,10 +7,8 @@ from sqlalchemy.exc import OperationalError
 from telebot import types
 
 from bot.handlers import ServiceUnavailable
-from bot.owner_notices import OwnerNotices
 from bot.polling import HandledUpdates, Poller, update_key
 from tests.bot_process import wait_until
-from webapp import telegram
 
 
 def message_update(update_id: int, user_id: int, text: str = "hi") -> types.Update:
@@ -127,62 +125,7 @@ def test_updates_are_keyed_by_the_person_they_come_from():
     assert update_key(odd) == ("update", 9)
 
 
-# ---- owner notices -----------------------------------------------------------------------------
-
 SECRET_TOKEN = "987654:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
-
-
-def test_an_unexpected_failure_sending_one_owner_notice_does_not_stop_the_next(
-    monkeypatch, caplog
-):
-    sent: list[str] = []
-    failed = threading.Event()
-    arrived = threading.Event()
-
-    def send_message(token, chat_id, text, **kwargs):
-        if text == "first":
-            failed.set()
-            raise RuntimeError(f"boom at https://api.telegram.org/bot{token}/sendMessage")
-        sent.append(text)
-        arrived.set()
-
-    monkeypatch.setattr(telegram, "send_message", send_message)
-    notices = OwnerNotices(SECRET_TOKEN)
-    notices.send(4242, "first")
-    assert failed.wait(5)
-    notices.send(4242, "second")
-
-    assert arrived.wait(5), "the notice thread died on the first failure"
-    notices.close()
-    assert sent == ["second"]
-    assert "RuntimeError" in caplog.text
-    assert SECRET_TOKEN not in caplog.text and "<token>" in caplog.text
-
-
-def test_owner_notices_waiting_for_a_stuck_telegram_are_bounded(monkeypatch, caplog):
-    release = threading.Event()
-    busy = threading.Event()
-    sent: list[str] = []
-
-    def send_message(token, chat_id, text, **kwargs):
-        busy.set()
-        assert release.wait(10)
-        sent.append(text)
-
-    monkeypatch.setattr(telegram, "send_message", send_message)
-    notices = OwnerNotices(SECRET_TOKEN, max_pending=3)
-    notices.send(4242, "stuck")
-    assert busy.wait(5)
-    for n in range(10):
-        notices.send(4242, f"notice {n}")
-
-    assert notices.queue.qsize() == 3
-    assert notices.dropped == 7
-    assert "dropped" in caplog.text
-    release.set()
-    notices.close()
-    assert not notices.thread.is_alive()
-    assert sent == ["stuck", "notice 0\n\nnotice 1\n\nnotice 2"]
 
 
 # ---- no bot token in the logs ------------------------------------------------------------------

@@ -166,7 +166,7 @@ def test_a_removal_is_claimed_once_and_done_closes_the_membership(session, now):
         membership.invite_link,
         False,
     )
-    assert lifecycle.settle_removal(session, removal.id, at, Outcome.done(), at)
+    assert lifecycle.settle_removal(session, removal.id, at, Outcome.done(), at, work.invite_link)
     session.refresh(removal)
     session.refresh(membership)
     assert (removal.status, removal.attempts, removal.done_at) == ("done", 1, at)

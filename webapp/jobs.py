@@ -7,7 +7,9 @@ job per piece of work, named after it so repeated sweeps collapse while it waits
 - ``end_subscription``   (``end-<subscription>``): end it, write its removals, enqueue them;
 - ``send_reminder``      (``reminder-<subscription>-<end as Unix time>``);
 - ``carry_out_removal``  (``removal-<removal>``): revoke the invite link, ban, unban;
-- ``send_end_notice``    (``end-notice-<subscription>``): after the removals, tell the customer.
+- ``send_end_notice``    (``end-notice-<subscription>``): after the removals, tell the customer;
+- ``bot.outbox.deliver_outbox_message`` (``outbox-<message>``): a promised message (confirmation,
+  owner notice, join links) that its writer did not send, or that failed and is due again.
 
 Each job claims its work in the database before calling Telegram (see webapp.domain.lifecycle)
 and goes through the per-bot rate limiter shared by all processes (webapp.throttle).
@@ -20,7 +22,7 @@ from redis.exceptions import RedisError
 from rq import Retry
 
 from webapp import clock, telegram
-from webapp.domain import lifecycle, resources
+from webapp.domain import lifecycle, outbox, resources
 from webapp.domain.lifecycle import Outcome
 from webapp.extensions import db
 from webapp.models import Project
@@ -43,6 +45,7 @@ JOB_OPTIONS = {"result_ttl": 3600, "failure_ttl": 7 * 86400}
 # Per kind of work and sweep (one a minute). 1,000 capped reminders at 16.7/s for all bots
 # together, below one bot's allowance; jobs already queued are not queued twice.
 SWEEP_LIMIT = 20_000
+OUTBOX_SENDER = "bot.outbox.deliver_outbox_message"
 
 
 # -- The sweep ---------------------------------------------------------------------------------
@@ -56,6 +59,7 @@ def sweep_lifecycle() -> dict:
         reminders = lifecycle.due_reminders(db.session, now, SWEEP_LIMIT)
         removals = lifecycle.due_removal_ids(db.session, now, SWEEP_LIMIT)
         end_notices = lifecycle.due_end_notice_ids(db.session, now, SWEEP_LIMIT)
+        messages = outbox.due_ids(db.session, now, SWEEP_LIMIT)
         db.session.rollback()
         queue = get_queue()
         counts = {
@@ -68,6 +72,8 @@ def sweep_lifecycle() -> dict:
             ),
             "removals": _enqueue_all(queue, carry_out_removal, removals, "removal-{}"),
             "end_notices": _enqueue_all(queue, send_end_notice, end_notices, "end-notice-{}"),
+            # By name: the sender lives with the bot's texts (bot/), which import webapp.
+            "messages": _enqueue_all(queue, OUTBOX_SENDER, messages, "outbox-{}"),
         }
     log.info("lifecycle sweep at %s enqueued %s", now.isoformat(), counts)
     return counts
@@ -93,6 +99,18 @@ def enqueue_removals(removal_ids: list[int]) -> int:
         return _enqueue_all(queue, carry_out_removal, list(removal_ids), "removal-{}")
     except RedisError:
         log.exception("could not enqueue removals %s; the sweep will find them", removal_ids)
+        return 0
+
+
+def enqueue_outbox_messages(message_ids: list[int]) -> int:
+    """Send these promised messages as soon as a worker is free (after their writer commits).
+
+    Redis being unreachable loses nothing: the rows are pending and the next sweep finds them.
+    """
+    try:
+        return _enqueue_all(get_queue(), OUTBOX_SENDER, list(message_ids), "outbox-{}")
+    except RedisError:
+        log.exception("could not enqueue messages %s; the sweep will find them", message_ids)
         return 0
 
 
@@ -162,18 +180,24 @@ def carry_out_removal(removal_id: int) -> str:
     off and retries (see ``lifecycle.settle_removal``).
     """
     with app_context():
-        now = clock.now()
-        if not lifecycle.claim_removal(db.session, removal_id, now):
-            db.session.rollback()
-            return "not due"
-        work = lifecycle.removal_work(db.session, removal_id, now)
-        db.session.commit()
-        outcome = Outcome("skipped") if work.entitled else _remove(work, now)
-        lifecycle.settle_removal(db.session, removal_id, now, outcome, clock.now())
-        db.session.commit()
-        if work.subscription_id is not None:
-            _enqueue_end_notice_if_ready(work.subscription_id, clock.now())
-        return outcome.status
+        return carry_out_removal_here(removal_id)
+
+
+def carry_out_removal_here(removal_id: int) -> str:
+    """``carry_out_removal`` in the caller's app context (the bot, for an unwelcome join)."""
+    now = clock.now()
+    if not lifecycle.claim_removal(db.session, removal_id, now):
+        db.session.rollback()
+        return "not due"
+    work = lifecycle.removal_work(db.session, removal_id, now)
+    db.session.commit()
+    outcome = Outcome("skipped") if work.entitled else _remove(work, now)
+    revoked = work.invite_link if outcome.status == "done" else None
+    lifecycle.settle_removal(db.session, removal_id, now, outcome, clock.now(), revoked)
+    db.session.commit()
+    if work.subscription_id is not None:
+        _enqueue_end_notice_if_ready(work.subscription_id, clock.now())
+    return outcome.status
 
 
 LIFT_BAN_RETRY = Retry(max=8, interval=[10, 30, 60, 300, 900, 3600, 3600, 3600])
@@ -219,10 +243,18 @@ def _deliver(message: lifecycle.Message, now: datetime) -> Outcome:
     """Send one message to a customer within the bot's limits; what came of it."""
     if message.blocked:
         return Outcome.failed(lifecycle.BLOCKED_ERROR, blocked=False)
+    return send_within_limits(message.bot_token, message.chat_id, message.text, now)
+
+
+def send_within_limits(
+    token: str, chat_id: int, text: str, now: datetime, reply_markup=None
+) -> Outcome:
+    """Send one message within the bot's and the chat's limits; what came of it, in the
+    domain's terms (a long wait becomes a retry at a time, not a held worker)."""
     try:
-        _throttle().wait(bot_id_of(message.bot_token), message.chat_id, max_wait=MAX_THROTTLE_WAIT)
+        _throttle().wait(bot_id_of(token), chat_id, max_wait=MAX_THROTTLE_WAIT)
         with telegram.waiting_at_most(INLINE_RETRY_AFTER):
-            telegram.send_message(message.bot_token, message.chat_id, message.text)
+            telegram.send_message(token, chat_id, text, reply_markup=reply_markup)
     except Throttled as exc:
         return Outcome.retry(now + timedelta(seconds=exc.wait), "waiting for the rate limit")
     except telegram.RateLimited as exc:

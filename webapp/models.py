@@ -558,3 +558,41 @@ class ProjectText(db.Model):
     key: Mapped[str] = mapped_column(String(32))  # welcome, confirmation, renewal, end, contact
     template: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class OutboxMessage(db.Model):
+    """A message the product promised someone, written in the transaction of what it announces.
+
+    The writer may send it at once (it writes the row already claimed) or leave it to whoever is
+    free (webapp.domain.outbox); either way it is sent once, retried within the rate limits, and a
+    message that finally fails stays here, visible to the owner.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        # What the sweep looks at: pending messages, by when they are due.
+        Index(
+            "ix_outbox_message_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index("ix_outbox_message_project_status", "project_id", "status", "created_at"),
+        Index("ix_outbox_message_subscription", "subscription_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # confirmation, owner_notice, join_links
+    chat_id: Mapped[int] = mapped_column(BigInteger)  # the Telegram chat it goes to
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscription.id"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plan.id"))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # sent, failed, cancelled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Pending: when it may next be tried; a claim moves it to the end of the claimant's lease.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -101,6 +101,7 @@ class BotApiEmulator(BotApiMethods):
         self._sent: list = []
         self._failures: list = []
         self._delays: dict = {}
+        self._hooks: dict = {}
         self._rate: dict | None = None
         self._rate_bot: dict = {}
         self._rate_chat: dict = {}
@@ -1086,6 +1087,17 @@ class BotApiEmulator(BotApiMethods):
                 self._delays.pop(method.lower(), None)
             return True
 
+    def before_answering(self, method: str, hook=None):
+        """Run ``hook(params)`` (in-process tests only) each time ``method`` is called, before it
+        is carried out and answered, holding no lock: a test interleaves its own step (a
+        rollback, say) at exactly that point of the caller's work. ``None`` removes it."""
+        with self._cond:
+            if hook is None:
+                self._hooks.pop(method.lower(), None)
+            else:
+                self._hooks[method.lower()] = hook
+            return True
+
     def set_rate_limit(self, per_bot_per_second: int | None = 30,
                        per_chat_per_second: int | None = 1,
                        per_group_per_minute: int | None = None):
@@ -1167,6 +1179,7 @@ class BotApiEmulator(BotApiMethods):
             bot = self._bots.get(token)
             rule = self._take_failure(token, method_l) if bot is not None else None
             delay = self._delays.get(method_l, 0)
+            hook = self._hooks.get(method_l)
         try:
             if bot is None:
                 raise ApiError(401, "Unauthorized")
@@ -1192,6 +1205,8 @@ class BotApiEmulator(BotApiMethods):
                 raise ApiError(rule["error_code"], rule["description"], params)
             if delay:
                 self._stop_event.wait(delay)
+            if hook is not None and bot is not None:
+                hook(decode_params(raw_params))
             handler = getattr(self, "_api_" + method_l, None)
             if handler is None or not method:
                 raise ApiError(404, "Not Found")

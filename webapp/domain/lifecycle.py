@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, aliased
 from webapp.domain import audit, funnel, notices, owner_texts
 from webapp.domain.customers import customer_language
 from webapp.domain.entitlements import RemovalDecision, decide_removals, is_entitled, queue_removals
-from webapp.models import AccessCode, Customer, Membership, Removal, Subscription
+from webapp.models import AccessCode, Customer, Membership, OutboxMessage, Removal, Subscription
 
 REMINDER_LEAD = timedelta(hours=24)
 # Longer than a job may run (webapp.jobs.JOB_TIMEOUT): a live job never loses its claim.
@@ -328,12 +328,20 @@ def removal_work(session: Session, removal_id: int, now: datetime) -> RemovalWor
 
 
 def settle_removal(
-    session: Session, removal_id: int, claimed_at: datetime, outcome: Outcome, now: datetime
+    session: Session,
+    removal_id: int,
+    claimed_at: datetime,
+    outcome: Outcome,
+    now: datetime,
+    revoked_link: str | None = None,
 ) -> bool:
     """Record how the removal claimed at ``claimed_at`` went; ``False`` if the claim was lost.
 
-    ``done`` also closes the customer's membership and forgets its (revoked) invite link; a
-    ``retry`` backs off, and gives up as ``failed`` after ``REMOVAL_MAX_ATTEMPTS``.
+    ``done`` also closes the customer's membership and forgets ``revoked_link``, the invite link
+    the job revoked — only that one: a link stored after the job read the membership (the bot
+    answering an activation the removal raced with) was not revoked, and stays recorded so a
+    join through it is recognised. A ``retry`` backs off, and gives up as ``failed`` after
+    ``REMOVAL_MAX_ATTEMPTS``.
     """
     removal = session.scalars(
         select(Removal)
@@ -352,7 +360,7 @@ def settle_removal(
         removal.done_at = now
         removal.next_attempt_at = None
         if outcome.status == "done":
-            _close_membership(session, removal, now)
+            _close_membership(session, removal, revoked_link, now)
             _record_removal(session, removal, now)
     elif outcome.status == "retry" and removal.attempts < REMOVAL_MAX_ATTEMPTS:
         backoff = min(REMOVAL_BACKOFF * 2 ** (removal.attempts - 1), REMOVAL_MAX_BACKOFF)
@@ -395,17 +403,22 @@ def _record_removal(session: Session, removal: Removal, now: datetime) -> None:
         )
 
 
-def _close_membership(session: Session, removal: Removal, now: datetime) -> None:
+def _close_membership(
+    session: Session, removal: Removal, revoked_link: str | None, now: datetime
+) -> None:
     membership = session.scalars(
-        select(Membership).where(
+        select(Membership)
+        .where(
             Membership.customer_id == removal.customer_id,
             Membership.resource_id == removal.resource_id,
         )
+        .execution_options(populate_existing=True)
     ).first()
     if membership is None:
         return
-    membership.invite_link = None
-    membership.invite_link_expires_at = None
+    if revoked_link is not None and membership.invite_link == revoked_link:
+        membership.invite_link = None
+        membership.invite_link_expires_at = None
     if membership.joined_at is not None and membership.left_at is None:
         membership.left_at = now
 
@@ -439,6 +452,13 @@ def _end_notice_due_clause(now: datetime):
         renewal.ended_at.is_(None),
         renewal.id != Subscription.id,
     )
+    # A confirmation still on its way goes first: "withdrawn" before "Code accepted" would
+    # read as if the withdrawal had been undone.
+    confirmation_pending = exists().where(
+        OutboxMessage.subscription_id == Subscription.id,
+        OutboxMessage.kind == "confirmation",
+        OutboxMessage.status == "pending",
+    )
     return (
         Subscription.ended_at.is_not(None),
         Subscription.end_notice_sent_at.is_(None),
@@ -453,6 +473,7 @@ def _end_notice_due_clause(now: datetime):
         ~pending_removal,
         # Renewed in the meantime (a new code after the end): "your access ended" would mislead.
         ~renewed,
+        ~confirmation_pending,
     )
 
 

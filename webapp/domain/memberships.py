@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from webapp.domain import funnel
 from webapp.domain.entitlements import is_entitled
-from webapp.models import Customer, Membership, Resource
+from webapp.models import Customer, Membership, Removal, Resource
 
 # Invite links are made for one customer (member_limit=1) and live a day: long enough to tap
 # later, short enough that a forwarded link soon stops working.
@@ -51,6 +51,18 @@ def usable_link(membership: Membership, now: datetime) -> str | None:
     if membership.invite_link_expires_at - now < INVITE_LINK_MIN_REMAINING:
         return None
     return membership.invite_link
+
+
+def is_inside(session: Session, customer_id: int, resource_id: int) -> bool:
+    """Whether the customer is in the resource now, as far as the bot has seen them join."""
+    membership = session.scalars(
+        select(Membership).where(
+            Membership.customer_id == customer_id, Membership.resource_id == resource_id
+        )
+    ).first()
+    return (
+        membership is not None and membership.joined_at is not None and membership.left_at is None
+    )
 
 
 def store_link(membership: Membership, invite_link: str, expires_at: datetime) -> None:
@@ -118,6 +130,22 @@ def store_new_link(
     return StoredLink(None, invite_link)  # still contended: the join-link job tries again
 
 
+def lock_customer(session: Session, customer_id: int) -> None:
+    """Take the customer's row lock (PostgreSQL), as activations and rollbacks do."""
+    session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+
+
+def forget_link(session: Session, membership_id: int, invite_link: str) -> bool:
+    """Un-record ``invite_link`` (the caller revokes it in Telegram), if it is still the one."""
+    forgotten = session.execute(
+        update(Membership)
+        .where(Membership.id == membership_id, Membership.invite_link == invite_link)
+        .values(invite_link=None, invite_link_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return forgotten.rowcount == 1
+
+
 def link_name(customer: Customer) -> str:
     """The invite link's name as the owner sees it in Telegram (at most 32 characters)."""
     who = f"@{customer.username}" if customer.username else str(customer.telegram_user_id)
@@ -138,6 +166,9 @@ class JoinEvent:
     # Whether the bot may write to them: only people who started it (customers who have not
     # blocked it); Telegram refuses a first message to anyone else.
     can_message: bool = False
+    # The pending removal written for an unwelcome customer, so it is carried out even if the
+    # bot cannot do it at once (None for a stranger Admit has no customer row for).
+    removal_id: int | None = None
 
 
 def _resource(session: Session, project_id: int, chat_id: int) -> Resource | None:
@@ -198,6 +229,7 @@ def record_join(
             spent_link=invite_link,
             unwelcome=None if entitled else "no_access",
             can_message=can_message,
+            removal_id=None if entitled else _unwelcome_removal(session, customer, resource, now),
         )
     own_link = customer is not None and link_owner.customer_id == customer.id
     entitled = customer is not None and is_entitled(session, customer.id, resource.id, now)
@@ -210,12 +242,38 @@ def record_join(
         # The link is burnt: its customer gets a fresh one next time they ask.
         link_owner.invite_link = None
         link_owner.invite_link_expires_at = None
+    removal_id = _unwelcome_removal(session, customer, resource, now) if unwelcome else None
     if resource.join_by_request:
         # Join-request links admit only whom the bot approves: nothing is spent.
-        return JoinEvent(membership, resource, unwelcome=unwelcome, can_message=can_message)
+        return JoinEvent(
+            membership, resource, unwelcome=unwelcome, can_message=can_message,
+            removal_id=removal_id,
+        )
     return JoinEvent(
-        membership, resource, spent_link=invite_link, unwelcome=unwelcome, can_message=can_message
+        membership, resource, spent_link=invite_link, unwelcome=unwelcome,
+        can_message=can_message, removal_id=removal_id,
     )
+
+
+def _unwelcome_removal(
+    session: Session, customer: Customer | None, resource: Resource, now: datetime
+) -> int | None:
+    """A pending removal of a customer who came in without access, written with their join."""
+    if customer is None:
+        return None
+    removal = Removal(
+        project_id=resource.project_id,
+        customer_id=customer.id,
+        resource_id=resource.id,
+        reason="unwelcome",
+        status="pending",
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(removal)
+    session.flush()
+    return removal.id
 
 
 def record_leave(

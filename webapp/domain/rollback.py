@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from webapp.domain import audit, funnel
+from webapp.domain import audit, funnel, outbox
 from webapp.domain.entitlements import RemovalDecision, decide_removals, queue_removals
 from webapp.domain.errors import NotFound
 from webapp.models import AccessCode, Activation, Customer, Resource, Subscription
@@ -261,6 +261,7 @@ def _apply(session, effects: RollbackEffects, project_id: int, now: datetime, co
         )
     for subscription, new_end in effects.shortened:
         subscription.ends_at = new_end
+    outbox.cancel_unclaimed_confirmations(session, [s.id for s in effects.ending], now)
     removals = []
     for decision in effects.decisions:
         cause = code_id if code_id is not None else effects.paying_code.get(

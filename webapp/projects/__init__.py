@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp import telegram
 from webapp.dashboard.rendering import is_htmx, render_page_or_fragment, timezone_names
-from webapp.domain import owner_texts
+from webapp.domain import outbox, owner_texts
 from webapp.domain.bot_health import bot_health
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.projects import (
@@ -150,7 +150,8 @@ def _webhook_url(token: str) -> str | None:
 def show_project(project_id: int):
     project = _project_or_404(project_id)
     return render_template(
-        "projects/show.html", **_resources_context(project, ResourceForm(formdata=None))
+        "projects/show.html",
+        **_resources_context(project, ResourceForm(formdata=None)),
     )
 
 
@@ -221,6 +222,7 @@ def _resources_context(project, form, form_error=None, notice=None) -> dict:
         "form_error": form_error,
         "notice": notice,
         "plan_count": len(plans),
+        "undelivered": outbox.undelivered(db.session, project.id),
     }
 
 
