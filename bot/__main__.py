@@ -20,10 +20,27 @@ def main() -> int:
     # `kill -USR1 <pid>` prints every thread's stack: the way to see where a bot hangs.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     app = create_app()
+    if app.config["BOT_MODE"] == "webhook":
+        return wait_in_webhook_mode()
     supervisor = Supervisor(app)
     signal.signal(signal.SIGTERM, lambda *_: supervisor.stop_event.set())
     signal.signal(signal.SIGINT, lambda *_: supervisor.stop_event.set())
     supervisor.run()
+    return 0
+
+
+def wait_in_webhook_mode() -> int:
+    """Nothing to poll: Telegram posts updates to the web app. Idle until stopped, so a
+    Procfile that still starts a bot process does not restart it in a loop."""
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    logging.getLogger("bot").info(
+        "membership bot started: BOT_MODE=webhook, updates arrive at the web app; nothing to poll"
+    )
+    stop.wait()
     return 0
 
 

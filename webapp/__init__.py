@@ -52,4 +52,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webapp import codes
 
     app.register_blueprint(codes.bp)
+
+    from webapp import webhook
+
+    app.register_blueprint(webhook.bp)
     return app

@@ -31,6 +31,7 @@ class Config:
             "/"
         )
         self.PUBLIC_URL = (env.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
+        self.BOT_MODE = bot_mode(env.get("BOT_MODE"), self.PUBLIC_URL)
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = production
@@ -42,6 +43,22 @@ class Config:
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+BOT_MODES = ("polling", "webhook")
+
+
+def bot_mode(setting: str | None, public_url: str) -> str:
+    """``BOT_MODE``, by default webhook when the dashboard has a public HTTPS address.
+
+    Telegram delivers webhooks to HTTPS URLs only, so without one the bots poll.
+    """
+    mode = (setting or "").strip().lower()
+    if not mode:
+        return "webhook" if public_url.startswith("https://") else "polling"
+    if mode not in BOT_MODES:
+        raise RuntimeError(f"BOT_MODE must be polling or webhook, not {setting!r}")
+    return mode
 
 
 DEV_SECRET_KEY = "dev-insecure-secret-key"

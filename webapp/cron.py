@@ -8,8 +8,11 @@ from rq import cron
 
 from webapp import jobs
 from webapp.queues import QUEUE_NAME
+from webapp.webhook import registration
 
 # A sweep left waiting longer than ``ttl`` (workers down) is dropped: the next one does its work.
 cron.register(
     jobs.sweep_lifecycle, QUEUE_NAME, interval=60, job_timeout=jobs.SWEEP_TIMEOUT, ttl=300
 )
+# Webhooks set for new projects and tokens, deleted for removed projects or after BOT_MODE changed.
+cron.register(registration.sync_all_webhooks, QUEUE_NAME, interval=60, job_timeout=600, ttl=120)
