@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 
-from bot.polling import Supervisor
+from bot.fleet import Fleet
 from webapp import create_app
 
 
@@ -19,14 +19,30 @@ def main() -> int:
     logging.getLogger("TeleBot").setLevel(logging.CRITICAL)  # failures are logged by us
     # `kill -USR1 <pid>` prints every thread's stack: the way to see where a bot hangs.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    raise_open_files_limit()
     app = create_app()
     if app.config["BOT_MODE"] == "webhook":
         return wait_in_webhook_mode()
-    supervisor = Supervisor(app)
-    signal.signal(signal.SIGTERM, lambda *_: supervisor.stop_event.set())
-    signal.signal(signal.SIGINT, lambda *_: supervisor.stop_event.set())
-    supervisor.run()
+    # Any number of these processes share the bots through leases in Redis (see bot.fleet).
+    fleet = Fleet(app)
+    signal.signal(signal.SIGTERM, lambda *_: fleet.stop_event.set())
+    signal.signal(signal.SIGINT, lambda *_: fleet.stop_event.set())
+    fleet.run()
     return 0
+
+
+def raise_open_files_limit() -> None:
+    """A long poll holds one socket per bot: 1,000 bots do not fit the common soft limit of
+    1,024 descriptors, while the hard limit is usually far higher."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and wanted > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            logging.getLogger("bot").warning("open files limit stays at %s", soft)
 
 
 def wait_in_webhook_mode() -> int:

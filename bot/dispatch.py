@@ -34,31 +34,49 @@ class UpdateInProgress(ServiceUnavailable):
     """Another process is handling this update right now: deliver it again later."""
 
 
-class UpdateLedger:
-    """Which updates were handled, per bot, in Redis: ``SET NX`` claims with a TTL.
+# A claim is "claimed:<process>"; a claim whose process has stopped announcing itself (see
+# bot.fleet) is taken over at once instead of after its TTL. Claims without a process (webhook
+# workers) only run out.
+_CLAIM = """
+local value = redis.call('get', KEYS[1])
+if value == ARGV[3] then return 'done' end
+if value then
+  local owner = string.sub(value, 9)
+  if owner == '' or redis.call('exists', ARGV[4] .. owner) == 1 then return 'busy' end
+end
+redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 'new'
+"""
+ALIVE_PREFIX = "admit:bot-process:"
 
-    A claim says "being handled"; ``done`` turns it into "handled" for a day; ``release`` drops
-    it when the handling must be tried again. Keys hold no token, only the bot's numeric id.
+
+class UpdateLedger:
+    """Which updates were handled, per bot, in Redis: claims with a TTL, then "done" for a day.
+
+    A claim says "being handled"; ``done`` turns it into "handled"; ``release`` drops it when
+    the handling must be tried again. Keys hold no token, only the bot's numeric id.
     """
 
     def __init__(self, redis: Redis):
         self.redis = redis
+        self._claim = redis.register_script(_CLAIM)
 
     @staticmethod
-    def key(bot_id: int, update_id: int) -> str:
+    def key(bot_id: str, update_id: int) -> str:
         return f"admit:update:{bot_id}:{update_id}"
 
-    def claim(self, bot_id: int, update_id: int) -> str:
+    def claim(self, bot_id: str, update_id: int, claimant: str = "") -> str:
         """``"new"`` (ours to handle), ``"done"`` (handled before) or ``"busy"`` (elsewhere)."""
-        key = self.key(bot_id, update_id)
-        if self.redis.set(key, b"claimed", nx=True, ex=CLAIM_TTL_SECONDS):
-            return "new"
-        return "done" if self.redis.get(key) == _DONE else "busy"
+        state = self._claim(
+            keys=[self.key(bot_id, update_id)],
+            args=[f"claimed:{claimant}", CLAIM_TTL_SECONDS, _DONE, ALIVE_PREFIX],
+        )
+        return state.decode() if isinstance(state, bytes) else state
 
-    def done(self, bot_id: int, update_id: int) -> None:
+    def done(self, bot_id: str, update_id: int) -> None:
         self.redis.set(self.key(bot_id, update_id), _DONE, ex=DONE_TTL_SECONDS)
 
-    def release(self, bot_id: int, update_id: int) -> None:
+    def release(self, bot_id: str, update_id: int) -> None:
         self.redis.delete(self.key(bot_id, update_id))
 
 
@@ -73,6 +91,8 @@ class Dispatcher:
         self.bot = telebot.TeleBot(token, threaded=False, parse_mode=None)
         self.handlers = register_handlers(self.bot, project_id, app)
         self._ledger: UpdateLedger | None = None
+        # The process id a fleet announces (bot.fleet): its claims die with it.
+        self.claimant = ""
 
     def ledger(self) -> UpdateLedger:
         if self._ledger is None:
@@ -88,7 +108,7 @@ class Dispatcher:
         """
         ledger = self.ledger()
         try:
-            state = ledger.claim(self.bot_id, update.update_id)
+            state = ledger.claim(self.bot_id, update.update_id, self.claimant)
         except RedisError as exc:
             raise ServiceUnavailable(f"update ledger: {exc.__class__.__name__}") from exc
         if state == "done":

@@ -123,7 +123,23 @@ def test_redis_away_keeps_the_update_for_later(dispatchers, monkeypatch):
     def down(*args, **kwargs):
         raise RedisConnectionError("connection refused")
 
-    monkeypatch.setattr(first.ledger().redis, "set", down)
+    monkeypatch.setattr(first.ledger().redis, "execute_command", down)
     with pytest.raises(ServiceUnavailable):
         first.dispatch(message_update(16, 5001))
     assert handled == []
+
+
+def test_an_update_claimed_by_a_bot_process_that_died_is_taken_over_at_once(app, dispatchers):
+    first, second = dispatchers
+    first.claimant, second.claimant = "proc-a", "proc-b"
+    redis = first.ledger().redis
+    redis.set("admit:bot-process:proc-a", b"1")  # proc-a is alive, and claims update 17
+    assert first.ledger().claim(first.bot_id, 17, "proc-a") == "new"
+    handled: list[int] = []
+    recording(second, handled)
+
+    with pytest.raises(UpdateInProgress):
+        second.dispatch(message_update(17, 5001))
+    redis.delete("admit:bot-process:proc-a")  # what its announcement's TTL does when it dies
+    assert second.dispatch(message_update(17, 5001)) is True
+    assert handled == [17]
