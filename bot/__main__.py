@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 
-from bot.fleet import Fleet
+from bot.fleet import HANDLER_THREADS, Fleet
 from webapp import create_app
 
 
@@ -20,6 +20,11 @@ def main() -> int:
     # `kill -USR1 <pid>` prints every thread's stack: the way to see where a bot hangs.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     raise_open_files_limit()
+    # One database and one Redis connection for every handler thread: a burst waits for a
+    # thread, never for a connection.
+    threads = str(HANDLER_THREADS)
+    os.environ.setdefault("DB_POOL_SIZE", threads)
+    os.environ.setdefault("REDIS_MAX_CONNECTIONS", str(HANDLER_THREADS * 2 + 10))
     app = create_app()
     if app.config["BOT_MODE"] == "webhook":
         return wait_in_webhook_mode()

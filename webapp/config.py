@@ -39,7 +39,7 @@ class Config:
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_SECURE = production
         self.WTF_CSRF_TIME_LIMIT = None
-        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI, env)
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}
@@ -80,8 +80,17 @@ def secret_key_for(secret: str | None, database_uri: str) -> str:
     return DEV_SECRET_KEY
 
 
-def engine_options(url: str) -> dict:
+def engine_options(url: str, env=None) -> dict:
     if url.startswith("sqlite"):
         # Concurrent writers (web, bot, worker) wait on SQLite's lock instead of failing at once.
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}
+    env = os.environ if env is None else env
+    # Each process needs one connection per thread that works at once (a web worker: 1; a bot
+    # process: BOT_HANDLER_THREADS; an RQ worker: 1); a burst beyond it waits for a connection.
+    # Mind the server's max_connections across every process of the deployment.
+    return {
+        "pool_pre_ping": True,
+        "pool_size": int(env.get("DB_POOL_SIZE") or 5),
+        "max_overflow": int(env.get("DB_MAX_OVERFLOW") or 5),
+        "pool_timeout": float(env.get("DB_POOL_TIMEOUT") or 30),
+    }
