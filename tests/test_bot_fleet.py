@@ -192,3 +192,52 @@ def test_a_rebalanced_bot_is_released_only_after_its_poller_stopped(fleets):
     b.tick()
     assert project_id in polled_by(b)
     assert a.leases.holder(bot_id) == "b"
+
+
+# ---- real processes ----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_killing_one_of_two_bot_processes_loses_no_update(app_ctx, emu, migrated, redis_url):
+    """Two ``python -m bot`` share the bots; one is killed (SIGKILL, nothing released); every
+    update sent before and after is answered exactly once, by whichever process holds the bot."""
+    from tests import factories
+    from tests.bot_process import BotProcess, bot_env
+    from webapp.extensions import db
+
+    owner = factories.make_owner()
+    for project_id, token in BOTS.items():
+        factories.make_project(owner, name=f"Fleet {project_id}", bot_token=token,
+                               bot_user_id=int(token.split(":")[0]),
+                               bot_username=f"Fleet{token.split(':')[0]}Bot")
+    db.session.commit()
+    env = bot_env(migrated, redis_url, emu.url)
+    first, second = BotProcess(env).start(), BotProcess(env).start()
+    redis = get_redis()
+    try:
+        def shares_settled():
+            holders = [redis.get(PollerLeases.lease_key(bot_id_of(t))) for t in BOTS.values()]
+            return None not in holders and len(set(holders)) == 2
+
+        wait_until(shares_settled, timeout=30, what="both processes polling their share")
+        for n, token in enumerate(BOTS.values()):
+            emu.add_user(6000 + n, "Ann")
+            emu.send_message(token, 6000 + n, "NOSUCHCODE")
+        second.crash()
+        for n, token in enumerate(BOTS.values()):
+            emu.add_user(6100 + n, "Bob")
+            emu.send_message(token, 6100 + n, "NOSUCHCODE")
+
+        for n, token in enumerate(BOTS.values()):
+            for user_id in (6000 + n, 6100 + n):
+                emu.wait_for(lambda e, t=token, u=user_id: e.sent_messages(token=t, chat_id=u),
+                             timeout=30, description=f"an answer to {user_id}")
+        emu.wait_for(lambda e: not any(e.pending_updates(t) for t in BOTS.values()),
+                     timeout=30, description="every update confirmed")
+        for n, token in enumerate(BOTS.values()):
+            for user_id in (6000 + n, 6100 + n):
+                assert len(emu.sent_messages(token=token, chat_id=user_id)) == 1
+    finally:
+        if second.running:
+            second.stop()
+        assert first.stop() == 0, first.log()
