@@ -1,5 +1,6 @@
 """The bot tier at scale: 1,000 bots, in polling mode with 1 and 2 bot processes and in webhook
-mode with 2 web (gunicorn) and 2 worker processes, against the Bot API emulator in this process.
+mode with 2 web (gunicorn) and 2 worker processes — and, to compare, "webhook-inline": 4 web
+processes handling each update inside its request — against the Bot API emulator in this process.
 
 Two bursts per setup: one ``/start <code>`` to every bot at once, then many at once to one bot
 (its answers are paced to 28/s by webapp.throttle, so that burst measures pacing, not capacity).
@@ -143,10 +144,10 @@ def describe(tier: dict[str, list[int]]) -> str:
     return "; ".join(parts) + f" — total {mib(total)}"
 
 
-def start_gunicorn(port: int, env: dict) -> subprocess.Popen:
+def start_gunicorn(port: int, env: dict, workers: int = 2) -> subprocess.Popen:
     bindir = os.path.dirname(sys.executable)
     return subprocess.Popen(
-        [os.path.join(bindir, "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
+        [os.path.join(bindir, "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
          "--no-control-socket", "webapp:create_app()"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -236,11 +237,12 @@ def one_setup(app, setup: str, tokens, codes, args) -> tuple[list[Row], list[str
             notes.append(f"{setup}: bots per process {shares}")
         else:
             port = free_port()
+            inline = count == "inline"
             env.update(BOT_MODE="webhook", PUBLIC_URL=f"http://127.0.0.1:{port}",
-                       WEB_CONCURRENCY="2")
-            web = start_gunicorn(port, env)
+                       WEBHOOK_HANDLING="inline" if inline else "queue")
+            web = start_gunicorn(port, env, workers=4 if inline else 2)
             procs.append(web)
-            workers = [Process("webapp.worker", env) for _ in range(2)]
+            workers = [] if inline else [Process("webapp.worker", env) for _ in range(2)]
             procs += workers
             import requests
 
@@ -255,7 +257,8 @@ def one_setup(app, setup: str, tokens, codes, args) -> tuple[list[Row], list[str
             notes.append(f"webhook: {counts['set']} webhooks set in "
                          f"{time.monotonic() - started:.1f} s ({counts['failed']} failed)")
             tier["web"] = tree(web.pid)
-            tier["worker"] = [w.pid for w in workers]
+            if workers:
+                tier["worker"] = [w.pid for w in workers]
         time.sleep(3)
         rows.append(Row(f"{setup}: idle, per process", describe(tier)))
         pids = [p for ps in tier.values() for p in ps]

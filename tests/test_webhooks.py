@@ -297,3 +297,17 @@ def test_the_project_page_shows_how_updates_arrive(live, emu, client, logged_in_
     page = client.get(f"/projects/{project.id}/webhook")
     assert "delivers this bot's updates to the dashboard" in page.get_data(as_text=True)
     assert client.get(f"/projects/{project.id + 1000}/webhook").status_code == 404
+
+
+def test_in_request_handling_answers_before_telegram_gets_its_200(live, emu):
+    live.config["WEBHOOK_HANDLING"] = "inline"
+    project = a_project(emu)
+    registration.sync_webhooks(live, get_redis())
+    user_id = 500000 + unique_id()
+    emu.add_user(user_id, "Ann")
+
+    emu.send_message(project.bot_token, user_id, "NOSUCHCODE3")
+    emu.wait_for(lambda e: not e.pending_updates(project.bot_token), description="delivered")
+
+    assert len(emu.sent_messages(token=project.bot_token, chat_id=user_id)) == 1
+    assert updates_queue().count == 0

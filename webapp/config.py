@@ -32,6 +32,9 @@ class Config:
         )
         self.PUBLIC_URL = (env.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
         self.BOT_MODE = bot_mode(env.get("BOT_MODE"), self.PUBLIC_URL)
+        # "queue" (RQ workers handle webhook updates) or "inline" (the web request does; slower
+        # under bursts, see bench/RESULTS.md): only for measuring.
+        self.WEBHOOK_HANDLING = env.get("WEBHOOK_HANDLING") or "queue"
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = production
