@@ -19,6 +19,7 @@ from bot import keyboards, texts
 from bot.redaction import describe
 from webapp import telegram
 from webapp.domain import memberships
+from webapp.domain.customers import customer_language
 from webapp.domain.entitlements import is_entitled
 from webapp.models import Customer, Plan, Project, Resource
 
@@ -49,6 +50,7 @@ class _Need:
     stored: str | None  # the link recorded now, usable or not
     link: str | None  # the recorded link if it may be handed out again
     bot_is_admin: bool
+    join_by_request: bool  # the link asks to join and the bot approves (no member_limit)
 
 
 def issue_join_links(
@@ -56,11 +58,13 @@ def issue_join_links(
 ) -> JoinLinks:
     """An invite link per resource made for this customer alone, reused while still good.
 
-    Links are ``member_limit=1`` and expire after ``INVITE_LINK_LIFETIME``; each is stored in the
-    customer's ``Membership``. A link replaced by a new one (nearly expired, or spent) is revoked,
-    and so is a link of ours that lost a race with another process storing one: no link Admit made
-    keeps working unrecorded (a rollback could not find it). A resource where Telegram refuses (or
-    the bot is no longer an administrator) is reported in ``missing`` instead of failing the rest.
+    Links are ``member_limit=1`` (or, for a resource in join-request mode, ask to join and are
+    approved by the bot for the entitled only) and expire after ``INVITE_LINK_LIFETIME``; each
+    is stored in the customer's ``Membership``. A link replaced by a new one (nearly expired, or
+    spent) is revoked, and so is a link of ours that lost a race with another process storing
+    one: no link Admit made keeps working unrecorded (a rollback could not find it). A resource
+    where Telegram refuses (or the bot is no longer an administrator) is reported in ``missing``
+    instead of failing the rest.
 
     This is a boundary step, not domain logic: it commits the session before calling Telegram and
     again after storing the links, so no transaction (on SQLite: the write lock) is held while
@@ -81,11 +85,13 @@ def issue_join_links(
                 membership.invite_link,
                 memberships.usable_link(membership, now),
                 resource.bot_is_admin,
+                resource.join_by_request,
             )
         )
     session.commit()
     links: dict[int, str] = {}
     missing: list[str] = []
+    undelivered: dict[int, str] = {}  # membership id → why Telegram gave no link
     made: list[tuple[_Need, str, datetime]] = []
     for need in needs:
         if need.link is not None:
@@ -93,16 +99,24 @@ def issue_join_links(
             continue
         if not need.bot_is_admin:
             missing.append(need.title)
+            undelivered[need.membership_id] = "the bot is not an administrator there"
             continue
         expires_at = now + memberships.INVITE_LINK_LIFETIME
         try:
-            link = telegram.create_invite_link(
-                token, need.chat_id, name=name, expire_date=expires_at, member_limit=1
-            )
+            if need.join_by_request:
+                link = telegram.create_invite_link(
+                    token, need.chat_id, name=name, expire_date=expires_at,
+                    creates_join_request=True,
+                )
+            else:
+                link = telegram.create_invite_link(
+                    token, need.chat_id, name=name, expire_date=expires_at, member_limit=1
+                )
         except telegram.TelegramError as exc:
             log.warning("invite link for customer %s in chat %s failed: %s",
                         customer_id, need.chat_id, describe(exc, token))
             missing.append(need.title)
+            undelivered[need.membership_id] = describe(exc, token)[:255]
             continue
         made.append((need, link, expires_at))
     to_revoke: list[tuple[int, str]] = []
@@ -113,10 +127,14 @@ def issue_join_links(
             )
             if stored.link is None:
                 missing.append(need.title)
+                undelivered[need.membership_id] = "the link was replaced meanwhile"
             else:
                 links[need.membership_id] = stored.link
             if stored.to_revoke:
                 to_revoke.append((need.chat_id, stored.to_revoke))
+        session.commit()
+    # Recorded, not inferred: the owner's inbox lists exactly who is still waiting for a link.
+    if memberships.note_link_delivery(session, set(links), undelivered, now):
         session.commit()
     for chat_id, link in to_revoke:
         revoke_quietly(token, chat_id, link)
@@ -175,7 +193,8 @@ def deliver_join_links(project_id: int, customer_id: int, plan_id: int) -> str:
         if not resource_ids:
             return "not entitled"
         token, chat_id = project.bot_token, customer.telegram_user_id
-        text = texts.join_links_ready(project.name, plan.name)
+        lang = customer_language(customer, project)
+        text = texts.join_links_ready(project.name, plan.name, lang)
         # A long flood wait fails the attempt instead of holding the worker; RQ retries later.
         try:
             with telegram.waiting_at_most(LONGEST_INLINE_WAIT):
@@ -183,8 +202,10 @@ def deliver_join_links(project_id: int, customer_id: int, plan_id: int) -> str:
                 if result.missing:
                     raise JoinLinksPending(f"no invite link yet for {', '.join(result.missing)}")
                 telegram.send_message(
-                    token, chat_id, text, reply_markup=keyboards.join_buttons(result.links)
+                    token, chat_id, text, reply_markup=keyboards.join_buttons(result.links, lang)
                 )
+        except telegram.Uncertain:
+            return "sent (Telegram's answer was lost; not sent again)"
         except requests.RequestException as exc:
             # Its message holds the request URL with the token; RQ would log and store it.
             raise JoinLinksPending(describe(exc, token)) from None

@@ -96,6 +96,7 @@ def _test_config(database_url: str, redis_url: str) -> dict:
         "REDIS_URL": redis_url,
         "WTF_CSRF_ENABLED": False,
         "TELEGRAM_API_URL": "http://127.0.0.1:9",
+        "SANDBOX_API_URL": "http://127.0.0.1:9",
         "PUBLIC_URL": "http://admit.test",
     }
 
@@ -237,3 +238,5 @@ def emulator(app_config):
     yield emu
     emu.stop()
     telegram.configure(previous)
+    # Real Telegram would have ignored or misread these calls: the code under test is wrong.
+    assert emu.spec_violations() == [], "calls the Bot API specification does not allow"

@@ -6,8 +6,9 @@ changes nothing. A second test makes sure no route of these blueprints is left o
 
 import pytest
 
+from tests.conftest import NOW
 from tests.dashboard_helpers import HTMX, data, fetch
-from tests.factories import make_owner, make_plan, make_project, make_resource
+from tests.factories import make_code, make_owner, make_plan, make_project, make_resource
 from webapp.models import Owner, Plan, Project, Resource
 
 BLUEPRINTS = ("auth", "dashboard", "projects", "plans")
@@ -22,6 +23,9 @@ FOREIGN_ROUTES = [
     ("projects.add_resource", "POST", "/projects/{project}/resources"),
     ("projects.check_resource", "POST", "/projects/{project}/resources/{resource}/check"),
     ("projects.check_resource", "POST", "/projects/{mine}/resources/{resource}/check"),
+    ("projects.project_health", "GET", "/projects/{project}/health"),
+    ("projects.set_join_mode", "POST", "/projects/{project}/resources/{resource}/join-mode"),
+    ("projects.set_join_mode", "POST", "/projects/{mine}/resources/{resource}/join-mode"),
     ("plans.new_plan", "GET", "/projects/{project}/plans/new"),
     ("plans.new_plan", "POST", "/projects/{project}/plans/new"),
     ("plans.list_plans", "GET", "/plans?project={project}"),
@@ -30,6 +34,14 @@ FOREIGN_ROUTES = [
     ("plans.archive", "POST", "/plans/{plan}/archive"),
     ("plans.restore", "POST", "/plans/{plan}/restore"),
     ("dashboard.activity", "GET", "/activity?project={project}"),
+    ("projects.project_texts", "GET", "/projects/{project}/texts"),
+    ("projects.save_project_texts", "POST", "/projects/{project}/texts"),
+    ("projects.preview_project_texts", "POST", "/projects/{project}/texts/preview"),
+    ("projects.save_project_languages", "POST", "/projects/{project}/languages"),
+    ("dashboard.test_link", "POST", "/setup/test-link/{code}"),
+    ("projects.project_health", "GET", "/projects/{project}/health"),
+    ("projects.set_join_mode", "POST", "/projects/{project}/resources/{resource}/join-mode"),
+    ("projects.set_join_mode", "POST", "/projects/{mine}/resources/{resource}/join-mode"),
 ]
 
 # Routes without ids of anybody's: they only ever show the logged-in owner's own things.
@@ -61,7 +73,9 @@ def world(app, logged_in_owner):
         theirs = make_project(make_owner("eve@example.com"), name="Theirs")
         resource = make_resource(theirs, "Their Channel", can_restrict_members=False)
         plan = make_plan(theirs, name="Their Plan", resources=[resource])
-        ids = {"mine": mine.id, "project": theirs.id, "resource": resource.id, "plan": plan.id}
+        code = make_code(plan, NOW)
+        ids = {"mine": mine.id, "project": theirs.id, "resource": resource.id, "plan": plan.id,
+               "code": code.id}
     return ids
 
 
@@ -124,7 +138,7 @@ def test_routes_without_ids_never_show_another_owners_things(
 )
 def test_anonymous_visitors_are_sent_to_log_in_from_every_route(app, endpoint, method, path):
     client = app.test_client()
-    url = path.format(mine=1, project=1, resource=1, plan=1)
+    url = path.format(mine=1, project=1, resource=1, plan=1, code=1)
     response = client.get(url) if method == "GET" else client.post(url, data=FORM)
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")

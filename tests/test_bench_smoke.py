@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name", ["activation", "bulk", "code_list", "sweep", "bot", "update_profile", "scale"]
+    "name",
+    ["activation", "bulk", "code_list", "insight", "sweep", "bot", "update_profile", "scale"],
 )
 def test_benchmark_runs_in_quick_mode_and_its_checks_hold(name, app, migrated, redis_url):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEST_")}

@@ -11,6 +11,7 @@ TOKEN = "4242:CLIENT-TEST"
 def bot(emulator):
     emulator.add_bot(TOKEN, "ClientTestBot", "Client Test")
     emulator.add_user(5001, "Ann")
+    emulator.start_bot(5001, TOKEN)
     return emulator
 
 
@@ -19,7 +20,9 @@ def waits(monkeypatch):
     """The sleeps ``call`` asks for, recorded instead of slept."""
     asked: list[float] = []
     real_call = telegram.call
-    monkeypatch.setattr(telegram, "call", lambda action: real_call(action, sleep=asked.append))
+    monkeypatch.setattr(
+        telegram, "call", lambda action, **options: real_call(action, sleep=asked.append, **options)
+    )
     return asked
 
 

@@ -3,7 +3,7 @@
 from flask import Flask
 
 from webapp.config import INSTANCE_DIR, Config, engine_options, secret_key_for
-from webapp.extensions import csrf, db, login_manager, migrate
+from webapp.extensions import babel, csrf, db, login_manager, migrate
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -33,10 +33,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db)
     login_manager.init_app(app)
     csrf.init_app(app)
+    from webapp import i18n
+
+    babel.init_app(
+        app,
+        default_domain=i18n.DASHBOARD_DOMAIN,
+        default_translation_directories=str(i18n.TRANSLATIONS_DIR),
+        locale_selector=i18n.dashboard_locale,
+    )
 
     from webapp import auth, cli, health, telegram
 
     telegram.configure(app.config["TELEGRAM_API_URL"])
+    from webapp import sandbox
+
+    sandbox.init_app(app)
     cli.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
@@ -53,6 +64,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(codes.bp)
 
+    from webapp import attention, members
+
+    app.register_blueprint(members.bp)
+    app.register_blueprint(attention.bp)
+
+    from webapp import insight
+
+    app.register_blueprint(insight.bp)
     from webapp import webhook
 
     app.register_blueprint(webhook.bp)

@@ -6,6 +6,7 @@ idempotent: the database, not the scheduler, decides what is due.
 
 from rq import cron
 
+from bot import owner_codes, reconciler
 from webapp import jobs
 from webapp.queues import QUEUE_NAME
 from webapp.webhook import registration
@@ -16,3 +17,12 @@ cron.register(
 )
 # Webhooks set for new projects and tokens, deleted for removed projects or after BOT_MODE changed.
 cron.register(registration.sync_all_webhooks, QUEUE_NAME, interval=60, job_timeout=600, ttl=120)
+
+# The owner's daily "needs attention" digest: hourly, and the database lets one a day through.
+cron.register(owner_codes.send_attention_digests, QUEUE_NAME, interval=3600, ttl=1800)
+
+# Compare every chat with the database (also at start-up: right after an outage).
+cron.register(
+    reconciler.sweep_reconcile, QUEUE_NAME, interval=reconciler.RECONCILE_EVERY,
+    job_timeout=jobs.SWEEP_TIMEOUT, ttl=3600,
+)

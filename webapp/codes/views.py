@@ -1,5 +1,6 @@
 from datetime import datetime
 from io import BytesIO
+from urllib.parse import urlencode
 
 from flask import abort, current_app, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
@@ -34,9 +35,19 @@ EVENT_LABELS = {
     "batch.created": "Created in a bulk generation",
     "code.activated": "Activated",
     "code.rolled_back": "Rolled back",
+    "code.paused": "Paused",
+    "code.resumed": "Resumed",
+    "code.edited": "Edited",
+    "activation.rolled_back": "Activation undone",
 }
 
-STATUS_BADGES = {"active": "ok", "used up": "warn", "expired": "", "rolled back": "danger"}
+STATUS_BADGES = {
+    "active": "ok",
+    "used up": "warn",
+    "paused": "info",
+    "expired": "",
+    "rolled back": "danger",
+}
 SUBSCRIPTION_BADGES = {
     "active": "ok",
     "reminder sent": "info",
@@ -93,9 +104,9 @@ def _owned(lookup, object_id: int):
         abort(404)
 
 
-def _int_arg(name: str) -> int | None:
+def _int_value(values, name: str) -> int | None:
     try:
-        return int(request.args.get(name, ""))
+        return int(values.get(name, ""))
     except ValueError:
         return None
 
@@ -107,20 +118,8 @@ def _int_arg(name: str) -> int | None:
 def list_codes():
     now = clock.now()
     projects = queries.owner_projects(db.session, current_user.id)
-    project_id, plan_id, batch_id = _int_arg("project"), _int_arg("plan"), _int_arg("batch")
-    project = _owned(queries.owner_project, project_id) if project_id is not None else None
-    plan = _owned(queries.owner_plan, plan_id) if plan_id is not None else None
-    batch = _owned(queries.owner_batch, batch_id) if batch_id is not None else None
-    status = request.args.get("status", "")
-    status = status if status in queries.STATUSES else ""
-    search = request.args.get("q", "").strip()[:64]
-    flt = queries.CodeFilter(
-        project_ids=(project.id,) if project else tuple(p.id for p in projects),
-        plan_id=plan.id if plan else None,
-        batch_id=batch.id if batch else None,
-        status=status or None,
-        search=search,
-    )
+    flt, project, plan, batch = list_filter(request.args, projects)
+    status, search = flt.status or "", flt.search
     page = queries.list_codes(
         db.session,
         flt,
@@ -151,7 +150,30 @@ def list_codes():
         project_id=project.id if project else None,
         plan_id=plan.id if plan else None,
         now=now,
+        total=queries.count_codes(db.session, flt, now),
+        count_cap=queries.COUNT_CAP,
     )
+
+
+def list_filter(values, projects):
+    """The list's filter from query (or form) ``values``: the filter and the project, plan and
+    batch it names (each the owner's, or a 404)."""
+    project_id, plan_id, batch_id = (
+        _int_value(values, "project"), _int_value(values, "plan"), _int_value(values, "batch")
+    )
+    project = _owned(queries.owner_project, project_id) if project_id is not None else None
+    plan = _owned(queries.owner_plan, plan_id) if plan_id is not None else None
+    batch = _owned(queries.owner_batch, batch_id) if batch_id is not None else None
+    status = values.get("status", "")
+    status = status if status in queries.STATUSES else ""
+    flt = queries.CodeFilter(
+        project_ids=(project.id,) if project else tuple(p.id for p in projects),
+        plan_id=plan.id if plan else None,
+        batch_id=batch.id if batch else None,
+        status=status or None,
+        search=values.get("q", "").strip()[:64],
+    )
+    return flt, project, plan, batch
 
 
 # -- New code wizard ----------------------------------------------------------------------------
@@ -159,7 +181,12 @@ def list_codes():
 
 @bp.get("/new")
 def new_code():
-    answers = WizardAnswers(plan_id=request.args.get("plan", ""))
+    plan_id = request.args.get("plan", "")
+    if not plan_id:
+        plans = queries.owner_plans(db.session, current_user.id, include_archived=False)
+        if len(plans) == 1:
+            plan_id = str(plans[0].id)  # nothing to choose: the only plan is preselected
+    answers = WizardAnswers(plan_id=plan_id)
     _wizard_plan(answers)
     return _wizard("plan", answers)
 
@@ -200,11 +227,14 @@ def wizard():
             return redirect(url_for("codes.batch_detail", batch_id=batch.id), 303)
         return redirect(url_for("codes.code_detail", code_id=codes[0].id), 303)
     if batch is not None:
-        return render_template(
+        body = render_template(
             "codes/_created.html", batch=batch, plan=batch.plan, filename=_batch_filename(batch)
         )
+        return body, 200, {"HX-Push-Url": url_for("codes.batch_detail", batch_id=batch.id)}
     code = codes[0]
-    return render_template("codes/_created.html", batch=None, code=code, **_share(code))
+    body = render_template("codes/_created.html", batch=None, code=code, **_share(code))
+    # The address bar shows the code's own page, so a refresh does not lose the new code.
+    return body, 200, {"HX-Push-Url": url_for("codes.code_detail", code_id=code.id)}
 
 
 def _wizard_plan(answers: WizardAnswers) -> Plan | None:
@@ -237,7 +267,18 @@ def _wizard(step: str, answers: WizardAnswers, status: int = 200):
 
 def _share(code: AccessCode) -> dict:
     link = activation_link(code.plan.project.bot_username, code.code)
-    return {"link": link, "qr": qr_svg(link, f"QR code of the activation link of {code.code}")}
+    plan = code.plan
+    # A message the owner can paste as it is; the project's name only once.
+    label = plan.name if plan.project.name.casefold() in plan.name.casefold() else (
+        f"{plan.project.name}, {plan.name}"
+    )
+    message = f"Your access to {label}: tap {link} and press START to join."
+    return {
+        "link": link,
+        "qr": qr_svg(link, f"QR code of the activation link of {code.code}"),
+        "customer_message": message,
+        "share_url": "https://t.me/share/url?" + urlencode({"url": link, "text": message}),
+    }
 
 
 # -- Detail and rollback ------------------------------------------------------------------------
@@ -330,19 +371,6 @@ def list_batches():
         older=older,
         live=queries.batch_live_counts(db.session, [b.id for b in batches]),
         first_page=request.args.get("after") is None,
-    )
-
-
-@bp.get("/batches/<int:batch_id>")
-def batch_detail(batch_id: int):
-    batch = _owned(queries.owner_batch, batch_id)
-    live = queries.batch_live_counts(db.session, [batch.id]).get(batch.id, 0)
-    return _render(
-        "codes/batch.html",
-        "codes/_batch.html",
-        batch=batch,
-        live=live,
-        filename=_batch_filename(batch, live),
     )
 
 

@@ -1,11 +1,13 @@
 """Projects (a bot each) and their channels and groups."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from webapp import telegram
-from webapp.dashboard.rendering import is_htmx, render_page_or_fragment
+from webapp.dashboard.rendering import is_htmx, render_page_or_fragment, timezone_names
+from webapp.domain import owner_texts
+from webapp.domain.bot_health import bot_health
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.projects import (
     check_new_project,
@@ -19,10 +21,21 @@ from webapp.domain.projects import (
     record_resource,
     rename_project,
     replace_bot_token,
+    set_project_contact,
 )
+from webapp.domain.resources import change_join_mode
 from webapp.extensions import db
+from webapp.i18n import LANGUAGES
 from webapp.models import utcnow
-from webapp.projects.forms import BotTokenForm, ProjectForm, RenameProjectForm, ResourceForm
+from webapp.projects.forms import (
+    BotTokenForm,
+    JoinModeForm,
+    ProjectForm,
+    RenameProjectForm,
+    ResourceForm,
+)
+from webapp.projects.text_previews import previews
+from webapp.queues import get_redis
 from webapp.webhook import registration
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
@@ -96,8 +109,16 @@ def _save_with_checked_token(form, *, check, save, taken: str, subject: str):
         db.session.rollback()  # no transaction (or SQLite write lock) while Telegram answers
         with telegram.while_someone_waits():
             bot = telegram.get_me(token)
+            webhook = _webhook_url(token)
         saved = save(token, bot)
         db.session.commit()
+        if webhook:
+            flash(
+                f"This bot had a webhook set ({webhook}): another service received its updates. "
+                "Admit's bot removes it when it starts, so that service stops hearing from the "
+                "bot.",
+                "warning",
+            )
         return saved, None
     except IntegrityError:
         # The same token was saved a moment ago by another request.
@@ -118,6 +139,14 @@ def _save_with_checked_token(form, *, check, save, taken: str, subject: str):
     return None, None
 
 
+def _webhook_url(token: str) -> str | None:
+    """The webhook set on the token, if any; None also when Telegram could not say."""
+    try:
+        return telegram.get_webhook_info(token)["url"] or None
+    except telegram.TelegramError:
+        return None
+
+
 @bp.get("/<int:project_id>")
 @login_required
 def show_project(project_id: int):
@@ -125,6 +154,61 @@ def show_project(project_id: int):
     return render_template(
         "projects/show.html", **_resources_context(project, ResourceForm(formdata=None))
     )
+
+
+@bp.get("/<int:project_id>/health")
+@login_required
+def project_health(project_id: int):
+    project = _project_or_404(project_id)
+    token, username = project.bot_token, project.bot_username
+    resources = project_resources(db.session, project.id)
+    db.session.rollback()  # no transaction while Telegram answers
+    webhook = None
+    webhook_error = None
+    try:
+        with telegram.while_someone_waits():
+            webhook = telegram.get_webhook_info(token)["url"]
+    except telegram.Unauthorized:
+        webhook_error = (
+            "Telegram no longer accepts this bot's token (revoked in @BotFather?): the bot is "
+            "dead until you paste the new token below."
+        )
+    except telegram.TelegramError as exc:
+        webhook_error = f"Telegram could not be asked about the webhook just now ({exc})."
+    health = bot_health(get_redis(), project.id, username, resources, webhook, utcnow())
+    if webhook_error:
+        health.problems.insert(0, webhook_error)
+    context = _resources_context(project, ResourceForm(formdata=None))
+    context["health"] = health
+    return render_page_or_fragment(
+        "projects/show.html", "projects/_health.html", **context
+    )
+
+
+@bp.post("/<int:project_id>/resources/<int:resource_id>/join-mode")
+@login_required
+def set_join_mode(project_id: int, resource_id: int):
+    try:
+        resource = owned_resource(db.session, current_user.id, project_id, resource_id)
+    except NotFound:
+        abort(404)
+    project = resource.project
+    form = JoinModeForm()
+    if not form.validate_on_submit():
+        db.session.rollback()
+        message = "; ".join(e for errors in form.errors.values() for e in errors)
+        notice = ("error", f"Nothing was changed: {message or 'the form was not valid'}.")
+        return _resources_answer(project, ResourceForm(formdata=None), notice=notice, status=400)
+    change_join_mode(
+        db.session, resource, form.join_by_request.data, form.decline_strangers.data, utcnow()
+    )
+    title = resource.title
+    db.session.commit()
+    notice = ("success", f"Joining “{title}” now works as chosen.")
+    if not is_htmx():
+        flash(notice[1], "success")
+        return redirect(url_for("projects.show_project", project_id=project.id), 303)
+    return _resources_answer(project, ResourceForm(formdata=None), notice=notice)
 
 
 def _resources_context(project, form, form_error=None, notice=None) -> dict:
@@ -150,12 +234,13 @@ def edit_project(project_id: int):
     if form.validate_on_submit():
         try:
             rename_project(db.session, project, form.name.data)
+            set_project_contact(db.session, project, form.contact.data)
         except InvalidInput as exc:
             db.session.rollback()
             getattr(form, exc.field).errors.append(exc.message)
         else:
             db.session.commit()
-            flash("Project renamed.", "success")
+            flash("Project saved.", "success")
             return redirect(url_for("projects.show_project", project_id=project.id), 303)
     status = 400 if form.is_submitted() else 200
     return render_template("projects/edit.html", project=project, form=form), status
@@ -318,3 +403,101 @@ def _resources_answer(project, form, form_error=None, notice=None, status=200):
         status=status,
         **_resources_context(project, form, form_error=form_error, notice=notice),
     )
+
+
+# ---- the bot's languages and the owner's own texts -----------------------------------------
+
+
+def _texts_page(project, lang, templates, errors=None, settings_errors=None, settings=None):
+    return render_template(
+        "projects/texts.html",
+        project=project,
+        lang=lang,
+        languages=LANGUAGES,
+        kinds=owner_texts.KINDS,
+        templates=templates,
+        errors=errors or {},
+        previews=previews(project, lang, templates, utcnow()),
+        settings=settings
+        or {"default_language": project.default_language, "timezone": project.timezone},
+        settings_errors=settings_errors or {},
+        timezones=timezone_names(),
+    )
+
+
+def _language_arg(project) -> str:
+    lang = request.values.get("lang") or project.default_language
+    return lang if lang in LANGUAGES else project.default_language
+
+
+@bp.get("/<int:project_id>/texts")
+@login_required
+def project_texts(project_id: int):
+    project = _project_or_404(project_id)
+    lang = _language_arg(project)
+    templates = owner_texts.project_texts(db.session, project.id, lang)
+    return _texts_page(project, lang, templates)
+
+
+@bp.post("/<int:project_id>/texts")
+@login_required
+def save_project_texts(project_id: int):
+    project = _project_or_404(project_id)
+    lang = request.form.get("lang", "")
+    templates = {key: request.form.get(key, "") for key in owner_texts.KINDS}
+    if lang not in LANGUAGES:
+        errors = {"lang": "Pick a language from the list."}
+        return _texts_page(project, project.default_language, templates, errors), 400
+    try:
+        owner_texts.save_project_texts(db.session, project.id, lang, templates, utcnow())
+    except InvalidInput:
+        db.session.rollback()
+        errors = owner_texts.check_templates(templates)
+        return _texts_page(project, lang, templates, errors), 400
+    db.session.commit()
+    flash(f"The bot's {LANGUAGES[lang]} texts are saved.", "success")
+    return redirect(url_for("projects.project_texts", project_id=project.id, lang=lang), 303)
+
+
+@bp.post("/<int:project_id>/texts/preview")
+@login_required
+def preview_project_texts(project_id: int):
+    project = _project_or_404(project_id)
+    lang = _language_arg(project)
+    templates = {key: request.form.get(key, "") for key in owner_texts.KINDS}
+    response = render_template(
+        "projects/_text_previews.html",
+        project=project,
+        kinds=owner_texts.KINDS,
+        previews=previews(project, lang, templates, utcnow()),
+    )
+    db.session.rollback()
+    return response
+
+
+@bp.post("/<int:project_id>/languages")
+@login_required
+def save_project_languages(project_id: int):
+    project = _project_or_404(project_id)
+    settings = {
+        "default_language": request.form.get("default_language", ""),
+        "timezone": request.form.get("timezone", ""),
+    }
+    try:
+        owner_texts.set_project_languages(
+            db.session, project, settings["default_language"], settings["timezone"]
+        )
+    except InvalidInput as exc:
+        db.session.rollback()
+        lang = _language_arg(project)
+        templates = owner_texts.project_texts(db.session, project.id, lang)
+        return _texts_page(
+            project, lang, templates, settings_errors={exc.field: exc.message}, settings=settings
+        ), 400
+    db.session.commit()
+    flash(
+        f"Customers the bot has no language for now read {LANGUAGES[project.default_language]}; "
+        f"dates are shown in {project.timezone}.",
+        "success",
+    )
+    return redirect(url_for("projects.project_texts", project_id=project.id), 303)

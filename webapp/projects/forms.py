@@ -1,8 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import InputRequired, Length
+from wtforms import BooleanField, PasswordField, StringField
+from wtforms.validators import InputRequired, Length, ValidationError
 
-from webapp.domain.projects import MAX_NAME
+from webapp.domain.projects import MAX_CONTACT, MAX_NAME
 
 
 class ProjectForm(FlaskForm):
@@ -27,6 +27,10 @@ class RenameProjectForm(FlaskForm):
             Length(max=MAX_NAME, message=f"Use at most {MAX_NAME} characters."),
         ],
     )
+    contact = StringField(
+        "How customers reach you",
+        validators=[Length(max=MAX_CONTACT, message=f"Use at most {MAX_CONTACT} characters.")],
+    )
 
 
 class ResourceForm(FlaskForm):
@@ -44,3 +48,17 @@ class BotTokenForm(FlaskForm):
     bot_token = PasswordField(
         "New bot token", validators=[InputRequired("Paste the new bot token from @BotFather.")]
     )
+
+
+class StrictBooleanField(BooleanField):
+    """A checkbox that refuses values no checkbox sends, instead of reading them as "on"."""
+
+    def pre_validate(self, form):
+        raw = self.raw_data[0] if self.raw_data else None
+        if raw not in (None, "", "y", "on", "1", "true"):
+            raise ValidationError(f"“{raw[:20]}” is not a checkbox value")
+
+
+class JoinModeForm(FlaskForm):
+    join_by_request = StrictBooleanField("Join by request")
+    decline_strangers = StrictBooleanField("Decline requests from people without access")
