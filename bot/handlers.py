@@ -61,15 +61,8 @@ class ServiceUnavailable(Exception):
 
 UNAVAILABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
-# Passed explicitly to getUpdates: chat_member is only sent when asked for, and Telegram keeps the
-# last list given, so leaving it out would inherit whatever an earlier poller asked for.
-ALLOWED_UPDATES = [
-    "message",
-    "callback_query",
-    "chat_member",
-    "my_chat_member",
-    "chat_join_request",
-]
+# The same list for getUpdates and setWebhook (see webapp.telegram).
+ALLOWED_UPDATES = telegram.ALLOWED_UPDATES
 MEMBER_STATUSES = ("member", "administrator", "creator")
 # The longest a reply waits for the shared rate budget before going anyway.
 PACE_MAX_WAIT = 5.0

@@ -22,8 +22,8 @@ from telebot import apihelper
 from telebot.apihelper import ApiTelegramException
 
 from bot import redaction
-from bot.handlers import ALLOWED_UPDATES, ServiceUnavailable, register_handlers
-from bot.redaction import redacted_traceback
+from bot.dispatch import Dispatcher
+from bot.handlers import ALLOWED_UPDATES, ServiceUnavailable
 from webapp import clock, telegram
 from webapp.domain import bot_health
 from webapp.extensions import db
@@ -90,17 +90,22 @@ class HandledUpdates:
 class Poller:
     """Long polling for one project's bot, in its own thread."""
 
-    def __init__(self, app: Flask, project_id: int, token: str):
+    def __init__(self, app: Flask, project_id: int, token: str,
+                 pool: ThreadPoolExecutor | None = None):
         self.app = app
         self.project_id = project_id
         self.token = token
-        self.bot = telebot.TeleBot(token, threaded=False, parse_mode=None)
-        self.handlers = register_handlers(self.bot, project_id, app)
+        self.dispatcher = Dispatcher(app, project_id, token)
+        self.bot = self.dispatcher.bot
+        self.handlers = self.dispatcher.handlers
         self.stopping = threading.Event()
         self.busy = threading.Lock()  # held while a batch is handled
         self.offset: int | None = None
         self.handled = HandledUpdates()
-        self.pool = ThreadPoolExecutor(WORKERS_PER_BOT, thread_name_prefix=f"bot{project_id}")
+        # A supervisor shares one pool among all its pollers: threads follow the load, not the
+        # number of bots. A poller alone (tests) has its own.
+        self.own_pool = pool is None
+        self.pool = pool or ThreadPoolExecutor(WORKERS_PER_BOT, f"bot{project_id}")
         self.thread = threading.Thread(target=self.run, name=f"poll{project_id}", daemon=True)
 
     def start(self) -> "Poller":
@@ -199,12 +204,9 @@ class Poller:
         """One user's updates in order; stops at the first that must be tried again."""
         for update in group:
             try:
-                self.bot.process_new_updates([update])
+                self.dispatcher.dispatch(update)
             except ServiceUnavailable:
                 return update.update_id
-            except Exception as exc:  # noqa: BLE001 - logged; the update is done
-                log.error("project %s: update %s failed\n%s", self.project_id, update.update_id,
-                          redacted_traceback(exc, self.token))
             self.handled.add(update.update_id)
         return None
 
@@ -229,8 +231,9 @@ class Poller:
                 self.busy.release()
         else:
             log.warning("project %s: batch still running at shutdown", self.project_id)
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        self.handlers.close()
+        if self.own_pool:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        self.dispatcher.close()
 
     def confirm(self) -> None:
         """Tell Telegram the handled updates are done, so a restart does not get them again."""

@@ -108,6 +108,8 @@ def bot_env(database_url: str, redis_url: str, api_url: str) -> dict:
         ADMIT_ENV="test",
         ADMIT_FAKE_CLOCK="1",  # the test's clock, which the ``app`` fixture sets
         BOT_RELOAD_SECONDS="0.3",
+        # A crashed process's bots are taken over once its leases run out: quickly in tests.
+        BOT_LEASE_SECONDS="2",
         BOT_POLL_TIMEOUT="10",
         PYTHONUNBUFFERED="1",
     )

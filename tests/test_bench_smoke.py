@@ -16,7 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["activation", "bulk", "code_list", "insight", "sweep", "bot"])
+@pytest.mark.parametrize(
+    "name",
+    ["activation", "bulk", "code_list", "insight", "sweep", "bot", "update_profile", "scale"],
+)
 def test_benchmark_runs_in_quick_mode_and_its_checks_hold(name, app, migrated, redis_url):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEST_")}
     env.update(DATABASE_URL=migrated, REDIS_URL=redis_url)
@@ -26,7 +29,7 @@ def test_benchmark_runs_in_quick_mode_and_its_checks_hold(name, app, migrated, r
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300 if name == "scale" else 120,  # scale starts seven processes, one by one
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]

@@ -72,4 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webapp import insight
 
     app.register_blueprint(insight.bp)
+    from webapp import webhook
+
+    app.register_blueprint(webhook.bp)
     return app

@@ -31,6 +31,10 @@ class Config:
             "/"
         )
         self.PUBLIC_URL = (env.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
+        self.BOT_MODE = bot_mode(env.get("BOT_MODE"), self.PUBLIC_URL)
+        # "queue" (RQ workers handle webhook updates) or "inline" (the web request does; slower
+        # under bursts, see bench/RESULTS.md): only for measuring.
+        self.WEBHOOK_HANDLING = env.get("WEBHOOK_HANDLING") or "queue"
         self.SANDBOX_ENABLED = sandbox_enabled(env.get("ADMIT_SANDBOX"), production)
         self.SANDBOX_API_URL = (env.get("SANDBOX_API_URL") or DEFAULT_SANDBOX_API_URL).rstrip("/")
         self.SESSION_COOKIE_HTTPONLY = True
@@ -40,10 +44,26 @@ class Config:
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_SECURE = production
         self.WTF_CSRF_TIME_LIMIT = None
-        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI, env)
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+BOT_MODES = ("polling", "webhook")
+
+
+def bot_mode(setting: str | None, public_url: str) -> str:
+    """``BOT_MODE``, by default webhook when the dashboard has a public HTTPS address.
+
+    Telegram delivers webhooks to HTTPS URLs only, so without one the bots poll.
+    """
+    mode = (setting or "").strip().lower()
+    if not mode:
+        return "webhook" if public_url.startswith("https://") else "polling"
+    if mode not in BOT_MODES:
+        raise RuntimeError(f"BOT_MODE must be polling or webhook, not {setting!r}")
+    return mode
 
 
 DEV_SECRET_KEY = "dev-insecure-secret-key"
@@ -77,8 +97,17 @@ def secret_key_for(secret: str | None, database_uri: str) -> str:
     return DEV_SECRET_KEY
 
 
-def engine_options(url: str) -> dict:
+def engine_options(url: str, env=None) -> dict:
     if url.startswith("sqlite"):
         # Concurrent writers (web, bot, worker) wait on SQLite's lock instead of failing at once.
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}
+    env = os.environ if env is None else env
+    # Each process needs one connection per thread that works at once (a web worker: 1; a bot
+    # process: BOT_HANDLER_THREADS; an RQ worker: 1); a burst beyond it waits for a connection.
+    # Mind the server's max_connections across every process of the deployment.
+    return {
+        "pool_pre_ping": True,
+        "pool_size": int(env.get("DB_POOL_SIZE") or 5),
+        "max_overflow": int(env.get("DB_MAX_OVERFLOW") or 5),
+        "pool_timeout": float(env.get("DB_POOL_TIMEOUT") or 30),
+    }

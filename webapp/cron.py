@@ -9,11 +9,14 @@ from rq import cron
 from bot import owner_codes, reconciler
 from webapp import jobs
 from webapp.queues import QUEUE_NAME
+from webapp.webhook import registration
 
 # A sweep left waiting longer than ``ttl`` (workers down) is dropped: the next one does its work.
 cron.register(
     jobs.sweep_lifecycle, QUEUE_NAME, interval=60, job_timeout=jobs.SWEEP_TIMEOUT, ttl=300
 )
+# Webhooks set for new projects and tokens, deleted for removed projects or after BOT_MODE changed.
+cron.register(registration.sync_all_webhooks, QUEUE_NAME, interval=60, job_timeout=600, ttl=120)
 
 # The owner's daily "needs attention" digest: hourly, and the database lets one a day through.
 cron.register(owner_codes.send_attention_digests, QUEUE_NAME, interval=3600, ttl=1800)

@@ -1,9 +1,11 @@
 """The Redis connection and the RQ queue, built from REDIS_URL."""
 
+import os
+import threading
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from redis import Redis
+from redis import BlockingConnectionPool, Redis
 from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -11,11 +13,32 @@ from rq.job import Job, JobStatus
 QUEUE_NAME = "admit"
 
 
+_clients: dict[str, Redis] = {}
+_clients_lock = threading.Lock()
+
+
 def redis_from_url(url: str) -> Redis:
-    if url.startswith("rediss://"):
-        # Heroku Redis presents a self-signed certificate.
-        return Redis.from_url(url, ssl_cert_reqs=None)
-    return Redis.from_url(url)
+    """The process's one client for ``url``, over one pool shared by every thread and bot.
+
+    The pool blocks: a thread that finds every connection in use waits for one (up to
+    ``REDIS_POOL_TIMEOUT``) instead of failing with MaxConnectionsError, which callers would
+    take for Redis being down. Size it with ``REDIS_MAX_CONNECTIONS`` (a bot process needs about
+    one per handler thread, a web worker one per thread).
+    """
+    with _clients_lock:
+        client = _clients.get(url)
+        if client is None:
+            options = {}
+            if url.startswith("rediss://"):
+                options["ssl_cert_reqs"] = None  # Heroku Redis presents a self-signed certificate
+            pool = BlockingConnectionPool.from_url(
+                url,
+                max_connections=int(os.environ.get("REDIS_MAX_CONNECTIONS") or 50),
+                timeout=float(os.environ.get("REDIS_POOL_TIMEOUT") or 20),
+                **options,
+            )
+            client = _clients[url] = Redis(connection_pool=pool)
+        return client
 
 
 def get_redis() -> Redis:

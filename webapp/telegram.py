@@ -469,12 +469,36 @@ def decline_join_request(token: str, chat_id: int, user_id: int) -> None:
     call(lambda: bot_for(token).decline_chat_join_request(chat_id, user_id))
 
 
+# Passed explicitly to getUpdates and setWebhook: chat_member is only sent when asked for, and
+# Telegram keeps the last list given, so leaving it out would inherit an earlier setting.
+ALLOWED_UPDATES = [
+    "message",
+    "callback_query",
+    "chat_member",
+    "my_chat_member",
+    "chat_join_request",
+]
+
+
+def set_webhook(token: str, url: str, secret_token: str, max_connections: int = 40) -> None:
+    """Have Telegram POST the bot's updates to ``url`` with ``secret_token`` in a header."""
+    call(
+        lambda: bot_for(token).set_webhook(
+            url=url,
+            secret_token=secret_token,
+            max_connections=max_connections,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    )
+
+
 def get_webhook_info(token: str) -> dict:
     """The webhook set on the token (``url`` empty: none) and Telegram's last error with it."""
     info = call(lambda: bot_for(token).get_webhook_info())
     return {
         "url": info.url or "",
         "pending_update_count": info.pending_update_count or 0,
+        "last_error_date": info.last_error_date,
         "last_error_message": info.last_error_message,
     }
 

@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     from rq.worker import SimpleWorker
 
     from webapp.queues import QUEUE_NAME, redis_from_url
+    from webapp.webhook import UPDATES_QUEUE
 
     parser = argparse.ArgumentParser(prog="python -m webapp.worker")
     parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
@@ -47,7 +48,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("REDIS_URL is not set")
     # SimpleWorker runs jobs in this process: the app and its connection pool are built once
     # instead of forked into every job (TECH-NOTES: never carry connections across a fork).
-    worker = SimpleWorker([QUEUE_NAME], connection=redis_from_url(url))
+    # Updates first: a person waits for each, while sweeps and deliveries can take a moment.
+    worker = SimpleWorker([UPDATES_QUEUE, QUEUE_NAME], connection=redis_from_url(url))
     worker.work(burst=args.burst, with_scheduler=not args.burst)
 
 

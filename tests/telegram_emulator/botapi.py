@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from .formatting import render
 from .params import ApiError, bad_request, strip_private
+from .webhooks import read_webhook_settings
 
 SEND_METHODS = frozenset({
     "sendmessage", "senddocument", "sendphoto", "sendvideo", "sendaudio", "sendvoice",
@@ -209,7 +210,7 @@ class BotApiMethods:
             self._cond.wait(remaining)
 
     def _api_setwebhook(self, bot, p, files, names):
-        bot["webhook_url"] = p.str("url", "")
+        bot.update(read_webhook_settings(p))
         if "allowed_updates" in p:
             bot["allowed_updates"] = p.json("allowed_updates")
         if p.bool("drop_pending_updates"):
@@ -217,7 +218,7 @@ class BotApiMethods:
         return True
 
     def _api_deletewebhook(self, bot, p, files, names):
-        bot["webhook_url"] = ""
+        bot["webhook_url"] = bot["webhook_secret"] = ""
         if p.bool("drop_pending_updates"):
             bot["updates"] = []
         return True
@@ -227,6 +228,11 @@ class BotApiMethods:
                 "pending_update_count": len(bot["updates"])}
         if bot["allowed_updates"]:
             info["allowed_updates"] = list(bot["allowed_updates"])
+        if bot["webhook_url"]:
+            info["max_connections"] = bot.get("webhook_max_connections")
+            if bot.get("webhook_last_error_date"):
+                info["last_error_date"] = bot["webhook_last_error_date"]
+                info["last_error_message"] = bot["webhook_last_error_message"]
         return info
 
     @staticmethod

@@ -24,6 +24,7 @@ from .botapi import SEND_METHODS, BotApiMethods
 from .httpd import EmulatorHTTPServer
 from .params import ApiError, Params, decode_params, jsonable, strip_private, utf16_len
 from .spec import check_call, method_spec
+from .webhooks import WebhookDelivery
 
 #: update kinds Telegram leaves out unless asked for explicitly in allowed_updates
 EXCLUDED_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -130,6 +131,7 @@ class BotApiEmulator(BotApiMethods):
             name=f"telegram-emulator-{self.port}", daemon=True,
         )
         self._thread.start()
+        self._webhooks = WebhookDelivery(self).start()
         return self
 
     def stop(self):
@@ -138,6 +140,7 @@ class BotApiEmulator(BotApiMethods):
             return
         self._stop_event.set()
         self._notify()
+        self._webhooks.stop()
         httpd.shutdown()
         httpd.close_all_connections()
         httpd.server_close()
@@ -483,6 +486,7 @@ class BotApiEmulator(BotApiMethods):
                 "allowed_updates": None,
                 "poll_gen": 0,
                 "webhook_url": "",
+                "webhook_secret": "",
                 "commands": {},
             }
             self._users[bot_id] = {

@@ -1,6 +1,6 @@
 """Projects (a bot each) and their channels and groups."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
@@ -36,6 +36,7 @@ from webapp.projects.forms import (
 )
 from webapp.projects.text_previews import previews
 from webapp.queues import get_redis
+from webapp.webhook import registration
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 
@@ -84,6 +85,7 @@ def new_project():
             subject="the bot token",
         )
         if project is not None:
+            registration.token_saved(current_app, project.id, project.bot_token)
             flash(
                 f"Project “{project.name}” is connected to @{project.bot_username}. "
                 "Next: add the channels and groups the bot administers.",
@@ -250,6 +252,7 @@ def edit_project(project_id: int):
 @login_required
 def replace_token(project_id: int):
     project = _project_or_404(project_id)
+    old_token = project.bot_token
     form = BotTokenForm()
     form_error = None
     if form.validate_on_submit():
@@ -261,6 +264,7 @@ def replace_token(project_id: int):
             subject="the new token",
         )
         if saved is not None:
+            registration.token_saved(current_app, project.id, project.bot_token, old_token)
             notice = (
                 f"@{project.bot_username} now uses the new token. The bot switches to it "
                 "within half a minute."
