@@ -33,6 +33,7 @@ def _project(emu, n: int, **fields):
     token = f"{bot_id}:LANG-{n}"
     emu.add_bot(token, username=f"Lang{n}Bot", first_name="Gold Club")
     emu.add_user(owner_tg, "Olga", "Owner", language_code="en")
+    emu.start_bot(owner_tg, token)  # she linked her account with /start in this bot
     emu.add_chat(channel_id, "channel", "Gold Club Channel")
     emu.set_chat_admin(channel_id, bot_id, can_invite_users=True, can_restrict_members=True)
     owner = factories.make_owner(telegram_user_id=owner_tg, language=fields.pop("owner_language"))
