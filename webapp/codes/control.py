@@ -206,7 +206,6 @@ def batch_context(batch, notice: str | None = None) -> dict:
 def _batch_answer(batch, notice: str | None = None):
     if not _htmx():
         return redirect(url_for("codes.batch_detail", batch_id=batch.id), 303)
-    db.session.expire_all()
     return render_template("codes/_batch.html", **batch_context(batch, notice))
 
 

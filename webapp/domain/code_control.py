@@ -81,7 +81,12 @@ def _set_paused(
         .returning(AccessCode.id, AccessCode.code)
         .execution_options(synchronize_session=False)
     ).all()
-    session.expire_all()
+    # Only the codes changed are stale in this session; expiring everything would make other
+    # loaded rows (their projects) reload inside later queries.
+    for row in rows:
+        loaded = session.identity_map.get(session.identity_key(AccessCode, row.id))
+        if loaded is not None:
+            session.expire(loaded, ["paused_at"])
     return [(row.id, row.code) for row in rows]
 
 
