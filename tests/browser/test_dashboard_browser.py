@@ -134,10 +134,10 @@ def test_owner_flow_from_sign_up_to_rollback(page, live_server, emulator, screen
     path = tmp_path / download.suggested_filename
     download.save_as(path)
     rows = list(csv.DictReader(io.StringIO(path.read_bytes().decode("utf-8-sig"))))
-    assert len(rows) == 500 and len({r["code"] for r in rows}) == 500
-    assert all(r["activation_link"] == f"https://t.me/GoldClubBot?start={r['code']}" for r in rows)
-    assert {r["plan"] for r in rows} == {"3 months"}
-    assert {r["max_activations"] for r in rows} == {"1"}
+    assert len(rows) == 500 and len({r["Code"] for r in rows}) == 500
+    assert all(r["Activation link"] == f"https://t.me/GoldClubBot?start={r['Code']}" for r in rows)
+    assert {r["Plan"] for r in rows} == {"3 months"}
+    assert {r["Max activations"] for r in rows} == {"1"}
 
     # Batches: the generation is there to download again.
     page.goto("/codes/batches")
