@@ -19,6 +19,7 @@ from bot import keyboards, texts
 from bot.redaction import describe
 from webapp import telegram
 from webapp.domain import memberships
+from webapp.domain.customers import customer_language
 from webapp.domain.entitlements import is_entitled
 from webapp.models import Customer, Plan, Project, Resource
 
@@ -192,7 +193,8 @@ def deliver_join_links(project_id: int, customer_id: int, plan_id: int) -> str:
         if not resource_ids:
             return "not entitled"
         token, chat_id = project.bot_token, customer.telegram_user_id
-        text = texts.join_links_ready(project.name, plan.name)
+        lang = customer_language(customer, project)
+        text = texts.join_links_ready(project.name, plan.name, lang)
         # A long flood wait fails the attempt instead of holding the worker; RQ retries later.
         try:
             with telegram.waiting_at_most(LONGEST_INLINE_WAIT):
@@ -200,7 +202,7 @@ def deliver_join_links(project_id: int, customer_id: int, plan_id: int) -> str:
                 if result.missing:
                     raise JoinLinksPending(f"no invite link yet for {', '.join(result.missing)}")
                 telegram.send_message(
-                    token, chat_id, text, reply_markup=keyboards.join_buttons(result.links)
+                    token, chat_id, text, reply_markup=keyboards.join_buttons(result.links, lang)
                 )
         except telegram.Uncertain:
             return "sent (Telegram's answer was lost; not sent again)"

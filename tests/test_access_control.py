@@ -23,6 +23,9 @@ FOREIGN_ROUTES = [
     ("projects.add_resource", "POST", "/projects/{project}/resources"),
     ("projects.check_resource", "POST", "/projects/{project}/resources/{resource}/check"),
     ("projects.check_resource", "POST", "/projects/{mine}/resources/{resource}/check"),
+    ("projects.project_health", "GET", "/projects/{project}/health"),
+    ("projects.set_join_mode", "POST", "/projects/{project}/resources/{resource}/join-mode"),
+    ("projects.set_join_mode", "POST", "/projects/{mine}/resources/{resource}/join-mode"),
     ("plans.new_plan", "GET", "/projects/{project}/plans/new"),
     ("plans.new_plan", "POST", "/projects/{project}/plans/new"),
     ("plans.list_plans", "GET", "/plans?project={project}"),
@@ -31,7 +34,14 @@ FOREIGN_ROUTES = [
     ("plans.archive", "POST", "/plans/{plan}/archive"),
     ("plans.restore", "POST", "/plans/{plan}/restore"),
     ("dashboard.activity", "GET", "/activity?project={project}"),
+    ("projects.project_texts", "GET", "/projects/{project}/texts"),
+    ("projects.save_project_texts", "POST", "/projects/{project}/texts"),
+    ("projects.preview_project_texts", "POST", "/projects/{project}/texts/preview"),
+    ("projects.save_project_languages", "POST", "/projects/{project}/languages"),
     ("dashboard.test_link", "POST", "/setup/test-link/{code}"),
+    ("projects.project_health", "GET", "/projects/{project}/health"),
+    ("projects.set_join_mode", "POST", "/projects/{project}/resources/{resource}/join-mode"),
+    ("projects.set_join_mode", "POST", "/projects/{mine}/resources/{resource}/join-mode"),
 ]
 
 # Routes without ids of anybody's: they only ever show the logged-in owner's own things.

@@ -3,7 +3,7 @@
 from flask import Flask
 
 from webapp.config import INSTANCE_DIR, Config, engine_options, secret_key_for
-from webapp.extensions import csrf, db, login_manager, migrate
+from webapp.extensions import babel, csrf, db, login_manager, migrate
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -33,6 +33,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db)
     login_manager.init_app(app)
     csrf.init_app(app)
+    from webapp import i18n
+
+    babel.init_app(
+        app,
+        default_domain=i18n.DASHBOARD_DOMAIN,
+        default_translation_directories=str(i18n.TRANSLATIONS_DIR),
+        locale_selector=i18n.dashboard_locale,
+    )
 
     from webapp import auth, cli, health, telegram
 

@@ -61,6 +61,8 @@ class Owner(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # The language the bot speaks to the owner (/newcode, notices); see webapp.i18n.LANGUAGES.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     telegram_username: Mapped[str | None] = mapped_column(String(64))
     telegram_link_token: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -91,6 +93,10 @@ class Project(db.Model):
     bot_token: Mapped[str] = mapped_column(String(128), unique=True)
     bot_user_id: Mapped[int] = mapped_column(BigInteger)
     bot_username: Mapped[str] = mapped_column(String(64))
+    # For customers whose Telegram language the bot does not speak.
+    default_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    # The wall clock customers read their dates in.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     # How customers reach the owner (e.g. "@goldclub_support"); refusals tell them.
     contact: Mapped[str | None] = mapped_column(String(255))
 
@@ -291,6 +297,9 @@ class Customer(db.Model):
     username: Mapped[str | None] = mapped_column(String(64))
     first_name: Mapped[str | None] = mapped_column(String(255))
     last_name: Mapped[str | None] = mapped_column(String(255))
+    # Telegram's language_code as last seen: messages sent without an update (reminders, end
+    # notices, late join links) speak it too.
+    language_code: Mapped[str | None] = mapped_column(String(35))
     # The step a customer is in with the bot (e.g. waiting for a typed code); kept here so it
     # survives a bot restart.
     pending_step: Mapped[str | None] = mapped_column(String(32))
@@ -535,3 +544,17 @@ class ActivityHour(db.Model):
     # one), ended (a subscription ended: expired or rolled back)
     metric: Mapped[str] = mapped_column(String(16), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ProjectText(db.Model):
+    """An owner's own wording of one customer message, in one language (``webapp.domain.texts``)."""
+
+    __tablename__ = "project_text"
+    __table_args__ = (UniqueConstraint("project_id", "language", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    language: Mapped[str] = mapped_column(String(8))
+    key: Mapped[str] = mapped_column(String(32))  # welcome, confirmation, renewal, end, contact
+    template: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

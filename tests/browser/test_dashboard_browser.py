@@ -108,9 +108,12 @@ def test_owner_flow_from_sign_up_to_rollback(page, live_server, emulator, screen
 
     # A bulk of 501 is refused inline, input kept; 500 then works and its CSV downloads.
     page.get_by_role("link", name="Make another code").click()
-    wizard.get_by_label(re.compile("3 months")).check()
+    # The project's only plan comes preselected; each step is waited for before the next click.
+    expect(wizard.get_by_label(re.compile("3 months"))).to_be_checked()
     wizard.get_by_role("button", name="Next").click()
+    expect(wizard.get_by_label("How many activations?")).to_be_visible()
     wizard.get_by_role("button", name="Next").click()
+    expect(wizard.get_by_label("No expiry")).to_be_visible()
     wizard.get_by_role("button", name="Next").click()
     wizard.get_by_label("Bulk generation (CSV)").check()
     expect(wizard.get_by_label("Custom code")).to_be_hidden()

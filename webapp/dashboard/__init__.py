@@ -7,7 +7,12 @@ from webapp import telegram
 from webapp.attention import owner_inbox
 from webapp.dashboard.forms import AccountForm, PasswordForm
 from webapp.dashboard.rendering import render_page_or_fragment
-from webapp.domain.accounts import MIN_PASSWORD, change_password, set_timezone
+from webapp.domain.accounts import (
+    MIN_PASSWORD,
+    change_password,
+    set_owner_language,
+    set_timezone,
+)
 from webapp.domain.activity import recent_activity
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.owner_link import (
@@ -21,6 +26,7 @@ from webapp.domain.ownership import owned
 from webapp.domain.projects import owned_project, owner_projects, project_overview
 from webapp.domain.setup import judge_link_test, record_link_test, setup_checklist
 from webapp.extensions import db
+from webapp.i18n import LANGUAGES
 from webapp.models import AccessCode, utcnow
 
 bp = Blueprint("dashboard", __name__)
@@ -100,12 +106,17 @@ def account():
     if form.validate_on_submit():
         try:
             name = set_timezone(db.session, current_user, form.timezone.data)
+            set_owner_language(db.session, current_user, form.language.data)
         except InvalidInput as exc:
             db.session.rollback()
-            form.timezone.errors.append(exc.message)
+            getattr(form, exc.field).errors.append(exc.message)
         else:
             db.session.commit()
-            flash(f"Times are now shown in {name}.", "success")
+            flash(
+                f"Times are now shown in {name}; your bot writes to you in "
+                f"{LANGUAGES[current_user.language]}.",
+                "success",
+            )
             return redirect(url_for("dashboard.account"))
     status = 400 if form.is_submitted() else 200
     return _account_page(form, PasswordForm(formdata=None), status)

@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from webapp.domain import audit, funnel, notices
+from webapp.domain import audit, funnel, notices, owner_texts
+from webapp.domain.customers import customer_language
 from webapp.domain.entitlements import RemovalDecision, decide_removals, is_entitled, queue_removals
 from webapp.models import AccessCode, Customer, Membership, Removal, Subscription
 
@@ -136,8 +137,17 @@ def reminder_message(session: Session, subscription_id: int, now: datetime) -> M
     """The reminder of a claimed subscription, with the plan's renewal text."""
     subscription = session.get(Subscription, subscription_id, populate_existing=True)
     plan = subscription.plan
+    lang, tz, custom = _voice(session, subscription)
     text = notices.reminder_text(
-        plan.project.name, plan.name, subscription.ends_at, now, plan.renewal_text
+        plan.project.name,
+        plan.name,
+        subscription.ends_at,
+        now,
+        plan.renewal_text,
+        lang=lang,
+        tz=tz,
+        custom=custom.get("renewal"),
+        first_name=subscription.customer.first_name,
     )
     return _message(subscription, text)
 
@@ -478,6 +488,7 @@ def end_notice_message(session: Session, subscription_id: int, now: datetime) ->
     removed = [r.resource.title for r in removals if r.status == "done"]
     touched = {r.resource_id for r in removals if r.status != "skipped"}
     kept = [r.title for r in plan.resources if r.id not in touched]
+    lang, _, custom = _voice(session, subscription)
     text = notices.end_text(
         plan.project.name,
         plan.name,
@@ -485,6 +496,10 @@ def end_notice_message(session: Session, subscription_id: int, now: datetime) ->
         removed,
         kept,
         plan.renewal_text,
+        lang=lang,
+        custom=custom.get("end"),
+        first_name=subscription.customer.first_name,
+        contact=owner_texts.contact(custom, plan.project),
     )
     return _message(subscription, text)
 
@@ -504,6 +519,13 @@ def end_notice_ready(session: Session, subscription_id: int, now: datetime) -> b
 
 
 # -- Shared ------------------------------------------------------------------------------------
+
+
+def _voice(session: Session, subscription: Subscription) -> tuple[str, str, dict[str, str]]:
+    """The customer's language, the project's time zone, and the owner's texts in that language."""
+    project = subscription.plan.project
+    lang = customer_language(subscription.customer, project)
+    return lang, project.timezone, owner_texts.project_texts(session, project.id, lang)
 
 
 def _message(subscription: Subscription, text: str) -> Message:
