@@ -1,8 +1,9 @@
 """Admit's web application."""
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp.config import INSTANCE_DIR, Config, engine_options, secret_key_for
+from webapp.config import INSTANCE_DIR, Config, engine_options, secret_key_for, token_keys_for
 from webapp.extensions import csrf, db, login_manager, migrate
 
 
@@ -23,6 +24,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.get("SECRET_KEY"), app.config["SQLALCHEMY_DATABASE_URI"]
     )
     INSTANCE_DIR.mkdir(exist_ok=True)
+    app.config["TOKEN_ENCRYPTION_KEYS"] = token_keys_for(
+        app.config.get("TOKEN_ENCRYPTION_KEYS"), app.config["ADMIT_ENV"]
+    )
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        # Only the last ``proxies`` entries of X-Forwarded-For/-Proto are believed; anything a
+        # client sends itself sits before them and is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

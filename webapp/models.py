@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
@@ -69,14 +68,31 @@ class Owner(UserMixin, db.Model):
 
     projects: Mapped[list[Project]] = relationship(back_populates="owner")
 
+    # The secret of the log-in this request runs under (webapp.domain.sessions); Flask-Login
+    # keeps it in the cookie instead of the owner's id, so each log-in can end on its own.
+    login_token = None  # str, set per instance
+
     def get_id(self) -> str:
-        """What Flask-Login keeps in the session cookie: the id and a fingerprint of the password
-        hash, so a changed password ends every session made with the old one."""
-        return f"{self.id}.{password_fingerprint(self.password_hash)}"
+        if not self.login_token:
+            raise RuntimeError("an owner is logged in through webapp.domain.sessions only")
+        return self.login_token
 
 
-def password_fingerprint(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+class OwnerSession(db.Model):
+    """One log-in of an owner: it ends at log-out, after an idle time or a maximum age, or when
+    the owner logs out everywhere or changes the password."""
+
+    __tablename__ = "owner_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owner.id"), index=True)
+    # SHA-256 of the secret in the cookie: a database dump logs nobody in.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Project(db.Model):

@@ -1,5 +1,6 @@
 """Owner sign-up, log-in and log-out."""
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -9,6 +10,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
@@ -17,9 +19,23 @@ from sqlalchemy.exc import IntegrityError
 from webapp.auth.forms import LoginForm, SignupForm
 from webapp.domain.accounts import authenticate, create_owner
 from webapp.domain.errors import InvalidInput
-from webapp.domain.ratelimit import clear_login_failures, login_blocked, record_login_failure
+from webapp.domain.ratelimit import (
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_DAYS,
+    login_blocked,
+    new_device_token,
+    record_login_failure,
+    record_login_success,
+)
+from webapp.domain.sessions import (
+    Lifetimes,
+    end_session,
+    needs_touch,
+    resume_session,
+    start_session,
+)
 from webapp.extensions import db, login_manager
-from webapp.models import Owner, password_fingerprint, utcnow
+from webapp.models import Owner, utcnow
 from webapp.queues import get_redis
 
 bp = Blueprint("auth", __name__)
@@ -29,15 +45,42 @@ login_manager.login_message = "Please log in to see this page."
 login_manager.login_message_category = "info"
 
 
+def session_lifetimes() -> Lifetimes:
+    return Lifetimes(
+        idle=timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"]),
+        max_age=timedelta(days=current_app.config["SESSION_MAX_DAYS"]),
+    )
+
+
 @login_manager.user_loader
-def load_owner(session_id: str) -> Owner | None:
-    owner_id, _, fingerprint = session_id.partition(".")
-    if not owner_id.isdigit():
-        return None
-    owner = db.session.get(Owner, int(owner_id))
-    if owner is None or fingerprint != password_fingerprint(owner.password_hash):
-        return None  # the password changed since this session logged in
+def load_owner(login_token: str) -> Owner | None:
+    now = utcnow()
+    found = resume_session(db.session, login_token, now, session_lifetimes())
+    if found is None:
+        return None  # logged out, idle too long, too old, or ended from another session
+    owner, row = found
+    if needs_touch(row, now):
+        # The owner is loaded before the view does anything, so this commits only the touch.
+        row.last_seen_at = now
+        db.session.commit()
     return owner
+
+
+def client_ip() -> str:
+    """The client's address: ProxyFix (TRUSTED_PROXIES) has put the proxies' word in
+    ``remote_addr`` already, and nobody else's."""
+    return request.remote_addr or "unknown"
+
+
+def log_in(owner: Owner) -> None:
+    """A fresh session (no CSRF secret or anything else carried over from before the log-in)
+    holding a new revocable log-in."""
+    session.clear()
+    start_session(
+        db.session, owner, utcnow(), request.user_agent.string or None, client_ip()
+    )
+    db.session.commit()
+    login_user(owner)
 
 
 @login_manager.unauthorized_handler
@@ -62,13 +105,6 @@ def _local_path(target: str | None) -> str | None:
     return target.rstrip("?") or None
 
 
-def _client_ip() -> str:
-    if current_app.config.get("ADMIT_ENV") == "production":
-        # Heroku's router appends the address it saw last; earlier entries are the client's word.
-        return request.access_route[-1] if request.access_route else "unknown"
-    return request.remote_addr or "unknown"
-
-
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
     if current_user.is_authenticated:
@@ -86,7 +122,7 @@ def signup():
             db.session.rollback()
             form.email.errors.append("An account with this e-mail already exists.")
         else:
-            login_user(owner)
+            log_in(owner)
             flash("Welcome to Admit! Start by connecting your first bot.", "success")
             return redirect(url_for("projects.new_project"))
     status = 400 if form.is_submitted() else 200
@@ -106,8 +142,9 @@ def login():
 
     redis = get_redis()
     now = utcnow()
-    email, ip = form.email.data, _client_ip()
-    blocked = login_blocked(redis, email, ip, now)
+    email, ip = form.email.data, client_ip()
+    device = request.cookies.get(DEVICE_COOKIE)
+    blocked = login_blocked(redis, email, ip, device, now)
     if blocked:
         return (
             render_template("auth/login.html", form=form, form_error=blocked.message),
@@ -121,14 +158,27 @@ def login():
             render_template("auth/login.html", form=form, form_error="Wrong e-mail or password."),
             400,
         )
-    clear_login_failures(redis, email, ip, now)
-    login_user(owner)
-    return redirect(_local_path(form.next.data) or url_for("dashboard.home"))
+    device = device or new_device_token()
+    record_login_success(redis, email, ip, device, now)
+    log_in(owner)
+    response = redirect(_local_path(form.next.data) or url_for("dashboard.home"))
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device,
+        max_age=DEVICE_COOKIE_DAYS * 86400,
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 @bp.post("/logout")
 @login_required
 def logout():
+    end_session(db.session, current_user.login_token, utcnow())
+    db.session.commit()
     logout_user()
+    session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

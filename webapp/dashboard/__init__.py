@@ -1,7 +1,7 @@
 """The dashboard home, the activity feed, the owner's account and the Telegram link."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 
 from webapp.dashboard.forms import AccountForm, PasswordForm
 from webapp.dashboard.rendering import render_page_or_fragment
@@ -16,6 +16,7 @@ from webapp.domain.owner_link import (
     unlink_telegram_account,
 )
 from webapp.domain.projects import owned_project, owner_projects, project_overview
+from webapp.domain.sessions import active_sessions, end_one_session, end_other_sessions, is_current
 from webapp.extensions import db
 from webapp.models import utcnow
 
@@ -86,23 +87,48 @@ def change_account_password():
             db.session.rollback()
             getattr(form, exc.field).errors.append(exc.message)
         else:
+            # Whoever knew the old password may hold another session: it ends with it.
+            end_other_sessions(db.session, current_user.id, current_user.login_token, utcnow())
             db.session.commit()
-            # The session's id holds the password's fingerprint: renew it here, while every
-            # other session made with the old password is logged out.
-            login_user(current_user)
             flash("Your password is changed. Use the new one from now on.", "success")
             return redirect(url_for("dashboard.account"), 303)
     return _account_page(AccountForm(formdata=None, obj=current_user), form, 400)
 
 
+@bp.post("/account/sessions/others/end")
+@login_required
+def end_other_account_sessions():
+    ended = end_other_sessions(db.session, current_user.id, current_user.login_token, utcnow())
+    db.session.commit()
+    flash(f"Logged out everywhere else ({ended} session{'s' if ended != 1 else ''}).", "success")
+    return redirect(url_for("dashboard.account"), 303)
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+@login_required
+def end_account_session(session_id: int):
+    try:
+        end_one_session(db.session, current_user.id, session_id, utcnow())
+    except NotFound:
+        abort(404)
+    db.session.commit()
+    flash("That session is logged out.", "success")
+    return redirect(url_for("dashboard.account"), 303)
+
+
 def _account_page(timezone_form, password_form, status):
+    from webapp.auth import session_lifetimes
+
+    now = utcnow()
+    sessions = active_sessions(db.session, current_user.id, now, session_lifetimes())
     return (
         render_template(
             "dashboard/account.html",
             form=timezone_form,
             password_form=password_form,
             min_password=MIN_PASSWORD,
-            now_utc=utcnow(),
+            now_utc=now,
+            sessions=[(row, is_current(row, current_user.login_token)) for row in sessions],
         ),
         status,
     )
