@@ -7,6 +7,7 @@ from flask import Flask
 
 from webapp.domain.accounts import create_owner
 from webapp.domain.errors import InvalidInput
+from webapp.domain.projects import reencrypt_bot_tokens
 from webapp.extensions import db
 from webapp.models import utcnow
 
@@ -31,3 +32,14 @@ def register(app: Flask) -> None:
             raise click.ClickException(f"{exc.field}: {exc.message}") from exc
         db.session.commit()
         click.echo(f"Created owner {new.email} (id {new.id}).")
+
+    @app.cli.group()
+    def tokens():
+        """Bot tokens encrypted at rest."""
+
+    @tokens.command("rotate")
+    def rotate():
+        """Re-encrypt every bot token with the first key of TOKEN_ENCRYPTION_KEYS."""
+        written = reencrypt_bot_tokens(db.session)
+        db.session.commit()
+        click.echo(f"Re-encrypted {written} bot token{'s' if written != 1 else ''}.")

@@ -14,7 +14,7 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-ENVIRONMENTS = ("development", "production")
+ENVIRONMENTS = ("development", "test", "production")
 MIN_SECRET_KEY = 32
 
 

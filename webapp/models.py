@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
@@ -22,9 +23,9 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from webapp import clock
+from webapp import clock, token_crypto
 from webapp.extensions import db
 
 
@@ -45,6 +46,25 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC)
+
+
+class EncryptedToken(TypeDecorator):
+    """A secret encrypted in the database (webapp.token_crypto), plain text in Python."""
+
+    impl = String(255)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else token_crypto.encrypt(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else token_crypto.decrypt(value)
+
+
+def token_digest(token: str) -> str:
+    """What uniqueness is checked on: the ciphertext differs every time, the digest does not.
+    A bot token is 35 random characters after the id, so a plain SHA-256 reveals nothing."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def utcnow() -> datetime:
@@ -101,7 +121,9 @@ class Project(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("owner.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
-    bot_token: Mapped[str] = mapped_column(String(128), unique=True)
+    # Encrypted at rest: a dump or a backup of the database does not control the bots.
+    bot_token: Mapped[str] = mapped_column(EncryptedToken)
+    bot_token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     bot_user_id: Mapped[int] = mapped_column(BigInteger)
     bot_username: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -110,6 +132,11 @@ class Project(db.Model):
     owner: Mapped[Owner] = relationship(back_populates="projects")
     resources: Mapped[list[Resource]] = relationship(back_populates="project")
     plans: Mapped[list[Plan]] = relationship(back_populates="project")
+
+    @validates("bot_token")
+    def _keep_digest(self, _key, token: str) -> str:
+        self.bot_token_digest = token_digest(token)
+        return token
 
     @property
     def masked_token(self) -> str:

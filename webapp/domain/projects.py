@@ -6,10 +6,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.ownership import owned_project
-from webapp.models import AccessCode, Activation, Plan, Project, Resource
+from webapp.models import AccessCode, Activation, Plan, Project, Resource, token_digest
 
 MAX_NAME = 120
 # BotFather tokens look like 123456789:AAH…; the secret part is 35 characters today, but only
@@ -102,6 +103,16 @@ def project_overview(session: Session, owner_id: int) -> list[ProjectSummary]:
     ]
 
 
+def _check_token_shape(token: str) -> None:
+    # A bot id is a 64-bit integer; a longer number would overflow the bot_user_id column.
+    if not BOT_TOKEN.match(token) or int(token.partition(":")[0]) >= 2**63:
+        raise InvalidInput(
+            "bot_token",
+            "This does not look like a bot token. It has the form 123456789:AA… "
+            "and comes from @BotFather.",
+        )
+
+
 def check_new_project(session: Session, name: str, bot_token: str) -> tuple[str, str]:
     """The cleaned name and token, or ``InvalidInput`` naming the field that is wrong.
 
@@ -113,13 +124,12 @@ def check_new_project(session: Session, name: str, bot_token: str) -> tuple[str,
         raise InvalidInput("name", "Give the project a name.")
     if len(name) > MAX_NAME:
         raise InvalidInput("name", f"Use at most {MAX_NAME} characters.")
-    if not BOT_TOKEN.match(token):
-        raise InvalidInput(
-            "bot_token",
-            "This does not look like a bot token. It has the form 123456789:AA… "
-            "and comes from @BotFather.",
-        )
-    if session.scalar(select(Project.id).where(Project.bot_token == token)) is not None:
+    _check_token_shape(token)
+    taken = select(Project.id).where(
+        (Project.bot_token_digest == token_digest(token))
+        | ((Project.bot_user_id == int(token.partition(":")[0])) & Project.deleted_at.is_(None))
+    )
+    if session.scalar(taken) is not None:
         raise InvalidInput("bot_token", "This bot is already connected to a project.")
     return name, token
 
@@ -157,15 +167,10 @@ def check_replacement_token(session: Session, project: Project, bot_token: str) 
     Called before asking Telegram, so a token that cannot be right costs no request.
     """
     token = (bot_token or "").strip()
-    if not BOT_TOKEN.match(token):
-        raise InvalidInput(
-            "bot_token",
-            "This does not look like a bot token. It has the form 123456789:AA… "
-            "and comes from @BotFather.",
-        )
+    _check_token_shape(token)
     if token == project.bot_token:
         raise InvalidInput("bot_token", "This is the token the project already uses.")
-    if session.scalar(select(Project.id).where(Project.bot_token == token)) is not None:
+    if session.scalar(select(Project.id).where(Project.bot_token_digest == token_digest(token))):
         raise InvalidInput("bot_token", "This token is already used by another project.")
     return token
 
@@ -273,3 +278,13 @@ def project_resources(session: Session, project_id: int) -> list[Resource]:
             select(Resource).where(Resource.project_id == project_id).order_by(Resource.title)
         )
     )
+
+
+def reencrypt_bot_tokens(session: Session) -> int:
+    """Write every project's bot token again, so it is encrypted with the first of
+    TOKEN_ENCRYPTION_KEYS (key rotation); how many were written."""
+    projects = session.scalars(select(Project).order_by(Project.id)).all()
+    for project in projects:
+        flag_modified(project, "bot_token")
+    session.flush()
+    return len(projects)
