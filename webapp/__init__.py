@@ -27,8 +27,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["TOKEN_ENCRYPTION_KEYS"] = token_keys_for(
         app.config.get("TOKEN_ENCRYPTION_KEYS"), app.config["ADMIT_ENV"]
     )
-    from webapp import token_crypto
+    from webapp import logs, token_crypto
 
+    logs.install_redaction()
     token_crypto.configure(app.config["TOKEN_ENCRYPTION_KEYS"])
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:

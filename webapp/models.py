@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from webapp import clock, token_crypto
+from webapp import clock, logs, token_crypto
 from webapp.extensions import db
 
 
@@ -54,11 +54,19 @@ class EncryptedToken(TypeDecorator):
     impl = String(255)
     cache_ok = True
 
+    # Every token this process handles is also kept out of its logs (webapp.logs).
     def process_bind_param(self, value, dialect):
-        return None if value is None else token_crypto.encrypt(value)
+        if value is None:
+            return None
+        logs.remember_secret(value)
+        return token_crypto.encrypt(value)
 
     def process_result_value(self, value, dialect):
-        return None if value is None else token_crypto.decrypt(value)
+        if value is None:
+            return None
+        token = token_crypto.decrypt(value)
+        logs.remember_secret(token)
+        return token
 
 
 def token_digest(token: str) -> str:
