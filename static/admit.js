@@ -37,3 +37,10 @@ function showProblem(text) {
   item.textContent = text;
   list.appendChild(item);
 }
+
+// Quick picks for "at most N activations": <button data-fill-max-activations="10">.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-fill-max-activations]");
+  if (!button || !button.form) return;
+  button.form.max_activations.value = button.getAttribute("data-fill-max-activations");
+});

@@ -58,6 +58,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webapp.dashboard import rendering
 
     rendering.register(app)
+    from webapp import security_headers
+
+    security_headers.register(app)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(projects.bp)
     app.register_blueprint(plans.bp)
