@@ -34,6 +34,7 @@ from webapp.domain.errors import (
     TooManyAttempts,
     UnknownCode,
 )
+from webapp.domain.ids import parse_id
 from webapp.extensions import db
 from webapp.models import Plan, Project, utcnow
 from webapp.queues import get_redis
@@ -393,10 +394,10 @@ class ProjectHandlers:
 
     def on_plan_button(self, chat_id: int, user: TelegramUser, parts: list[str]) -> None:
         session = db.session
-        if not parts[0].isdigit() or (len(parts) == 2 and parts[1] != "code"):
+        plan_id = parse_id(parts[0])
+        if plan_id is None or (len(parts) == 2 and parts[1] != "code"):
             self.reply(chat_id, texts.button_gone())
             return
-        plan_id = int(parts[0])
         if len(parts) == 1:
             plan = session.get(Plan, plan_id)
             if plan is None or plan.project_id != self.project_id or plan.archived_at is not None:

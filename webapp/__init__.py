@@ -47,7 +47,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from webapp import auth, cli, health, telegram
+    from webapp import auth, cli, health, params, telegram
+
+    params.register(app)  # before any blueprint adds a route with <int:…>
 
     telegram.configure(app.config["TELEGRAM_API_URL"])
     cli.register(app)

@@ -28,6 +28,7 @@ from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.rollback import preview_rollback, rollback_code
 from webapp.extensions import db
 from webapp.models import AccessCode, Plan, Removal
+from webapp.params import cursor_arg, id_arg
 
 EVENT_LABELS = {
     "code.created": "Created",
@@ -93,13 +94,6 @@ def _owned(lookup, object_id: int):
         abort(404)
 
 
-def _int_arg(name: str) -> int | None:
-    try:
-        return int(request.args.get(name, ""))
-    except ValueError:
-        return None
-
-
 # -- List ---------------------------------------------------------------------------------------
 
 
@@ -107,7 +101,7 @@ def _int_arg(name: str) -> int | None:
 def list_codes():
     now = clock.now()
     projects = queries.owner_projects(db.session, current_user.id)
-    project_id, plan_id, batch_id = _int_arg("project"), _int_arg("plan"), _int_arg("batch")
+    project_id, plan_id, batch_id = id_arg("project"), id_arg("plan"), id_arg("batch")
     project = _owned(queries.owner_project, project_id) if project_id is not None else None
     plan = _owned(queries.owner_plan, plan_id) if plan_id is not None else None
     batch = _owned(queries.owner_batch, batch_id) if batch_id is not None else None
@@ -125,8 +119,8 @@ def list_codes():
         db.session,
         flt,
         now,
-        after=queries.Cursor.decode(request.args.get("after")),
-        before=queries.Cursor.decode(request.args.get("before")),
+        after=cursor_arg("after"),
+        before=cursor_arg("before"),
         limit=current_app.config.get("CODES_PAGE_SIZE", queries.PAGE_SIZE),
     )
     args = {
@@ -319,7 +313,7 @@ def list_batches():
     batches, older = queries.list_batches(
         db.session,
         tuple(p.id for p in projects),
-        after=queries.Cursor.decode(request.args.get("after")),
+        after=cursor_arg("after"),
         limit=current_app.config.get("CODES_PAGE_SIZE", queries.PAGE_SIZE),
     )
     return _render(

@@ -19,6 +19,7 @@ from webapp.domain.projects import owned_project, owner_projects, project_overvi
 from webapp.domain.sessions import active_sessions, end_one_session, end_other_sessions, is_current
 from webapp.extensions import db
 from webapp.models import utcnow
+from webapp.params import id_arg, page_arg
 
 bp = Blueprint("dashboard", __name__)
 
@@ -34,8 +35,8 @@ def home():
 @bp.get("/activity")
 @login_required
 def activity():
-    page = request.args.get("page", 1, type=int)
-    project_id = request.args.get("project", type=int)
+    page = page_arg()
+    project_id = id_arg("project")
     project = None
     if project_id is not None:
         try:

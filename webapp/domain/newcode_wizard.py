@@ -23,6 +23,7 @@ from webapp.domain.codes import (
     expiry_from_preset,
 )
 from webapp.domain.errors import DomainError, InvalidInput
+from webapp.domain.ids import is_ascii_number, parse_id
 from webapp.models import AccessCode, Batch, BotConversation, Owner, Plan, Project
 
 KIND = "newcode"
@@ -235,7 +236,7 @@ def cancel(session: Session, bot_project_id: int, telegram_user_id: int) -> bool
 def parse_count(text: str, low: int, high: int, field_name: str, label: str) -> int:
     """A whole number typed by a person: '1,000', '1 000' and '1000' alike."""
     cleaned = re.sub(r"[\s,_'.]", "", text or "")
-    if not cleaned.isdigit() or len(cleaned) > 9:
+    if not is_ascii_number(cleaned, 9):
         raise InvalidInput(field_name, f"{label} must be a whole number from {low} to {high:,}.")
     number = int(cleaned)
     if not low <= number <= high:
@@ -270,13 +271,19 @@ def parse_expiry_date(text: str, timezone: str, now: datetime) -> datetime:
                 day = datetime.strptime(cleaned, fmt).date()
             except ValueError:
                 continue
-            local = datetime.combine(day + timedelta(days=1), time())
+            try:
+                local = datetime.combine(day + timedelta(days=1), time())
+            except OverflowError:  # 9999-12-31: the next midnight is past datetime's range
+                raise InvalidInput("expiry", "Pick a date within the next ten years.") from None
             break
     if local is None:
         raise InvalidInput(
             "expiry", "Type the date as YYYY-MM-DD (for example 2027-02-26), optionally with HH:MM."
         )
-    expires_at = local.replace(tzinfo=zone).astimezone(UTC)
+    try:
+        expires_at = local.replace(tzinfo=zone).astimezone(UTC)
+    except OverflowError:  # 0001-01-01 05:00 in Tokyo is before year 1 in UTC
+        raise InvalidInput("expiry", "The expiry date must be in the future.") from None
     if expires_at <= now:
         raise InvalidInput("expiry", "The expiry date must be in the future.")
     if expires_at.date() > date(now.year + 10, 12, 31):
@@ -285,9 +292,10 @@ def parse_expiry_date(text: str, timezone: str, now: datetime) -> datetime:
 
 
 def _pick(value: str, options: dict):
-    if not value.isdigit() or int(value) not in options:
+    chosen = parse_id(value)
+    if chosen not in options:
         raise WizardGone("tampered value")
-    return options[int(value)]
+    return options[chosen]
 
 
 def _chosen_project(session: Session, owner: Owner, state: dict) -> Project:
