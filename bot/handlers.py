@@ -529,7 +529,9 @@ class ProjectHandlers:
         session.commit()
         if not owner_chat:
             return
-        if result.kind == "added":
+        if result.kind == "pending":
+            notice = texts.resource_pending(chat_type, chat.id)
+        elif result.kind == "added":
             notice = texts.resource_added(title, chat_type, result.missing_rights)
         elif result.kind == "updated":
             notice = texts.resource_updated(title, result.missing_rights)

@@ -255,6 +255,14 @@ def resource_added(title: str, chat_type: str, missing: tuple[str, ...]) -> str:
     return text + _missing_rights(missing)
 
 
+def resource_pending(chat_type: str, chat_id: int) -> str:
+    # No title: whoever promoted the bot chose it, and it could say anything.
+    return (
+        f"⚠️ Someone else made the bot an administrator of a {esc(chat_type)} (id {chat_id}). "
+        "It is not used until you accept it on the project's page in the dashboard."
+    )
+
+
 def resource_updated(title: str, missing: tuple[str, ...]) -> str:
     if not missing:
         return f"✅ The bot has every right it needs in <b>{esc(title)}</b> again."

@@ -167,14 +167,27 @@ class Resource(db.Model):
     can_invite_users: Mapped[bool] = mapped_column(Boolean, default=False)
     can_restrict_members: Mapped[bool] = mapped_column(Boolean, default=False)
     bot_is_admin: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Someone other than the owner made the bot an administrator here: the chat (and its title,
+    # which that person chose) is not used until the owner accepts it in the dashboard.
+    pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pending_by_user_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     project: Mapped[Project] = relationship(back_populates="resources")
 
     @property
+    def is_pending(self) -> bool:
+        return self.pending_since is not None
+
+    @property
     def is_usable(self) -> bool:
-        return self.bot_is_admin and self.can_invite_users and self.can_restrict_members
+        return (
+            not self.is_pending
+            and self.bot_is_admin
+            and self.can_invite_users
+            and self.can_restrict_members
+        )
 
 
 plan_resource = Table(

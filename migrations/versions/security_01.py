@@ -101,9 +101,15 @@ def upgrade():
     )
     with op.batch_alter_table("owner_session", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_owner_session_owner_id"), ["owner_id"], unique=False)
+    with op.batch_alter_table("resource", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("pending_since", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("pending_by_user_id", sa.BigInteger(), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table("resource", schema=None) as batch_op:
+        batch_op.drop_column("pending_by_user_id")
+        batch_op.drop_column("pending_since")
     _decrypt_tokens()
     with op.batch_alter_table("project", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_project_bot_token_digest"), type_="unique")

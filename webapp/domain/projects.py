@@ -70,6 +70,7 @@ def project_overview(session: Session, owner_id: int) -> list[ProjectSummary]:
         .where(
             Resource.project_id.in_(ids),
             Resource.bot_is_admin.is_(True),
+            Resource.pending_since.is_(None),
             Resource.can_invite_users.is_(True),
             Resource.can_restrict_members.is_(True),
         )
@@ -267,17 +268,23 @@ def record_resource(
     resource.bot_is_admin = is_admin
     resource.can_invite_users = is_admin and bool(member.get("can_invite_users"))
     resource.can_restrict_members = is_admin and bool(member.get("can_restrict_members"))
+    if require_admin:
+        # The owner adding the chat by hand vouches for it.
+        resource.pending_since = resource.pending_by_user_id = None
     resource.updated_at = now
     session.flush()
     return resource, created
 
 
-def project_resources(session: Session, project_id: int) -> list[Resource]:
-    return list(
-        session.scalars(
-            select(Resource).where(Resource.project_id == project_id).order_by(Resource.title)
-        )
-    )
+def project_resources(
+    session: Session, project_id: int, include_pending: bool = False
+) -> list[Resource]:
+    """The project's channels and groups; chats waiting for the owner's acceptance only when
+    asked for (the project page shows them, the plan form must not offer them)."""
+    stmt = select(Resource).where(Resource.project_id == project_id)
+    if not include_pending:
+        stmt = stmt.where(Resource.pending_since.is_(None))
+    return list(session.scalars(stmt.order_by(Resource.title)))
 
 
 def reencrypt_bot_tokens(session: Session) -> int:
