@@ -242,7 +242,7 @@ class ProjectHandlers:
         session = db.session
         try:
             owner = owner_link.link_telegram_account(
-                session, token, user.id, user.username, utcnow()
+                session, token, user.id, user.username, utcnow(), via_project_id=self.project_id
             )
         except NotFound:
             session.rollback()
