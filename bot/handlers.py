@@ -22,7 +22,7 @@ from bot.owner_notices import OwnerNotices
 from bot.redaction import describe, redacted_traceback
 from webapp import telegram
 from webapp.domain import code_entry, memberships, newcode_wizard, owner_link, resources
-from webapp.domain.attempts import attempts_left
+from webapp.domain.attempts import SWARM_ACCOUNTS, attempts_left
 from webapp.domain.csv_export import codes_csv, csv_filename
 from webapp.domain.customers import TelegramUser
 from webapp.domain.errors import (
@@ -285,6 +285,12 @@ class ProjectHandlers:
 
     # ---- activation -------------------------------------------------------------------------
 
+    def alert_owner_of_guessing(self) -> None:
+        owner_chat = self.project().owner.telegram_user_id
+        db.session.rollback()
+        if owner_chat:
+            self.owner_notices.send(owner_chat, texts.guessing_alert(SWARM_ACCOUNTS))
+
     def activate(self, chat_id: int, user: TelegramUser, raw_code: str) -> None:
         session = db.session
         now = utcnow()
@@ -298,8 +304,11 @@ class ProjectHandlers:
             return
         except UnknownCode as exc:
             session.rollback()
-            left = attempts_left(getattr(exc, "wrong_attempts", 0))
+            limit = getattr(exc, "attempts_allowed", attempts_left(0))
+            left = attempts_left(getattr(exc, "wrong_attempts", 0), limit)
             self.reply(chat_id, texts.unknown_code_last_try(left))
+            if getattr(exc, "alert_owner", False):
+                self.alert_owner_of_guessing()
             return
         except CodeExpired:
             session.rollback()

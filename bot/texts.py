@@ -138,6 +138,15 @@ def already_activated(label: str | None, ends_at: datetime | None, active: bool)
     return f"{text} {access} runs until <b>{when(ends_at)}</b>."
 
 
+def guessing_alert(accounts: int) -> str:
+    return (
+        f"🚨 At least {accounts} Telegram accounts sent wrong codes to this bot in the last "
+        "10 minutes: someone may be guessing codes. New accounts get one try per 10 minutes "
+        "for now; your customers are not slowed down. Long random codes are safe; short "
+        "custom codes are the ones at risk."
+    )
+
+
 def too_many_attempts(seconds: int) -> str:
     minutes = max(1, (seconds + 59) // 60)
     unit = "minute" if minutes == 1 else "minutes"
