@@ -51,7 +51,7 @@ def test_sign_up_with_an_e_mail_already_taken_is_refused(app, auth):
     auth.create_owner("ann@example.com")
     response = auth.signup("ANN@example.com")
     assert response.status_code == 400
-    assert "An account with this e-mail already exists." in text(response)
+    assert "This e-mail cannot be used for a new account. If it is yours, log in." in text(response)
     assert count(app, Owner) == 1
 
 

@@ -17,7 +17,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
 from webapp.auth.forms import LoginForm, SignupForm
-from webapp.domain.accounts import authenticate, create_owner
+from webapp.domain.accounts import EMAIL_UNAVAILABLE, authenticate, create_owner
 from webapp.domain.errors import InvalidInput
 from webapp.domain.ratelimit import (
     DEVICE_COOKIE,
@@ -26,6 +26,7 @@ from webapp.domain.ratelimit import (
     new_device_token,
     record_login_failure,
     record_login_success,
+    signup_blocked,
 )
 from webapp.domain.sessions import (
     Lifetimes,
@@ -111,6 +112,13 @@ def signup():
         return redirect(url_for("dashboard.home"))
     form = SignupForm()
     if form.validate_on_submit():
+        blocked = signup_blocked(get_redis(), client_ip(), utcnow())
+        if blocked:
+            return (
+                render_template("auth/signup.html", form=form, form_error=blocked.message),
+                429,
+                {"Retry-After": str(blocked.retry_after_seconds)},
+            )
         try:
             owner = create_owner(db.session, form.email.data, form.password.data, utcnow())
             db.session.commit()
@@ -120,7 +128,7 @@ def signup():
         except IntegrityError:
             # The same e-mail signed up a moment ago in another request.
             db.session.rollback()
-            form.email.errors.append("An account with this e-mail already exists.")
+            form.email.errors.append(EMAIL_UNAVAILABLE)
         else:
             log_in(owner)
             flash("Welcome to Admit! Start by connecting your first bot.", "success")

@@ -16,10 +16,12 @@ from webapp.domain.owner_link import (
     unlink_telegram_account,
 )
 from webapp.domain.projects import owned_project, owner_projects, project_overview
+from webapp.domain.ratelimit import login_blocked, record_login_failure
 from webapp.domain.sessions import active_sessions, end_one_session, end_other_sessions, is_current
 from webapp.extensions import db
 from webapp.models import utcnow
 from webapp.params import id_arg, page_arg
+from webapp.queues import get_redis
 
 bp = Blueprint("dashboard", __name__)
 
@@ -74,8 +76,17 @@ def account():
 @bp.post("/account/password")
 @login_required
 def change_account_password():
+    from webapp.auth import client_ip
+
     form = PasswordForm()
     if form.validate_on_submit():
+        # Guessing the current password here is guessing the log-in password: the same counts.
+        redis, ip, now = get_redis(), client_ip(), utcnow()
+        blocked = login_blocked(redis, current_user.email, ip, None, now)
+        if blocked:
+            form.current_password.errors.append(blocked.message)
+            page, _ = _account_page(AccountForm(formdata=None, obj=current_user), form, 429)
+            return page, 429, {"Retry-After": str(blocked.retry_after_seconds)}
         try:
             change_password(
                 db.session,
@@ -86,6 +97,8 @@ def change_account_password():
             )
         except InvalidInput as exc:
             db.session.rollback()
+            if exc.field == "current_password":
+                record_login_failure(redis, current_user.email, ip, now)
             getattr(form, exc.field).errors.append(exc.message)
         else:
             # Whoever knew the old password may hold another session: it ends with it.

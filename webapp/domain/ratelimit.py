@@ -130,3 +130,31 @@ def record_login_success(redis: Redis, email: str, ip: str, device: str, now: da
     for key in _known_keys(email, ip, device):
         pipe.set(key, 1, ex=KNOWN_FOR_SECONDS)
     pipe.execute()
+
+
+MAX_SIGNUPS_PER_IP = 10
+SIGNUP_KEY_PREFIX = "admit:signups"
+
+
+@dataclass(frozen=True)
+class SignupBlocked:
+    """Too many sign-ups from one address lately (they also probe which e-mails have accounts)."""
+
+    retry_after_seconds: int
+
+    @property
+    def message(self) -> str:
+        minutes = max(1, -(-self.retry_after_seconds // 60))
+        unit = "minute" if minutes == 1 else "minutes"
+        return f"Too many sign-ups from your address. Please try again in {minutes} {unit}."
+
+
+def signup_blocked(redis: Redis, ip: str, now: datetime) -> SignupBlocked | None:
+    """Count one sign-up try from ``ip``; refused past ``MAX_SIGNUPS_PER_IP`` in the window."""
+    start, left = _window(now)
+    key = f"{SIGNUP_KEY_PREFIX}:{ip}:{start}"
+    pipe = redis.pipeline()
+    pipe.incr(key)
+    pipe.expire(key, left + 60)
+    count, _ = pipe.execute()
+    return SignupBlocked(left) if int(count) > MAX_SIGNUPS_PER_IP else None
