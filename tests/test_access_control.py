@@ -60,7 +60,7 @@ OWN_ROUTES = [
     ("auth.logout", "POST", "/logout"),
 ]
 
-PUBLIC_ENDPOINTS = {"auth.login", "auth.signup"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.signup", "auth.forgot_password", "auth.reset_password"}
 
 
 @pytest.fixture

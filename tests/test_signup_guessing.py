@@ -44,7 +44,7 @@ def test_sign_ups_from_one_address_are_throttled(app, auth):
         assert auth.signup("ann@example.com").status_code == 400
     refused = auth.signup("real@example.com")
     assert refused.status_code == 429
-    assert "Too many sign-ups from your address" in text(refused)
+    assert "Too many requests from your address" in text(refused)
     assert int(refused.headers["Retry-After"]) > 0
     assert count(app, Owner) == 1
     other = app.test_client().post(

@@ -92,6 +92,9 @@ class Owner(UserMixin, db.Model):
     telegram_link_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     # When the link token was made: the bot refuses tokens older than an hour.
     telegram_link_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A password-reset link sent by the owner's bot (webapp.domain.password_reset): its SHA-256.
+    password_reset_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    password_reset_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     projects: Mapped[list[Project]] = relationship(back_populates="owner")

@@ -101,12 +101,22 @@ def upgrade():
     )
     with op.batch_alter_table("owner_session", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_owner_session_owner_id"), ["owner_id"], unique=False)
+    with op.batch_alter_table("owner", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("password_reset_hash", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("password_reset_expires_at", sa.DateTime(), nullable=True))
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_owner_password_reset_hash"), ["password_reset_hash"]
+        )
     with op.batch_alter_table("resource", schema=None) as batch_op:
         batch_op.add_column(sa.Column("pending_since", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("pending_by_user_id", sa.BigInteger(), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table("owner", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_owner_password_reset_hash"), type_="unique")
+        batch_op.drop_column("password_reset_expires_at")
+        batch_op.drop_column("password_reset_hash")
     with op.batch_alter_table("resource", schema=None) as batch_op:
         batch_op.drop_column("pending_by_user_id")
         batch_op.drop_column("pending_since")

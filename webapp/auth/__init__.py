@@ -16,9 +16,16 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
-from webapp.auth.forms import LoginForm, SignupForm
+from webapp import telegram
+from webapp.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SignupForm
 from webapp.domain.accounts import EMAIL_UNAVAILABLE, authenticate, create_owner
-from webapp.domain.errors import InvalidInput
+from webapp.domain.errors import InvalidInput, NotFound
+from webapp.domain.password_reset import (
+    RESET_LIFETIME,
+    owner_for_reset,
+    request_reset,
+    set_new_password,
+)
 from webapp.domain.ratelimit import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_DAYS,
@@ -190,3 +197,67 @@ def logout():
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+RESET_SENT = (
+    "If this address has an account with a linked Telegram account, its bot has just sent "
+    "you a link to choose a new password. Otherwise ask the operator of this Admit to reset it."
+)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("auth/forgot.html", form=form), status
+    blocked = signup_blocked(get_redis(), client_ip(), utcnow(), kind="reset")
+    if blocked:
+        return (
+            render_template("auth/forgot.html", form=form, form_error=blocked.message),
+            429,
+            {"Retry-After": str(blocked.retry_after_seconds)},
+        )
+    delivery = request_reset(db.session, form.email.data, utcnow())
+    db.session.commit()
+    if delivery is not None:
+        path = url_for("auth.reset_password", token=delivery.token)
+        link = current_app.config["PUBLIC_URL"] + path
+        minutes = int(RESET_LIFETIME.total_seconds() // 60)
+        try:
+            telegram.send_message(
+                delivery.bot_token,
+                delivery.chat_id,
+                "🔑 Someone asked to reset your Admit password. If it was you, open this link "
+                f"within {minutes} minutes:\n{link}\nIf not, ignore this message.",
+                parse_mode=None,
+            )
+        except telegram.TelegramError as exc:
+            current_app.logger.warning("password reset link not sent: %s", exc)
+    flash(RESET_SENT, "info")
+    return redirect(url_for("auth.login"), 303)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    form = ResetPasswordForm()
+    try:
+        owner = owner_for_reset(db.session, token, utcnow())
+    except NotFound:
+        return render_template("auth/reset.html", form=None), 404
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("auth/reset.html", form=form), status
+    try:
+        set_new_password(
+            db.session, owner, form.new_password.data, form.repeat_password.data, utcnow()
+        )
+    except InvalidInput as exc:
+        db.session.rollback()
+        getattr(form, exc.field).errors.append(exc.message)
+        return render_template("auth/reset.html", form=form), 400
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("Your password is changed and every session is logged out. Log in with it.", "success")
+    return redirect(url_for("auth.login"), 303)

@@ -146,13 +146,16 @@ class SignupBlocked:
     def message(self) -> str:
         minutes = max(1, -(-self.retry_after_seconds // 60))
         unit = "minute" if minutes == 1 else "minutes"
-        return f"Too many sign-ups from your address. Please try again in {minutes} {unit}."
+        return f"Too many requests from your address. Please try again in {minutes} {unit}."
 
 
-def signup_blocked(redis: Redis, ip: str, now: datetime) -> SignupBlocked | None:
-    """Count one sign-up try from ``ip``; refused past ``MAX_SIGNUPS_PER_IP`` in the window."""
+def signup_blocked(
+    redis: Redis, ip: str, now: datetime, kind: str = "signup"
+) -> SignupBlocked | None:
+    """Count one sign-up (or password-reset request, ``kind``) from ``ip``; refused past
+    ``MAX_SIGNUPS_PER_IP`` in the window."""
     start, left = _window(now)
-    key = f"{SIGNUP_KEY_PREFIX}:{ip}:{start}"
+    key = f"{SIGNUP_KEY_PREFIX}:{kind}:{ip}:{start}"
     pipe = redis.pipeline()
     pipe.incr(key)
     pipe.expire(key, left + 60)
