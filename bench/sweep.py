@@ -115,6 +115,8 @@ def one_run(app, bots: int, reminders: int, workers: int, quick: bool) -> tuple[
         emu.add_bot(p.bot_token, username=p.bot_username, first_name=p.bot_username)
     for i in range(reminders):
         emu.add_user(FIRST_USER + i, "Ann", None, username=None)
+        # Each customer activated a code in their project's bot, so they started it.
+        emu.start_bot(FIRST_USER + i, projects[i % bots].bot_token)
     emu.set_rate_limit(per_bot_per_second=PER_BOT, per_chat_per_second=PER_CHAT)
     queue = Queue(QUEUE_NAME, connection=redis_from_url(redis_url()))
     env = process_env(emu.url)

@@ -111,6 +111,27 @@ class ProjectHandlers:
     def close(self) -> None:
         self.owner_notices.close()
 
+    def register_commands(self) -> None:
+        """The command menu: customers' for everyone, the owner's (with /newcode) in their chat."""
+        try:
+            with self.app.app_context():
+                project = self.project()
+                owner_chat = project.owner.telegram_user_id if project else None
+                db.session.remove()
+            # Short tries: this must not hold up polling when Telegram is slow to answer.
+            with telegram.while_someone_waits():
+                telegram.set_my_commands(self.token, texts.CUSTOMER_COMMANDS)
+                if owner_chat:
+                    telegram.set_my_commands(
+                        self.token, texts.OWNER_COMMANDS, chat_id=owner_chat
+                    )
+        except UNAVAILABLE as exc:
+            log.info("project %s: commands not registered: %s", self.project_id,
+                     exc.__class__.__name__)
+        except telegram.TelegramError as exc:
+            log.info("project %s: commands not registered: %s", self.project_id,
+                     self.describe(exc))
+
     # ---- plumbing ---------------------------------------------------------------------------
 
     def unit(self, handler):
@@ -193,6 +214,9 @@ class ProjectHandlers:
     # ---- messages ---------------------------------------------------------------------------
 
     def on_message(self, message: types.Message) -> None:
+        if message.migrate_to_chat_id or message.migrate_from_chat_id:
+            self.on_chat_migrated(message)
+            return
         if message.chat.type != "private" or message.from_user is None:
             return  # the bot talks to people only in private chats
         if message.from_user.is_bot:
@@ -251,6 +275,8 @@ class ProjectHandlers:
         email = owner.email
         session.commit()
         self.reply(chat_id, texts.owner_linked(email))
+        with contextlib.suppress(telegram.TelegramError):
+            telegram.set_my_commands(self.token, texts.OWNER_COMMANDS, chat_id=chat_id)
 
     def on_text(self, chat_id: int, user: TelegramUser, text: str) -> None:
         session = db.session
@@ -550,6 +576,18 @@ class ProjectHandlers:
             notice = texts.resource_lost(title)
         self.reply(owner_chat, notice)
 
+    def on_chat_migrated(self, message: types.Message) -> None:
+        """A basic group became a supergroup: its resource follows to the new chat id."""
+        if message.migrate_to_chat_id:
+            old_id, new_id = message.chat.id, message.migrate_to_chat_id
+        else:
+            old_id, new_id = message.migrate_from_chat_id, message.chat.id
+        session = db.session
+        resource = resources.migrate_chat(session, self.project_id, old_id, new_id, utcnow())
+        session.commit()
+        if resource is not None:
+            log.info("project %s: chat %s is now supergroup %s", self.project_id, old_id, new_id)
+
     def on_chat_member(self, update: types.ChatMemberUpdated) -> None:
         session = db.session
         now = utcnow()
@@ -560,7 +598,8 @@ class ProjectHandlers:
         if is_in and not was_in:
             link = update.invite_link.invite_link if update.invite_link else None
             event = memberships.record_join(
-                session, self.project_id, update.chat.id, user.id, link, now
+                session, self.project_id, update.chat.id, user.id, link, now,
+                link_made_by_bot=self.made_by_bot(update.invite_link),
             )
             title = event.resource.title if event.resource else ""
             session.commit()
@@ -568,25 +607,52 @@ class ProjectHandlers:
                 # member_limit=1 counts members present: once they leave it would work again.
                 self.revoke_link(update.chat.id, event.spent_link)
             if event.unwelcome:
-                self.remove_unwelcome(update.chat.id, user.id, title, event.unwelcome)
+                self.remove_unwelcome(
+                    update.chat.id, user.id, title, event.unwelcome, event.can_message
+                )
         elif was_in and not is_in:
             memberships.record_leave(session, self.project_id, update.chat.id, user.id, now)
             session.commit()
 
-    def remove_unwelcome(self, chat_id: int, user_id: int, title: str, reason: str) -> None:
-        """Someone came in through an Admit link without access of their own: out again."""
+    def made_by_bot(self, invite_link) -> bool:
+        """Whether an invite link of an update is one this bot made (an Admit link)."""
+        creator = getattr(invite_link, "creator", None)
+        return creator is not None and str(creator.id) == bot_id_of(self.token)
+
+    def remove_unwelcome(
+        self, chat_id: int, user_id: int, title: str, reason: str, can_message: bool
+    ) -> None:
+        """Someone came in through an Admit link without access of their own: out again.
+
+        They are told why only if they ever started the bot: Telegram lets no bot write first.
+        """
         log.info("project %s: removing %s from %s (%s)", self.project_id, user_id, chat_id,
                  reason)
         try:
             telegram.remove_member(self.token, chat_id, user_id)
+        except telegram.BanNotLifted as exc:
+            # Out, but banned: a later paid Join link would fail for them. A job keeps trying.
+            log.warning("project %s: %s removed but still banned: %s", self.project_id, user_id,
+                        self.describe(exc))
+            self.queue_lift_ban(chat_id, user_id)
         except telegram.TelegramError as exc:
             log.warning("project %s: could not remove %s: %s", self.project_id, user_id,
                         self.describe(exc))
+            return
+        if not can_message:
             return
         if reason == "someone_elses_link":
             self.reply(user_id, texts.removed_someone_elses_link(title))
         else:
             self.reply(user_id, texts.removed_no_access(title))
+
+    def queue_lift_ban(self, chat_id: int, user_id: int) -> None:
+        from webapp.jobs import enqueue_lift_ban
+
+        try:
+            enqueue_lift_ban(self.project_id, chat_id, user_id)
+        except Exception:
+            log.exception("project %s: could not queue lifting a ban", self.project_id)
 
     def revoke_link(self, chat_id: int, link: str) -> None:
         try:
@@ -598,20 +664,23 @@ class ProjectHandlers:
     def on_join_request(self, request: types.ChatJoinRequest) -> None:
         session = db.session
         user_id = request.from_user.id
-        verdict = memberships.may_join(
-            session, self.project_id, request.chat.id, user_id, utcnow()
+        link = request.invite_link.invite_link if request.invite_link else None
+        verdict = memberships.judge_join_request(
+            session, self.project_id, request.chat.id, user_id, link,
+            self.made_by_bot(request.invite_link), utcnow(),
         )
         session.rollback()
-        if verdict is None:
-            return  # not one of the project's resources
+        if verdict.action == "leave":
+            return  # not a resource, or the owner's own request to decide
         try:
-            if verdict:
+            if verdict.action == "approve":
                 telegram.approve_join_request(self.token, request.chat.id, user_id)
                 return
+            # Telegram lets the bot write to a requester only until the request is decided:
+            # the answer goes first, the decline after.
+            chat_id = getattr(request, "user_chat_id", None) or user_id
+            self.reply(chat_id, texts.join_request_declined(verdict.title or request.chat.title))
             telegram.decline_join_request(self.token, request.chat.id, user_id)
         except telegram.TelegramError as exc:
             log.warning("project %s: join request of %s: %s", self.project_id, user_id,
                         self.describe(exc))
-            return
-        chat_id = getattr(request, "user_chat_id", None) or user_id
-        self.reply(chat_id, texts.join_request_declined(request.chat.title or ""))

@@ -49,6 +49,7 @@ class _Need:
     stored: str | None  # the link recorded now, usable or not
     link: str | None  # the recorded link if it may be handed out again
     bot_is_admin: bool
+    join_by_request: bool  # the link asks to join and the bot approves (no member_limit)
 
 
 def issue_join_links(
@@ -56,11 +57,13 @@ def issue_join_links(
 ) -> JoinLinks:
     """An invite link per resource made for this customer alone, reused while still good.
 
-    Links are ``member_limit=1`` and expire after ``INVITE_LINK_LIFETIME``; each is stored in the
-    customer's ``Membership``. A link replaced by a new one (nearly expired, or spent) is revoked,
-    and so is a link of ours that lost a race with another process storing one: no link Admit made
-    keeps working unrecorded (a rollback could not find it). A resource where Telegram refuses (or
-    the bot is no longer an administrator) is reported in ``missing`` instead of failing the rest.
+    Links are ``member_limit=1`` (or, for a resource in join-request mode, ask to join and are
+    approved by the bot for the entitled only) and expire after ``INVITE_LINK_LIFETIME``; each
+    is stored in the customer's ``Membership``. A link replaced by a new one (nearly expired, or
+    spent) is revoked, and so is a link of ours that lost a race with another process storing
+    one: no link Admit made keeps working unrecorded (a rollback could not find it). A resource
+    where Telegram refuses (or the bot is no longer an administrator) is reported in ``missing``
+    instead of failing the rest.
 
     This is a boundary step, not domain logic: it commits the session before calling Telegram and
     again after storing the links, so no transaction (on SQLite: the write lock) is held while
@@ -81,6 +84,7 @@ def issue_join_links(
                 membership.invite_link,
                 memberships.usable_link(membership, now),
                 resource.bot_is_admin,
+                resource.join_by_request,
             )
         )
     session.commit()
@@ -96,9 +100,15 @@ def issue_join_links(
             continue
         expires_at = now + memberships.INVITE_LINK_LIFETIME
         try:
-            link = telegram.create_invite_link(
-                token, need.chat_id, name=name, expire_date=expires_at, member_limit=1
-            )
+            if need.join_by_request:
+                link = telegram.create_invite_link(
+                    token, need.chat_id, name=name, expire_date=expires_at,
+                    creates_join_request=True,
+                )
+            else:
+                link = telegram.create_invite_link(
+                    token, need.chat_id, name=name, expire_date=expires_at, member_limit=1
+                )
         except telegram.TelegramError as exc:
             log.warning("invite link for customer %s in chat %s failed: %s",
                         customer_id, need.chat_id, describe(exc, token))
@@ -185,6 +195,8 @@ def deliver_join_links(project_id: int, customer_id: int, plan_id: int) -> str:
                 telegram.send_message(
                     token, chat_id, text, reply_markup=keyboards.join_buttons(result.links)
                 )
+        except telegram.Uncertain:
+            return "sent (Telegram's answer was lost; not sent again)"
         except requests.RequestException as exc:
             # Its message holds the request URL with the token; RQ would log and store it.
             raise JoinLinksPending(describe(exc, token)) from None

@@ -7,6 +7,7 @@ idempotent where it matters); updates of different users run in parallel, one us
 SIGTERM (or Ctrl-C) lets the running batches finish, confirms them, and exits.
 """
 
+import contextlib
 import logging
 import os
 import threading
@@ -23,8 +24,11 @@ from telebot.apihelper import ApiTelegramException
 from bot import redaction
 from bot.handlers import ALLOWED_UPDATES, ServiceUnavailable, register_handlers
 from bot.redaction import redacted_traceback
+from webapp import clock, telegram
+from webapp.domain import bot_health
 from webapp.extensions import db
 from webapp.models import Project
+from webapp.queues import get_redis
 
 log = logging.getLogger("bot")
 
@@ -87,6 +91,7 @@ class Poller:
     """Long polling for one project's bot, in its own thread."""
 
     def __init__(self, app: Flask, project_id: int, token: str):
+        self.app = app
         self.project_id = project_id
         self.token = token
         self.bot = telebot.TeleBot(token, threaded=False, parse_mode=None)
@@ -104,6 +109,8 @@ class Poller:
 
     def run(self) -> None:
         failures = unavailable = 0
+        self.remove_webhook()
+        self.handlers.register_commands()
         while not self.stopping.is_set():
             try:
                 updates = self.bot.get_updates(
@@ -113,10 +120,14 @@ class Poller:
                     long_polling_timeout=POLL_TIMEOUT,
                 )
                 failures = 0
+                self.note_poll(updates=len(updates))
             except Exception as exc:  # noqa: BLE001 - the poller must outlive any failure
                 if self.stopping.is_set():
                     return
                 failures += 1
+                self.note_poll(error=describe(exc, self.token))
+                if webhook_conflict(exc) and self.remove_webhook():
+                    continue
                 delay = self.retry_delay(exc, failures)
                 log.warning(
                     "project %s: getUpdates failed (%s); retrying in %.1f s",
@@ -144,6 +155,34 @@ class Poller:
                 self.handled.forget_below(self.offset)
                 unavailable += 1
             self.stopping.wait(min(30.0, 0.5 * 2 ** (unavailable - 1)))
+
+    def remove_webhook(self) -> bool:
+        """Delete a webhook left on the token (getUpdates answers 409 while one is set): an owner
+        coming from another bot platform usually has one. Whether one was removed."""
+        try:
+            with telegram.while_someone_waits():  # short tries: polling should not wait long
+                info = telegram.get_webhook_info(self.token)
+                if not info["url"]:
+                    return False
+                telegram.delete_webhook(self.token)
+        except telegram.TelegramError as exc:
+            log.warning("project %s: could not check or remove the webhook: %s",
+                        self.project_id, redaction.redact(exc.description, self.token))
+            return False
+        log.warning("project %s: removed a webhook (%s) so that polling works",
+                    self.project_id, info["url"])
+        with contextlib.suppress(Exception), self.app.app_context():
+            bot_health.record_webhook_removed(get_redis(), self.project_id, info["url"],
+                                              clock.now())
+        return True
+
+    def note_poll(self, updates: int = 0, error: str | None = None) -> None:
+        """Keep the project page's "last heard from Telegram" current; best effort."""
+        try:
+            with self.app.app_context():
+                bot_health.record_poll(get_redis(), self.project_id, clock.now(), updates, error)
+        except Exception as exc:  # noqa: BLE001 - health is a display, never a reason to stop
+            log.debug("project %s: health not recorded: %s", self.project_id, exc)
 
     def handle(self, updates: list) -> int | None:
         """Handle a batch; the lowest update id that must be tried again, if any."""
@@ -199,11 +238,19 @@ class Poller:
             return
         url = apihelper.API_URL.format(self.token, "getUpdates")
         try:
-            requests.post(url, params={"offset": self.offset, "limit": 1, "timeout": 0}, timeout=5)
+            requests.post(url, json={"offset": self.offset, "limit": 1, "timeout": 0}, timeout=5)
         except requests.RequestException as exc:
             # str(exc) holds the request URL, and so the token: log it redacted.
             log.warning("project %s: could not confirm updates: %s", self.project_id,
                         redaction.describe(exc, self.token))
+
+
+def webhook_conflict(exc: Exception) -> bool:
+    return (
+        isinstance(exc, ApiTelegramException)
+        and exc.error_code == 409
+        and "webhook is active" in (exc.description or "")
+    )
 
 
 def describe(exc: Exception, token: str) -> str:

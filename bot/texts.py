@@ -261,6 +261,12 @@ def resource_added(title: str, chat_type: str, missing: tuple[str, ...]) -> str:
         f"✅ The bot is now an administrator of the {esc(chat_type)} <b>{esc(title)}</b>. "
         "Add it to a plan in the dashboard."
     )
+    if chat_type == "group":
+        text += (
+            "\n\nℹ️ This is a basic group: it works, and when Telegram upgrades it to a "
+            "supergroup (after you make its history visible to new members or give it a public "
+            "link) Admit moves along with it, plans and members included."
+        )
     return text + _missing_rights(missing)
 
 
@@ -377,3 +383,30 @@ def newcode_bulk_not_sent(count: int) -> str:
         f"{count} codes were made, but the file could not be sent. Download it from the "
         "dashboard (Access codes → batches)."
     )
+
+
+# ---- the command menu (setMyCommands) -------------------------------------------------------
+
+CUSTOMER_COMMANDS = [
+    ("start", "Activate an access code or see the plans"),
+    ("help", "What this bot does"),
+    ("cancel", "Stop what you are doing"),
+]
+OWNER_COMMANDS = CUSTOMER_COMMANDS + [("newcode", "Create access codes")]
+
+
+def reconcile_report(report) -> str:
+    """What the reconciler changed in one chat, for the owner."""
+    lines = [f"🔄 <b>{esc(report.title)}</b> was compared with Admit's records:"]
+    for label, names in (
+        ("joined without the bot seeing it", report.joins),
+        ("left without the bot seeing it", report.leaves),
+        ("in without access, being removed", report.removed),
+    ):
+        if names:
+            shown = ", ".join(esc(n) for n in names[:10])
+            more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+            lines.append(f"• {len(names)} {label}: {shown}{more}")
+    if report.links_to_revoke:
+        lines.append(f"• {len(report.links_to_revoke)} used invite link(s) revoked")
+    return "\n".join(lines)

@@ -123,6 +123,7 @@ def emu_fixture():
     emulator = BotApiEmulator(clock_start=NOW.timestamp()).start()
     yield emulator
     emulator.stop()
+    assert emulator.spec_violations() == [], "calls the Bot API specification does not allow"
 
 
 @pytest.fixture(scope="module", name="bot_process")

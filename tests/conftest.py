@@ -240,3 +240,5 @@ def emulator(app_config):
     yield emu
     emu.stop()
     telegram.configure(previous)
+    # Real Telegram would have ignored or misread these calls: the code under test is wrong.
+    assert emu.spec_violations() == [], "calls the Bot API specification does not allow"

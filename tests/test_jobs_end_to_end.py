@@ -86,6 +86,7 @@ def test_activation_reminder_once_then_removal_except_where_another_plan_still_c
     emu.add_bot(token, username=f"Gold{n}Bot", first_name="Gold Club")
     emu.add_user(owner_tg, "Olga", "Owner")
     emu.add_user(ann, "Ann", "Lee", username=f"ann{n}")
+    emu.start_bot(owner_tg, token)  # she linked her account with /start in this bot
     emu.add_chat(channel_id, "channel", "Gold Club Channel")
     emu.add_chat(chat_id, "supergroup", "Gold Club Chat")
     for chat in (channel_id, chat_id):
@@ -168,6 +169,7 @@ def test_two_worker_processes_share_one_bots_limits(app_ctx, emu, migrated, redi
     users = [520000 + n * 100 + i for i in range(50)]
     for user_id in users:
         emu.add_user(user_id, "Customer")
+        emu.start_bot(user_id, token)  # they activated their codes in the bot
         code = factories.make_code(plan, now)
         activate_code(db.session, project.id, code.code, factories.tg_user(user_id), now)
     db.session.commit()

@@ -51,7 +51,7 @@ def test_a_project_is_created_with_the_bot_telegram_knows_for_the_token(
         )
         assert project.owner_id == logged_in_owner.id
         assert response.headers["Location"] == f"/projects/{project.id}"
-    assert [c["method"] for c in bot.calls(token=TOKEN)] == ["getMe"]
+    assert [c["method"] for c in bot.calls(token=TOKEN)] == ["getMe", "getWebhookInfo"]
     page = client.get(response.headers["Location"])
     assert "is connected to @GoldClubBot" in text(page)
 

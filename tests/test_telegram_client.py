@@ -11,6 +11,7 @@ TOKEN = "4242:CLIENT-TEST"
 def bot(emulator):
     emulator.add_bot(TOKEN, "ClientTestBot", "Client Test")
     emulator.add_user(5001, "Ann")
+    emulator.start_bot(5001, TOKEN)
     return emulator
 
 

@@ -34,8 +34,11 @@ def emu():
     emulator.add_user(BOB, first_name="Bob")
     emulator.add_user(CAT, first_name="Cat")
     emulator.add_user(OWNER, first_name="Owner")
+    for user_id in (ANN, BOB, CAT, OWNER):
+        emulator.start_bot(user_id, TOKEN)  # as if each had pressed START long ago
     yield emulator
     emulator.stop()
+    assert [v for v in emulator.spec_violations() if v["method"] != "noSuchMethod"] == []
 
 
 @pytest.fixture
@@ -520,3 +523,84 @@ def test_reset_keeps_update_ids_growing(emu):
     emu.add_bot(token=TOKEN, username="GoldClubBot")
     assert emu.send_message(TOKEN, ANN, "b")["update_id"] > first
     assert emu.calls() == [] and emu.stats()["calls"] == 0
+
+
+# ---------------------------------------------------------------------------- as strict as Telegram
+def test_a_call_the_specification_does_not_allow_is_refused_and_recorded(emu):
+    resp = requests.post(f"{emu.url}/bot{TOKEN}/sendMessage", timeout=10,
+                         json={"chat_id": ANN, "text": "hi", "disable_web_page_preview": True})
+    assert resp.status_code == 400
+    assert "unknown parameter 'disable_web_page_preview'" in resp.json()["description"]
+    resp = requests.post(f"{emu.url}/bot{TOKEN}/createChatInviteLink", timeout=10,
+                         json={"chat_id": CHANNEL, "member_limit": "one"})
+    assert resp.status_code == 400 and "is not an Integer" in resp.json()["description"]
+    resp = requests.post(f"{emu.url}/bot{TOKEN}/setMyCommands", timeout=10, json={
+        "commands": [{"command": "start", "description": "Go"}],
+        "scope": {"type": "chat"}})  # BotCommandScopeChat needs its chat_id
+    assert resp.status_code == 400
+    assert [v["method"] for v in emu.spec_violations()] == [
+        "sendMessage", "createChatInviteLink", "setMyCommands"]
+    emu._violations.clear()  # seen: the fixture would fail the test on them
+
+
+def test_a_bot_may_write_only_to_users_who_started_it(emu, bot):
+    emu.add_user(7777, first_name="Stranger")
+    with pytest.raises(ApiTelegramException) as exc:
+        bot.send_message(7777, "hello")
+    assert exc.value.error_code == 403
+    assert exc.value.description == "Forbidden: bot can't initiate conversation with a user"
+    emu.send_message(TOKEN, 7777, "/start")
+    assert bot.send_message(7777, "hello").text == "hello"
+
+
+def test_a_join_requester_may_be_written_to_only_until_the_request_is_decided(emu, bot, channel):
+    emu.add_user(7778, first_name="Requester")
+    link = bot.create_chat_invite_link(CHANNEL, creates_join_request=True).invite_link
+    assert emu.open_invite_link(7778, link) == "requested"
+    assert bot.send_message(7778, "We are looking at your request").text
+    bot.decline_chat_join_request(CHANNEL, 7778)
+    with pytest.raises(ApiTelegramException) as exc:
+        bot.send_message(7778, "declined")
+    assert exc.value.error_code == 403
+
+
+def test_basic_groups_refuse_unban_and_upgrade_to_a_supergroup_with_a_new_id(emu, bot):
+    emu.add_chat(-4001, "group", title="Basic")
+    emu.set_chat_admin(-4001, 123456)
+    emu.add_member(-4001, ANN)
+    bot.ban_chat_member(-4001, ANN)
+    with pytest.raises(ApiTelegramException) as exc:
+        bot.unban_chat_member(-4001, ANN, only_if_banned=True)
+    assert exc.value.description == (
+        "Bad Request: method is available for supergroup and channel chats only")
+    emu.upgrade_to_supergroup(-4001, -1004001, by_user_id=OWNER)
+    with pytest.raises(ApiTelegramException) as exc:
+        bot.get_chat(-4001)
+    assert exc.value.result_json["parameters"] == {"migrate_to_chat_id": -1004001}
+    assert bot.get_chat(-1004001).type == "supergroup"
+    assert emu.chat_members(-1004001)[123456] == "administrator"
+
+
+def test_getupdates_answers_409_while_a_webhook_is_set(emu, bot):
+    emu.set_webhook(TOKEN, "https://other-platform.example/hook")
+    with pytest.raises(ApiTelegramException) as exc:
+        bot.get_updates(timeout=0)
+    assert exc.value.error_code == 409 and "webhook is active" in exc.value.description
+    bot.delete_webhook()
+    assert bot.get_updates(timeout=0) == []
+
+
+def test_updates_older_than_a_day_are_gone(emu, bot):
+    emu.send_message(TOKEN, ANN, "hello")
+    emu.advance_clock(24 * 3600 + 1)
+    assert emu.pending_updates(TOKEN) == [] and bot.get_updates(timeout=0) == []
+
+
+def test_gateway_errors_are_html_pages_and_long_urls_get_414(emu):
+    emu.fail_next("getMe", 502)
+    resp = requests.post(f"{emu.url}/bot{TOKEN}/getMe", timeout=10)
+    assert resp.status_code == 502 and resp.headers["Content-Type"] == "text/html"
+    assert "<title>502 Bad Gateway</title>" in resp.text
+    resp = requests.post(f"{emu.url}/bot{TOKEN}/sendMessage", timeout=10,
+                         params={"chat_id": ANN, "text": "я" * 3000})
+    assert resp.status_code == 414

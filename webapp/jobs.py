@@ -17,11 +17,13 @@ import logging
 from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
+from rq import Retry
 
 from webapp import clock, telegram
-from webapp.domain import lifecycle
+from webapp.domain import lifecycle, resources
 from webapp.domain.lifecycle import Outcome
 from webapp.extensions import db
+from webapp.models import Project
 from webapp.queues import enqueue_once, get_queue, get_redis
 from webapp.throttle import BotThrottle, Throttled, bot_id_of
 from webapp.worker import app_context
@@ -174,6 +176,31 @@ def carry_out_removal(removal_id: int) -> str:
         return outcome.status
 
 
+LIFT_BAN_RETRY = Retry(max=8, interval=[10, 30, 60, 300, 900, 3600, 3600, 3600])
+
+
+def enqueue_lift_ban(project_id: int, chat_id: int, user_id: int) -> None:
+    """Lift a ban that outlived its removal (the unban failed), retrying for about half a day."""
+    get_queue().enqueue(
+        lift_ban, project_id, chat_id, user_id, retry=LIFT_BAN_RETRY,
+        job_timeout=JOB_TIMEOUT, **JOB_OPTIONS,
+    )
+
+
+def lift_ban(project_id: int, chat_id: int, user_id: int) -> str:
+    """Unban someone the bot removed, so a later Join link works for them (RQ retries failures)."""
+    with app_context():
+        project = db.session.get(Project, project_id)
+        if project is None or project.deleted_at is not None:
+            return "gone"
+        token = project.bot_token
+        db.session.rollback()
+    _throttle().wait(bot_id_of(token), max_wait=MAX_THROTTLE_WAIT)
+    with telegram.waiting_at_most(INLINE_RETRY_AFTER):
+        telegram.lift_ban(token, chat_id, user_id)
+    return "lifted"
+
+
 def _enqueue_end_notice_if_ready(subscription_id: int, now: datetime) -> None:
     ready = lifecycle.end_notice_ready(db.session, subscription_id, now)
     db.session.rollback()
@@ -201,8 +228,13 @@ def _deliver(message: lifecycle.Message, now: datetime) -> Outcome:
     except telegram.RateLimited as exc:
         wait = timedelta(seconds=exc.retry_after or 1)
         return Outcome.retry(now + wait, f"Telegram asked to wait {wait.seconds} s")
+    except telegram.Uncertain:
+        # Telegram may have delivered it: sending again could say it twice. At most once.
+        return Outcome.done("Telegram's answer was lost; the message was probably delivered")
     except telegram.Unreachable as exc:
         return Outcome.retry(now + MESSAGE_RETRY_DELAY, f"Telegram did not answer ({exc})")
+    except telegram.NotStarted:
+        return Outcome.failed("the customer never started the bot")
     except telegram.BotBlocked:
         return Outcome.failed(lifecycle.BLOCKED_ERROR, blocked=True)
     except telegram.Unauthorized:
@@ -234,9 +266,21 @@ def _remove(work: lifecycle.RemovalWork, now: datetime) -> Outcome:
         return Outcome.retry(now + wait, f"Telegram asked to wait {wait.seconds} s")
     except telegram.Unreachable as exc:
         return Outcome.retry(now, f"Telegram did not answer ({exc})")
+    except telegram.ChatMigrated as exc:
+        _follow_migration(work.project_id, chat_id, exc.new_chat_id)
+        return Outcome.retry(now, f"{title} became a supergroup; trying there")
+    except telegram.BanNotLifted as exc:
+        # Out of the chat but still banned: the removal stays pending until the ban is lifted,
+        # so a later code's Join link works for them.
+        return Outcome.retry(now, exc.description[:255])
     except telegram.TelegramError as exc:
         return Outcome.failed(removal_failure(exc, title))
     return Outcome.done(note)
+
+
+def _follow_migration(project_id: int, old_chat_id: int, new_chat_id: int) -> None:
+    resources.migrate_chat(db.session, project_id, old_chat_id, new_chat_id, clock.now())
+    db.session.commit()
 
 
 def _revoke_quietly(token: str, chat_id: int, invite_link: str, title: str) -> str | None:
@@ -262,6 +306,8 @@ def removal_failure(exc: telegram.TelegramError, title: str) -> str:
         return "the bot's token is no longer valid"
     if isinstance(exc, telegram.ChatNotFound):
         return f"{title} was not found: it was deleted or the bot was removed from it"
+    if isinstance(exc, telegram.UserNotFound):
+        return f"Telegram no longer knows this customer (account deleted?), not in {title}"
     if isinstance(exc, telegram.NotEnoughRights):
         if "rights" in lowered:
             return f"the bot lacks the right to ban members in {title}"

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -174,6 +175,14 @@ class Resource(db.Model):
     # which that person chose) is not used until the owner accepts it in the dashboard.
     pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pending_by_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Join buttons are links that ask to join (creates_join_request) and the bot approves only
+    # the entitled: a forwarded link lets nobody else in, and no revoke races a second join.
+    join_by_request: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Also decline join requests that did not come through an Admit link (the owner's own
+    # approval links, a group set to "join by request") when the requester has no access.
+    decline_strangers: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When the reconciler last compared this chat's members with the database.
+    reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -453,7 +462,7 @@ class Removal(db.Model):
     # The code whose rollback queued this removal: the code's page lists them after the rollback
     # has deleted the activations that led there.
     code_id: Mapped[int | None] = mapped_column(ForeignKey("access_code.id"), index=True)
-    reason: Mapped[str] = mapped_column(String(16))  # expired, rolled_back
+    reason: Mapped[str] = mapped_column(String(16))  # expired, rolled_back, no_access
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

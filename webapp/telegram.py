@@ -2,11 +2,18 @@
 
 Every call goes through ``call``, which turns the Bot API's failures into typed errors and retries
 what is worth retrying: a 429 after its ``retry_after``, a 5xx or a network failure with
-exponential backoff. A 4xx other than 429 is final.
+exponential backoff. A 4xx other than 429 is final. Calls that are not safe to repeat (a message,
+a new invite link) are retried only when Telegram certainly did not do them: after a timeout or a
+connection lost mid-answer they raise ``Uncertain`` instead of doing it twice.
+
+Parameters travel as a JSON body (files as multipart), never in the URL: pyTelegramBotAPI would
+put them in the query string, where long texts hit HTTP 414 and land in proxies' URL logs.
 """
 
 import contextlib
 import io
+import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -26,6 +33,17 @@ BACKOFF_BASE = 0.5  # seconds: 0.5, 1, 2, 4 between attempts
 MAX_RETRY_AFTER = 60  # a longer 429 wait is given back to the caller (a job re-queues instead)
 _max_retry_after: ContextVar[float] = ContextVar("max_retry_after", default=MAX_RETRY_AFTER)
 _max_attempts: ContextVar[int] = ContextVar("max_attempts", default=MAX_ATTEMPTS)
+# (connect, read) seconds per HTTP request; None leaves pyTelegramBotAPI's (15 s, 30 s+).
+_request_timeout: ContextVar[tuple[float, float] | None] = ContextVar(
+    "request_timeout", default=None
+)
+# What a person waiting on the dashboard can be made to wait for one Bot API call, at most:
+# two tries of DASHBOARD_TIMEOUT each and one short 429 wait between them. The Procfile's
+# gunicorn --timeout must stay above the few calls one page makes (tests/test_config.py checks).
+DASHBOARD_ATTEMPTS = 2
+DASHBOARD_RETRY_AFTER = 3
+DASHBOARD_TIMEOUT = (3.0, 7.0)
+DASHBOARD_CALL_BUDGET = DASHBOARD_ATTEMPTS * sum(DASHBOARD_TIMEOUT) + DASHBOARD_RETRY_AFTER
 
 
 @contextlib.contextmanager
@@ -47,13 +65,15 @@ def while_someone_waits() -> Iterator[None]:
 
     Telegram being down is then reported in about a second instead of after the full backoff.
     """
-    attempts = _max_attempts.set(2)
-    retry_after = _max_retry_after.set(3)
+    attempts = _max_attempts.set(DASHBOARD_ATTEMPTS)
+    retry_after = _max_retry_after.set(DASHBOARD_RETRY_AFTER)
+    timeout = _request_timeout.set(DASHBOARD_TIMEOUT)
     try:
         yield
     finally:
         _max_attempts.reset(attempts)
         _max_retry_after.reset(retry_after)
+        _request_timeout.reset(timeout)
 
 
 class TelegramError(Exception):
@@ -74,12 +94,33 @@ class BotBlocked(TelegramError):
     """The user blocked the bot or deleted their account: do not try again."""
 
 
+class NotStarted(BotBlocked):
+    """The user never started the bot (or a join request's window closed): bots may not write
+    first, so do not try again until they write to the bot."""
+
+
 class ChatNotFound(TelegramError):
-    pass
+    """The chat is gone (deleted), or the bot can no longer see it."""
+
+
+class UserNotFound(TelegramError):
+    """Telegram does not know this user id (not a missing chat)."""
+
+
+class ChatMigrated(TelegramError):
+    """A basic group was upgraded to a supergroup: the chat lives on under ``new_chat_id``."""
+
+    def __init__(self, description: str, status: int | None, new_chat_id: int):
+        super().__init__(description, status)
+        self.new_chat_id = new_chat_id
 
 
 class NotEnoughRights(TelegramError):
     """The bot is not an administrator of the chat, or lacks the right for this action."""
+
+
+class BasicGroupUnsupported(TelegramError):
+    """The method exists only for supergroups and channels (e.g. unbanChatMember)."""
 
 
 class RateLimited(TelegramError):
@@ -90,6 +131,38 @@ class Unreachable(TelegramError):
     """No answer from the Bot API (network failure or 5xx) after every retry."""
 
 
+class Uncertain(Unreachable):
+    """The request reached Telegram but its answer was lost (a timeout, a cut connection): it
+    may have been done. Not retried for calls that must not happen twice."""
+
+
+class WebhookActive(TelegramError):
+    """A webhook is set on the token, so getUpdates is refused (409) until it is deleted."""
+
+
+# Telegram's texts (tdlib/telegram-bot-api Client.cpp) for the bot lacking a place or a right.
+_RIGHTS_TEXTS = (
+    "not enough rights",
+    "need administrator rights",
+    "not an administrator",
+    "not a member",
+    "bot was kicked",
+    "have no rights",
+)
+# An MTProto error passed through as is: all capitals, digits and "_" after "Bad Request: ".
+_MTPROTO = re.compile(r"^(?:Bad Request: |Forbidden: )?([A-Z0-9_]+)$")
+_MTPROTO_RIGHTS = (
+    "CHAT_ADMIN_REQUIRED",
+    "CHAT_WRITE_FORBIDDEN",
+    "RIGHT_FORBIDDEN",
+    "CHAT_FORBIDDEN",
+    "USER_RESTRICTED",
+    "CHANNEL_PRIVATE",
+    "ADMIN_RANK_INVALID",
+)
+_MTPROTO_GONE = ("CHANNEL_INVALID", "CHAT_ID_INVALID", "PEER_ID_INVALID")
+
+
 def configure(api_url: str) -> None:
     """Point pyTelegramBotAPI at ``api_url`` (Telegram, or the emulator in tests).
 
@@ -97,6 +170,21 @@ def configure(api_url: str) -> None:
     """
     apihelper.API_URL = api_url + "/bot{0}/{1}"
     apihelper.FILE_URL = api_url + "/file/bot{0}/{1}"
+    apihelper.CUSTOM_REQUEST_SENDER = send_request
+
+
+_sessions = threading.local()
+
+
+def send_request(method, url, params=None, files=None, timeout=None, proxies=None):
+    """pyTelegramBotAPI's HTTP layer, with the parameters in the body instead of the URL."""
+    session = getattr(_sessions, "session", None)
+    if session is None:
+        session = _sessions.session = requests.Session()
+    timeout = _request_timeout.get() or timeout
+    if files:
+        return session.post(url, data=params, files=files, timeout=timeout, proxies=proxies)
+    return session.post(url, json=params or {}, timeout=timeout, proxies=proxies)
 
 
 def bot_for(token: str) -> telebot.TeleBot:
@@ -105,30 +193,72 @@ def bot_for(token: str) -> telebot.TeleBot:
 
 
 def classify(exc: ApiTelegramException) -> TelegramError:
-    """The typed error for one Bot API refusal."""
+    """The typed error for one Bot API refusal, from the real server's texts.
+
+    The server turns MTProto's upper-case 403s into 400s ("Bad Request: CHAT_ADMIN_REQUIRED"),
+    so the status alone does not say "rights"; "user not found" is not a missing chat, and "the
+    group chat was deleted" (403) is a chat that is gone, not a right that is missing.
+    """
     status = exc.error_code
     description = exc.description or str(exc)
     lowered = description.lower()
-    retry_after = None
+    parameters = {}
     if isinstance(exc.result_json, dict):
-        retry_after = (exc.result_json.get("parameters") or {}).get("retry_after")
+        parameters = exc.result_json.get("parameters") or {}
+    retry_after = parameters.get("retry_after")
+    mtproto = _MTPROTO.match(description)
     if status == 401:
         return Unauthorized(description, status)
-    if status == 403 and ("blocked" in lowered or "deactivated" in lowered):
-        return BotBlocked(description, status)
-    if "chat not found" in lowered or "user not found" in lowered:
-        return ChatNotFound(description, status)
+    if parameters.get("migrate_to_chat_id"):
+        return ChatMigrated(description, status, int(parameters["migrate_to_chat_id"]))
     if status == 429:
         return RateLimited(description, status, retry_after)
-    if "rights" in lowered or "not an administrator" in lowered or "not a member" in lowered:
+    if "can't initiate conversation" in lowered:
+        return NotStarted(description, status)
+    if status == 403 and ("blocked by the user" in lowered or "user is deactivated" in lowered):
+        return BotBlocked(description, status)
+    if "user not found" in lowered or (mtproto and mtproto.group(1) == "USER_ID_INVALID"):
+        return UserNotFound(description, status)
+    if "chat not found" in lowered or "chat was deleted" in lowered or (
+        mtproto and mtproto.group(1) in _MTPROTO_GONE
+    ):
+        return ChatNotFound(description, status)
+    if "supergroup and channel chats only" in lowered:
+        return BasicGroupUnsupported(description, status)
+    if any(text in lowered for text in _RIGHTS_TEXTS) or (
+        mtproto and mtproto.group(1) in _MTPROTO_RIGHTS
+    ):
         return NotEnoughRights(description, status)
+    if status == 409 and "webhook is active" in lowered:
+        return WebhookActive(description, status)
     if status == 403:
         return NotEnoughRights(description, status)
     return TelegramError(description, status, retry_after)
 
 
-def call(action: Callable[[], object], *, sleep: Callable[[float], None] = time.sleep):
-    """Run one Bot API request (a zero-argument callable), retrying 429, 5xx and network errors."""
+def _never_sent(exc: Exception) -> bool:
+    """Whether a network failure happened before the request reached Telegram at all."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return "NewConnectionError" in type(reason).__name__ or "Failed to establish" in str(
+            reason
+        )
+    return False
+
+
+def call(
+    action: Callable[[], object],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    repeatable: bool = True,
+):
+    """Run one Bot API request (a zero-argument callable), retrying 429, 5xx and network errors.
+
+    ``repeatable=False`` (messages, new invite links): a failure after which Telegram may have
+    done it (timeout, cut connection, gateway timeout) raises ``Uncertain`` at once.
+    """
     attempts = _max_attempts.get()
     for attempt in range(1, attempts + 1):
         try:
@@ -141,6 +271,7 @@ def call(action: Callable[[], object], *, sleep: Callable[[float], None] = time.
                     raise error from exc
                 sleep(wait)
                 continue
+            # The Bot API server answered in JSON that it failed: it did not do it.
             if error.status is not None and error.status >= 500 and attempt < attempts:
                 sleep(BACKOFF_BASE * 2 ** (attempt - 1))
                 continue
@@ -150,6 +281,12 @@ def call(action: Callable[[], object], *, sleep: Callable[[float], None] = time.
         except (ApiHTTPException, ApiInvalidJSONException, requests.RequestException) as exc:
             # No answer from the Bot API itself: a cut connection, a timeout, a proxy's error
             # page. requests' messages carry the URL, and so the bot token: never chain them.
+            status = getattr(getattr(exc, "result", None), "status_code", None)
+            unanswered = status in (502, 503) or _never_sent(exc)
+            if not repeatable and not unanswered:
+                raise Uncertain(
+                    f"Telegram's answer was lost ({exc.__class__.__name__}); it may have done it"
+                ) from None
             if attempt == attempts:
                 raise Unreachable(f"Telegram did not answer: {exc.__class__.__name__}") from None
             sleep(BACKOFF_BASE * 2 ** (attempt - 1))
@@ -172,10 +309,14 @@ def send_message(
             text,
             parse_mode=parse_mode,
             reply_markup=reply_markup,
-            disable_web_page_preview=True,
-        )
+            link_preview_options=_NO_PREVIEW,
+        ),
+        repeatable=False,
     )
     return message.message_id
+
+
+_NO_PREVIEW = telebot.types.LinkPreviewOptions(is_disabled=True)
 
 
 def send_document(
@@ -184,7 +325,8 @@ def send_document(
     message = call(
         lambda: bot_for(token).send_document(
             chat_id, io.BytesIO(data), visible_file_name=filename, caption=caption
-        )
+        ),
+        repeatable=False,
     )
     return message.message_id
 
@@ -206,7 +348,8 @@ def create_invite_link(
             expire_date=int(expire_date.timestamp()) if expire_date else None,
             member_limit=member_limit,
             creates_join_request=creates_join_request or None,
-        )
+        ),
+        repeatable=False,
     )
     return link.invite_link
 
@@ -215,15 +358,38 @@ def revoke_invite_link(token: str, chat_id: int, invite_link: str) -> None:
     call(lambda: bot_for(token).revoke_chat_invite_link(chat_id, invite_link))
 
 
+class BanNotLifted(TelegramError):
+    """The ban went through but the unban after it failed: the person is out, and banned until
+    ``lift_ban`` succeeds (the caller must make sure it is tried again)."""
+
+    def __init__(self, cause: TelegramError):
+        super().__init__(f"banned, but the ban could not be lifted: {cause.description}",
+                         cause.status, cause.retry_after)
+        self.cause = cause
+
+
 def remove_member(token: str, chat_id: int, user_id: int) -> None:
     """Remove a user from a chat and let them come back later with a new link.
 
     A ban removes them; the unban right after lifts the ban (only if banned, so it never
-    touches anyone else).
+    touches anyone else). Basic groups have no unban (Telegram refuses it there, and a ban in a
+    basic group only removes). If the unban fails, ``BanNotLifted`` says so.
     """
     bot = bot_for(token)
     call(lambda: bot.ban_chat_member(chat_id, user_id))
-    call(lambda: bot.unban_chat_member(chat_id, user_id, only_if_banned=True))
+    try:
+        lift_ban(token, chat_id, user_id)
+    except TelegramError as exc:
+        raise BanNotLifted(exc) from exc
+
+
+def lift_ban(token: str, chat_id: int, user_id: int) -> None:
+    """Unban (only if banned); in a basic group, where bans do not last, there is nothing to do."""
+    bot = bot_for(token)
+    try:
+        call(lambda: bot.unban_chat_member(chat_id, user_id, only_if_banned=True))
+    except BasicGroupUnsupported:
+        return
 
 
 def get_chat(token: str, chat_ref: int | str) -> dict:
@@ -242,6 +408,8 @@ def get_chat_member(token: str, chat_id: int, user_id: int) -> dict:
     member = call(lambda: bot_for(token).get_chat_member(chat_id, user_id))
     return {
         "status": member.status,
+        "is_in": member.status in ("creator", "administrator", "member")
+        or (member.status == "restricted" and bool(getattr(member, "is_member", False))),
         "can_invite_users": bool(getattr(member, "can_invite_users", False))
         or member.status == "creator",
         "can_restrict_members": bool(getattr(member, "can_restrict_members", False))
@@ -255,3 +423,28 @@ def approve_join_request(token: str, chat_id: int, user_id: int) -> None:
 
 def decline_join_request(token: str, chat_id: int, user_id: int) -> None:
     call(lambda: bot_for(token).decline_chat_join_request(chat_id, user_id))
+
+
+def get_webhook_info(token: str) -> dict:
+    """The webhook set on the token (``url`` empty: none) and Telegram's last error with it."""
+    info = call(lambda: bot_for(token).get_webhook_info())
+    return {
+        "url": info.url or "",
+        "pending_update_count": info.pending_update_count or 0,
+        "last_error_message": info.last_error_message,
+    }
+
+
+def delete_webhook(token: str) -> None:
+    """Remove a webhook, keeping the updates waiting (polling then receives them)."""
+    call(lambda: bot_for(token).delete_webhook(drop_pending_updates=False))
+
+
+def set_my_commands(token: str, commands: list[tuple[str, str]], chat_id: int | None = None):
+    """The bot's command menu; for one private chat only when ``chat_id`` is given."""
+    scope = telebot.types.BotCommandScopeChat(chat_id) if chat_id else None
+    call(
+        lambda: bot_for(token).set_my_commands(
+            [telebot.types.BotCommand(c, d) for c, d in commands], scope=scope
+        )
+    )

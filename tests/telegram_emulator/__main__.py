@@ -23,11 +23,14 @@ def main(argv=None) -> int:
                         help="register a bot at start-up (repeatable)")
     parser.add_argument("--rate-limit", action="store_true",
                         help="enforce 30 msg/s per bot and 1 msg/s per chat")
-    parser.add_argument("--require-start", action="store_true",
-                        help="403 for private chats with users who never wrote to the bot")
+    parser.add_argument("--require-start", action=argparse.BooleanOptionalAction, default=True,
+                        help="403 for private chats with users who never wrote to the bot "
+                             "(as Telegram does; the default)")
+    parser.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True,
+                        help="refuse calls the Bot API specification does not allow (default)")
     args = parser.parse_args(argv)
 
-    emu = BotApiEmulator(require_start=args.require_start)
+    emu = BotApiEmulator(require_start=args.require_start, strict=args.strict)
     for spec in args.bot:
         token, _, username = spec.partition("=")
         emu.add_bot(token=token, username=username or "TestBot")

@@ -42,6 +42,9 @@ class BotApiMethods:
             chat = self._chat(chat_ref)
         except (KeyError, ValueError):
             chat = None
+        if chat is not None and chat.get("_migrated_to"):
+            raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                           {"migrate_to_chat_id": chat["_migrated_to"]})
         if chat is not None:
             return chat, ("chat", chat["chat"]["id"]), chat["chat"]
         if isinstance(chat_ref, int) and chat_ref in self._users:
@@ -73,7 +76,8 @@ class BotApiMethods:
                 raise _forbidden("bot can't send messages to bots")
             if (uid, bot["token"]) in self._blocked:
                 raise _forbidden("bot was blocked by the user")
-            if self.require_start and (uid, bot["token"]) not in self._started:
+            if self.require_start and (uid, bot["token"]) not in self._started \
+                    and not self._awaits_decision(bot, uid):
                 raise _forbidden("bot can't initiate conversation with a user")
         else:
             status = self._require_in_chat(bot, chat)
@@ -82,6 +86,16 @@ class BotApiMethods:
                     or self._has_right(chat, bot["user"]["id"], "can_post_messages")):
                 raise bad_request("need administrator rights in the channel chat")
         return chat, key, public
+
+    def _awaits_decision(self, bot, user_id):
+        """A join request of this user waits in a chat the bot administers (and is recent)."""
+        for chat in self._chats.values():
+            request = chat["join_requests"].get(user_id)
+            if request is None or self.now() - request["date"] > 300:
+                continue
+            if self._status(chat, bot["user"]["id"]) in ("creator", "administrator"):
+                return True
+        return False
 
     def _edit_target(self, bot, p):
         if "inline_message_id" in p and "chat_id" not in p:
@@ -165,6 +179,7 @@ class BotApiMethods:
     def _api_getupdates(self, bot, p, files, names):
         if bot["webhook_url"]:
             raise ApiError(409, _CONFLICT_WEBHOOK)
+        self._drop_stale_updates(bot)
         offset = p.int("offset")
         limit = max(1, min(100, p.int("limit", 100)))
         timeout = max(0, min(50, p.int("timeout", 0)))
@@ -185,7 +200,7 @@ class BotApiMethods:
             if bot["poll_gen"] != generation:
                 raise ApiError(409, _CONFLICT_POLL)
             if bot["updates"]:
-                return copy.deepcopy(bot["updates"][:limit])
+                return strip_private(bot["updates"][:limit])
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self._stop_event.is_set():
                 return []
@@ -565,6 +580,8 @@ class BotApiMethods:
             raise bad_request("can't remove members from private chats")
         self._require_right(bot, chat, "can_restrict_members",
                             "restrict/unrestrict chat member")
+        if chat["chat"]["type"] == "group":
+            raise bad_request("method is available for supergroup and channel chats only")
         uid = self._target_user(p)
         status = self._status(chat, uid)
         actor = self._users[bot["user"]["id"]]

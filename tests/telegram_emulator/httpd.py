@@ -13,6 +13,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 _BOT_PATH = re.compile(r"^/bot([^/]+)/([^/]*)$")
 _FILE_PATH = re.compile(r"^/file/bot([^/]+)/(.+)$")
 _CONTROL_PATH = re.compile(r"^/_emulator/([A-Za-z_]+)/?$")
+# nginx's default large_client_header_buffers (8k) bounds the request line.
+MAX_REQUEST_LINE = 8192
+_REQUEST_URI_TOO_LARGE = (b"<html>\r\n<head><title>414 Request-URI Too Large</title></head>\r\n"
+                          b"<body>\r\n<center><h1>414 Request-URI Too Large</h1></center>\r\n"
+                          b"<hr><center>nginx/1.18.0</center>\r\n</body>\r\n</html>\r\n")
 _DISPOSITION_PARAM = re.compile(r';\s*([\w*.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
 
 
@@ -141,6 +146,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self):
         emu = self.server.emulator
         body = self._read_body()
+        if emu.strict and len(self.requestline) > MAX_REQUEST_LINE:
+            # Telegram's nginx front refuses long URLs before the Bot API sees them.
+            self.close_connection = True
+            self._send(414, _REQUEST_URI_TOO_LARGE, "text/html")
+            return
         parts = urlsplit(self.path)
         path = unquote(parts.path)
         try:
@@ -160,6 +170,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if isinstance(payload, str):
+                self._send(status, payload.encode(), "text/html")
                 return
             self._send(status, _json_bytes(payload))
             return

@@ -23,10 +23,16 @@ from collections import Counter, deque
 from .botapi import SEND_METHODS, BotApiMethods
 from .httpd import EmulatorHTTPServer
 from .params import ApiError, Params, decode_params, jsonable, strip_private, utf16_len
+from .spec import check_call, method_spec
 
 #: update kinds Telegram leaves out unless asked for explicitly in allowed_updates
 EXCLUDED_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 MEMBER_STATUSES = ("creator", "administrator", "member")
+#: Telegram keeps undelivered updates this long, then they are gone (outages lose them)
+UPDATE_RETENTION_SECONDS = 24 * 3600
+#: a join request's user_chat_id may be messaged until it is processed, for at most this long
+JOIN_REQUEST_MESSAGE_WINDOW = 5 * 60
+_UPGRADED = "group chat was upgraded to a supergroup chat"
 ADMIN_RIGHTS_DEFAULTS = {
     "can_manage_chat": True,
     "can_delete_messages": True,
@@ -60,10 +66,16 @@ class BotApiEmulator(BotApiMethods):
         "open_invite_link", "user_leaves", "calls", "sent_messages", "fail_next", "set_delay",
         "set_rate_limit", "stats", "reset", "block_bot", "unblock_bot", "wait_for_message",
         "advance_clock", "set_clock", "now", "invite_links", "join_requests", "pending_updates",
-        "callback_answers", "chat_members", "clear_failures",
+        "callback_answers", "chat_members", "clear_failures", "upgrade_to_supergroup",
+        "set_webhook", "spec_violations", "start_bot", "user_creates_link",
     })
 
-    def __init__(self, require_start: bool = False, clock_start: float | None = None):
+    def __init__(self, require_start: bool = True, clock_start: float | None = None,
+                 strict: bool = True):
+        """``require_start``: a bot may message only users who started it (or a join requester
+        while the request waits), as on real Telegram. ``strict``: every call is checked against
+        the Bot API specification; a call it would not accept is refused and kept in
+        :meth:`spec_violations` (the test fixtures fail the test on any)."""
         self._cond = threading.Condition(threading.RLock())
         self._stop_event = threading.Event()
         self._httpd: EmulatorHTTPServer | None = None
@@ -71,6 +83,7 @@ class BotApiEmulator(BotApiMethods):
         self.url: str | None = None
         self.port: int | None = None
         self.require_start = require_start
+        self.strict = strict
         # Tests give the emulator their own "now" (a Unix time): it must judge link expiry and
         # ban ends by the same clock as the product it talks to, never by the wall clock alone.
         self._clock_start = clock_start
@@ -101,6 +114,7 @@ class BotApiEmulator(BotApiMethods):
         self._callbacks: dict = {}
         self._blocked: set = set()
         self._started: set = set()
+        self._violations: list = []
         self._clock_offset = 0.0
         self._clock_base = time.time() if self._clock_start is None else float(self._clock_start)
         self._clock_since = time.monotonic()
@@ -248,7 +262,8 @@ class BotApiEmulator(BotApiMethods):
         if not force and not self._wants(bot, kind):
             self._stats["updates_filtered"] += 1
             return None
-        update = {"update_id": self._take_update_id(), kind: strip_private(payload)}
+        update = {"update_id": self._take_update_id(), kind: strip_private(payload),
+                  "_queued_at": self.now()}
         bot["updates"].append(update)
         self._stats["updates_queued"] += 1
         self._cond.notify_all()
@@ -723,6 +738,7 @@ class BotApiEmulator(BotApiMethods):
             bot = self._bot(token)
             update = copy.deepcopy(update)
             update["update_id"] = self._take_update_id(update.get("update_id"))
+            update["_queued_at"] = self.now()
             bot["updates"].append(update)
             self._stats["updates_queued"] += 1
             self._cond.notify_all()
@@ -887,9 +903,96 @@ class BotApiEmulator(BotApiMethods):
                     for uid, r in chat["join_requests"].items()]
 
     def pending_updates(self, token: str) -> list:
-        """Updates queued for the bot and not yet confirmed by a getUpdates offset."""
+        """Updates queued for the bot and not yet confirmed by a getUpdates offset (and not yet
+        older than Telegram keeps them)."""
         with self._cond:
-            return copy.deepcopy(self._bot(token)["updates"])
+            bot = self._bot(token)
+            self._drop_stale_updates(bot)
+            return strip_private(bot["updates"])
+
+    def _drop_stale_updates(self, bot: dict) -> None:
+        oldest = self.now() - UPDATE_RETENTION_SECONDS
+        kept = [u for u in bot["updates"] if u.get("_queued_at", oldest) > oldest]
+        self._stats["updates_expired"] += len(bot["updates"]) - len(kept)
+        bot["updates"] = kept
+
+    def spec_violations(self) -> list:
+        """Calls refused because the Bot API specification does not allow them."""
+        with self._cond:
+            return copy.deepcopy(self._violations)
+
+    def start_bot(self, user_id: int, token: str) -> bool:
+        """The user opened the bot and pressed START without the emulator seeing a message
+        (e.g. long before the test): the bot may message them."""
+        with self._cond:
+            self._user(user_id)
+            self._bot(token)
+            self._started.add((int(user_id), token))
+            return True
+
+    def user_creates_link(self, chat_id: int, user_id: int, creates_join_request: bool = False,
+                          name: str | None = None, member_limit: int | None = None) -> str:
+        """An administrator (a person, e.g. the owner) makes an invite link in the app."""
+        with self._cond:
+            chat = self._chat(chat_id)
+            if self._status(chat, user_id) not in ("creator", "administrator"):
+                raise ValueError(f"user {user_id} is not an administrator of {chat_id}")
+            link = {"invite_link": self._new_link_url(),
+                    "creator": copy.deepcopy(self._users[int(user_id)]),
+                    "is_primary": False, "is_revoked": False, "_chat": chat,
+                    "_created": self.now(), "name": name, "expire_date": None,
+                    "member_limit": None if creates_join_request else member_limit,
+                    "creates_join_request": bool(creates_join_request)}
+            chat["links"][link["invite_link"]] = link
+            return link["invite_link"]
+
+    def set_webhook(self, token: str, url: str) -> bool:
+        """A webhook left on the token by another platform (getUpdates then answers 409)."""
+        with self._cond:
+            self._bot(token)["webhook_url"] = url
+            self._cond.notify_all()
+            return True
+
+    def upgrade_to_supergroup(self, chat_id: int, new_chat_id: int | None = None,
+                              by_user_id: int | None = None) -> dict:
+        """The owner upgrades a basic group: it becomes a supergroup with a new id.
+
+        Members, admins (rights kept) and invite links move to the new chat; calls on the old id
+        answer 400 with ``parameters.migrate_to_chat_id``; member bots get the
+        ``migrate_to_chat_id`` service message in the old chat and ``migrate_from_chat_id`` in
+        the new one. Returns the new chat.
+        """
+        with self._cond:
+            old = self._chat(chat_id)
+            if old["chat"]["type"] != "group":
+                raise ValueError("only basic groups are upgraded")
+            if new_chat_id is None:
+                new_chat_id = -1000000000000 - abs(int(chat_id))
+            new_chat_id = int(new_chat_id)
+            if new_chat_id in self._chats:
+                raise ValueError(f"chat {new_chat_id} exists")
+            actor = self._user(by_user_id) if by_user_id is not None else None
+            public = dict(old["chat"], id=new_chat_id, type="supergroup")
+            new = {"chat": public, "members": old["members"], "links": old["links"],
+                   "join_requests": old["join_requests"], "primary_link": old["primary_link"],
+                   "description": old["description"]}
+            for link in new["links"].values():
+                link["_chat"] = new
+            self._chats[new_chat_id] = new
+            old["members"] = {uid: dict(rec) for uid, rec in new["members"].items()}
+            old["links"], old["join_requests"], old["primary_link"] = {}, {}, None
+            old["_migrated_to"] = new_chat_id
+            sender = actor or self._users[next(iter(self._bots.values()))["user"]["id"]]
+            for token, _bot in list(self._member_bots(new)):
+                msg = self._new_message(("chat", int(chat_id)), sender, old["chat"],
+                                        migrate_to_chat_id=new_chat_id)
+                self._push_update(token, "message", msg)
+                msg = self._new_message(("chat", new_chat_id), None, public,
+                                        migrate_from_chat_id=int(chat_id))
+                msg["sender_chat"] = copy.deepcopy(old["chat"])
+                self._push_update(token, "message", msg)
+            self._cond.notify_all()
+            return copy.deepcopy(public)
 
     def callback_answers(self, token: str | None = None) -> dict:
         with self._cond:
@@ -947,12 +1050,15 @@ class BotApiEmulator(BotApiMethods):
     # ------------------------------------------------------------------ fault injection
     def fail_next(self, method: str, error_code: int = 500,
                   description: str = "Internal Server Error", retry_after: int | None = None,
-                  times: int = 1, token: str | None = None, disconnect: bool = False):
+                  times: int = 1, token: str | None = None, disconnect: bool = False,
+                  after: bool = False, html: bool | None = None):
         """The next ``times`` calls of ``method`` (optionally only for ``token``) fail.
 
         With error_code 429 and the default description, the description becomes
         "Too Many Requests: retry after N". ``disconnect=True`` drops the connection instead
-        of answering (a network error for the client).
+        of answering (a network error for the client); with ``after=True`` the call is carried
+        out first and only the answer is lost (a timeout after Telegram did it). 502–504 answer
+        with an HTML page, as Telegram's front servers do (``html`` overrides).
         """
         if error_code == 429 and description == "Internal Server Error":
             description = f"Too Many Requests: retry after {retry_after or 1}"
@@ -963,6 +1069,8 @@ class BotApiEmulator(BotApiMethods):
                 "method": method.lower(), "error_code": int(error_code),
                 "description": description, "retry_after": retry_after,
                 "times": int(times), "token": token, "disconnect": bool(disconnect),
+                "after": bool(after),
+                "html": (500 < int(error_code) < 505) if html is None else bool(html),
             })
             self._cond.notify_all()
             return True
@@ -1047,7 +1155,7 @@ class BotApiEmulator(BotApiMethods):
         return None
 
     def _handle_api(self, token, method, raw_params, files, file_names):
-        """Returns (http_status, payload, disconnect)."""
+        """Returns (http_status, payload, disconnect); a ``str`` payload is an HTML page."""
         method_l = method.lower()
         call = {
             "token": token, "method": method, "params": decode_params(raw_params),
@@ -1065,11 +1173,24 @@ class BotApiEmulator(BotApiMethods):
         try:
             if bot is None:
                 raise ApiError(401, "Unauthorized")
-            if rule is not None:
+            if self.strict:
+                problems = check_call(method, raw_params, files)
+                if problems:
+                    with self._cond:
+                        self._violations.append({"method": method, "problems": problems,
+                                                 "params": decode_params(raw_params)})
+                    if method_spec(method) is None:
+                        raise ApiError(404, "Not Found")  # what Telegram answers
+                    raise ApiError(400, "Bad Request: emulator: not in the Bot API "
+                                   "specification: " + "; ".join(problems))
+            if rule is not None and not rule["after"]:
                 self._stats["injected_failures"] += 1
                 if rule["disconnect"]:
                     call["status"] = 0
                     return 0, None, True
+                if rule["html"]:
+                    call["status"] = rule["error_code"]
+                    return rule["error_code"], _html_error(rule["error_code"]), False
                 params = {"retry_after": rule["retry_after"]} if rule["retry_after"] else None
                 raise ApiError(rule["error_code"], rule["description"], params)
             if delay:
@@ -1084,6 +1205,10 @@ class BotApiEmulator(BotApiMethods):
                 if method_l in SEND_METHODS:
                     self._check_rate(token, params)
                 result = handler(bot, params, files, file_names)
+            if rule is not None:  # done, but the answer is lost on the way
+                self._stats["injected_failures"] += 1
+                call["status"] = 0
+                return 0, None, True
             status, payload = 200, {"ok": True, "result": result}
         except ApiError as err:
             status, payload = err.error_code, err.payload()
@@ -1120,3 +1245,12 @@ class BotApiEmulator(BotApiMethods):
         except (KeyError, ValueError, TypeError, TimeoutError) as exc:
             return 400, {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         return 200, {"ok": True, "result": jsonable(result)}
+
+
+def _html_error(status: int) -> str:
+    """What Telegram's front servers answer while the Bot API behind them is down."""
+    reason = {502: "Bad Gateway", 503: "Service Temporarily Unavailable",
+              504: "Gateway Time-out"}.get(status, "Internal Server Error")
+    return (f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx/1.18.0"
+            "</center>\r\n</body>\r\n</html>\r\n")

@@ -237,6 +237,7 @@ class RemovalWork:
     invite_link: str | None
     entitled: bool  # a subscription (e.g. a new activation) entitles them again: leave them in
     attempts: int
+    project_id: int | None = None
 
 
 def due_removal_ids(session: Session, now: datetime, limit: int = 1000) -> list[int]:
@@ -283,6 +284,7 @@ def removal_work(session: Session, removal_id: int, now: datetime) -> RemovalWor
     ).first()
     return RemovalWork(
         removal_id=removal.id,
+        project_id=removal.project_id,
         subscription_id=removal.subscription_id,
         bot_token=resource.project.bot_token,
         chat_id=resource.chat_id,

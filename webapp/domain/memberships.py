@@ -134,6 +134,9 @@ class JoinEvent:
     # Why they must go again, or None: "someone_elses_link" (a link made for another customer)
     # or "no_access" (their own link, but their access ended meanwhile).
     unwelcome: str | None = None
+    # Whether the bot may write to them: only people who started it (customers who have not
+    # blocked it); Telegram refuses a first message to anyone else.
+    can_message: bool = False
 
 
 def _resource(session: Session, project_id: int, chat_id: int) -> Resource | None:
@@ -157,11 +160,14 @@ def record_join(
     telegram_user_id: int,
     invite_link: str | None,
     now: datetime,
+    link_made_by_bot: bool = False,
 ) -> JoinEvent:
     """A user became a member of one of the project's chats: note when, and spot link misuse.
 
     Anyone coming in through a link Admit made must be entitled to that resource now; a join
-    through the owner's own links (or added by an admin) is left alone.
+    through the owner's own links (or added by an admin) is left alone. ``link_made_by_bot``: the
+    link's creator is the project's bot, so it is Admit's even if no membership recorded it (a
+    link made while Telegram's answer was lost).
     """
     resource = _resource(session, project_id, chat_id)
     if resource is None:
@@ -174,13 +180,24 @@ def record_join(
             )
         ).first()
     customer = _customer(session, project_id, telegram_user_id)
+    can_message = customer is not None and customer.blocked_bot_at is None
     membership = None
     if customer is not None:
         membership = membership_for(session, project_id, customer.id, resource.id)
         membership.joined_at = now
         membership.left_at = None
+    if link_owner is None and not (invite_link and link_made_by_bot):
+        return JoinEvent(membership, resource, can_message=can_message)
     if link_owner is None:
-        return JoinEvent(membership, resource)
+        # An Admit link nobody recorded: nobody's own, so only the entitled may stay.
+        entitled = customer is not None and is_entitled(session, customer.id, resource.id, now)
+        return JoinEvent(
+            membership,
+            resource,
+            spent_link=invite_link,
+            unwelcome=None if entitled else "no_access",
+            can_message=can_message,
+        )
     own_link = customer is not None and link_owner.customer_id == customer.id
     entitled = customer is not None and is_entitled(session, customer.id, resource.id, now)
     unwelcome = None
@@ -190,7 +207,12 @@ def record_join(
         # The link is burnt: its customer gets a fresh one next time they ask.
         link_owner.invite_link = None
         link_owner.invite_link_expires_at = None
-    return JoinEvent(membership, resource, spent_link=invite_link, unwelcome=unwelcome)
+    if resource.join_by_request:
+        # Join-request links admit only whom the bot approves: nothing is spent.
+        return JoinEvent(membership, resource, unwelcome=unwelcome, can_message=can_message)
+    return JoinEvent(
+        membership, resource, spent_link=invite_link, unwelcome=unwelcome, can_message=can_message
+    )
 
 
 def record_leave(
@@ -213,9 +235,58 @@ def record_leave(
 def may_join(
     session: Session, project_id: int, chat_id: int, telegram_user_id: int, now: datetime
 ) -> bool | None:
-    """Whether a join request should be approved; ``None`` if the chat is not a resource."""
+    """Whether the user may be in the chat now; ``None`` if the chat is not a resource."""
     resource = _resource(session, project_id, chat_id)
     if resource is None:
         return None
     customer = _customer(session, project_id, telegram_user_id)
     return customer is not None and is_entitled(session, customer.id, resource.id, now)
+
+
+@dataclass(frozen=True)
+class JoinRequestVerdict:
+    """What to do with a join request: "approve", "decline" or "leave" (the owner's to decide)."""
+
+    action: str
+    title: str = ""
+    # The requester started the bot (a customer), so they may be told even after the decision.
+    is_customer: bool = False
+
+
+def judge_join_request(
+    session: Session,
+    project_id: int,
+    chat_id: int,
+    telegram_user_id: int,
+    invite_link: str | None,
+    link_made_by_bot: bool,
+    now: datetime,
+) -> JoinRequestVerdict:
+    """Decide a join request to one of the project's chats.
+
+    Admit decides only requests that came through a link it made (the Join button of a
+    join-request resource), unless the owner chose to decline everyone without access there
+    (``decline_strangers``). Requests through the owner's own approval links, or to a group set
+    to "join by request", are left to the owner's admins, except that the entitled are approved.
+    """
+    resource = _resource(session, project_id, chat_id)
+    if resource is None:
+        return JoinRequestVerdict("leave")
+    customer = _customer(session, project_id, telegram_user_id)
+    entitled = customer is not None and is_entitled(session, customer.id, resource.id, now)
+    is_customer = customer is not None and customer.blocked_bot_at is None
+    ours = link_made_by_bot
+    if invite_link and not ours:
+        ours = (
+            session.scalars(
+                select(Membership.id).where(
+                    Membership.resource_id == resource.id, Membership.invite_link == invite_link
+                )
+            ).first()
+            is not None
+        )
+    if entitled:
+        return JoinRequestVerdict("approve", resource.title, is_customer)
+    if ours or resource.decline_strangers:
+        return JoinRequestVerdict("decline", resource.title, is_customer)
+    return JoinRequestVerdict("leave", resource.title, is_customer)

@@ -3,12 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from webapp.domain import audit
 from webapp.domain.errors import InvalidInput, NotFound
-from webapp.models import Customer, Owner, Project, Resource
+from webapp.models import Customer, Membership, Owner, Project, Removal, Resource, plan_resource
 
 RESOURCE_TYPES = ("channel", "supergroup", "group")
 ADMIN_STATUSES = ("administrator", "creator")
@@ -172,3 +172,109 @@ def set_bot_blocked(
     if customer is not None:
         customer.blocked_bot_at = now if blocked else None
     return customer
+
+
+def change_join_mode(
+    session: Session, resource: Resource, join_by_request: bool, decline_strangers: bool,
+    now: datetime,
+) -> None:
+    """How people get into the resource: one-person links (default) or join requests that the
+    bot approves for the entitled; and whether requests from anyone without access are declined.
+
+    Links already handed out keep working as they were made; new Join buttons follow the mode.
+    """
+    before = (resource.join_by_request, resource.decline_strangers)
+    resource.join_by_request = bool(join_by_request)
+    resource.decline_strangers = bool(decline_strangers)
+    resource.updated_at = now
+    if before != (resource.join_by_request, resource.decline_strangers):
+        audit.record(
+            session,
+            resource.project_id,
+            "resource.join_mode",
+            now=now,
+            details={
+                "resource_id": resource.id,
+                "title": resource.title,
+                "join_by_request": resource.join_by_request,
+                "decline_strangers": resource.decline_strangers,
+            },
+        )
+    session.flush()
+
+
+def migrate_chat(
+    session: Session, project_id: int, old_chat_id: int, new_chat_id: int, now: datetime
+) -> Resource | None:
+    """A basic group was upgraded to a supergroup: its resource moves to the new chat id.
+
+    Plans, memberships, invite links and removals all point at the resource row, so they follow
+    without being touched. If the bot already recorded the new supergroup as a resource of its own
+    (its ``my_chat_member`` came first), the old row's plans move over to that one and the old row
+    is retired. Telegram announces the move twice (the error's ``migrate_to_chat_id`` and the
+    service message), so a second call finds nothing to do.
+    """
+    old = session.scalars(
+        select(Resource).where(Resource.project_id == project_id, Resource.chat_id == old_chat_id)
+    ).first()
+    if old is None:
+        return session.scalars(
+            select(Resource).where(
+                Resource.project_id == project_id, Resource.chat_id == new_chat_id
+            )
+        ).first()
+    new = session.scalars(
+        select(Resource).where(Resource.project_id == project_id, Resource.chat_id == new_chat_id)
+    ).first()
+    if new is None:
+        old.chat_id = new_chat_id
+        old.chat_type = "supergroup"
+        old.updated_at = now
+        session.flush()
+        resource = old
+    else:
+        _merge_into(session, old, new, now)
+        resource = new
+    audit.record(
+        session,
+        project_id,
+        "resource.migrated",
+        now=now,
+        details={"resource_id": resource.id, "from_chat_id": old_chat_id, "chat_id": new_chat_id},
+    )
+    return resource
+
+
+def _merge_into(session: Session, old: Resource, new: Resource, now: datetime) -> None:
+    have = set(
+        session.scalars(
+            select(plan_resource.c.plan_id).where(plan_resource.c.resource_id == new.id)
+        )
+    )
+    session.execute(
+        update(plan_resource)
+        .where(plan_resource.c.resource_id == old.id, plan_resource.c.plan_id.not_in(have or {0}))
+        .values(resource_id=new.id)
+    )
+    session.execute(delete(plan_resource).where(plan_resource.c.resource_id == old.id))
+    members = set(
+        session.scalars(select(Membership.customer_id).where(Membership.resource_id == new.id))
+    )
+    session.execute(
+        update(Membership)
+        .where(Membership.resource_id == old.id, Membership.customer_id.not_in(members or {0}))
+        .values(resource_id=new.id)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Removal)
+        .where(Removal.resource_id == old.id)
+        .values(resource_id=new.id)
+        .execution_options(synchronize_session=False)
+    )
+    old.bot_is_admin = False
+    old.can_invite_users = old.can_restrict_members = False
+    old.title = f"{old.title} (upgraded to a supergroup)"[:255]
+    old.updated_at = now
+    session.flush()
+    session.expire_all()

@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp import telegram
 from webapp.dashboard.rendering import is_htmx, render_page_or_fragment
+from webapp.domain.bot_health import bot_health
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.projects import (
     check_new_project,
@@ -20,10 +21,17 @@ from webapp.domain.projects import (
     rename_project,
     replace_bot_token,
 )
-from webapp.domain.resources import accept_resource, dismiss_resource
+from webapp.domain.resources import accept_resource, change_join_mode, dismiss_resource
 from webapp.extensions import db
 from webapp.models import utcnow
-from webapp.projects.forms import BotTokenForm, ProjectForm, RenameProjectForm, ResourceForm
+from webapp.projects.forms import (
+    BotTokenForm,
+    JoinModeForm,
+    ProjectForm,
+    RenameProjectForm,
+    ResourceForm,
+)
+from webapp.queues import get_redis
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 
@@ -95,8 +103,16 @@ def _save_with_checked_token(form, *, check, save, taken: str, subject: str):
         db.session.rollback()  # no transaction (or SQLite write lock) while Telegram answers
         with telegram.while_someone_waits():
             bot = telegram.get_me(token)
+            webhook = _webhook_url(token)
         saved = save(token, bot)
         db.session.commit()
+        if webhook:
+            flash(
+                f"This bot had a webhook set ({webhook}): another service received its updates. "
+                "Admit's bot removes it when it starts, so that service stops hearing from the "
+                "bot.",
+                "warning",
+            )
         return saved, None
     except IntegrityError:
         # The same token was saved a moment ago by another request.
@@ -117,6 +133,14 @@ def _save_with_checked_token(form, *, check, save, taken: str, subject: str):
     return None, None
 
 
+def _webhook_url(token: str) -> str | None:
+    """The webhook set on the token, if any; None also when Telegram could not say."""
+    try:
+        return telegram.get_webhook_info(token)["url"] or None
+    except telegram.TelegramError:
+        return None
+
+
 @bp.get("/<int:project_id>")
 @login_required
 def show_project(project_id: int):
@@ -124,6 +148,61 @@ def show_project(project_id: int):
     return render_template(
         "projects/show.html", **_resources_context(project, ResourceForm(formdata=None))
     )
+
+
+@bp.get("/<int:project_id>/health")
+@login_required
+def project_health(project_id: int):
+    project = _project_or_404(project_id)
+    token, username = project.bot_token, project.bot_username
+    resources = project_resources(db.session, project.id)
+    db.session.rollback()  # no transaction while Telegram answers
+    webhook = None
+    webhook_error = None
+    try:
+        with telegram.while_someone_waits():
+            webhook = telegram.get_webhook_info(token)["url"]
+    except telegram.Unauthorized:
+        webhook_error = (
+            "Telegram no longer accepts this bot's token (revoked in @BotFather?): the bot is "
+            "dead until you paste the new token below."
+        )
+    except telegram.TelegramError as exc:
+        webhook_error = f"Telegram could not be asked about the webhook just now ({exc})."
+    health = bot_health(get_redis(), project.id, username, resources, webhook, utcnow())
+    if webhook_error:
+        health.problems.insert(0, webhook_error)
+    context = _resources_context(project, ResourceForm(formdata=None))
+    context["health"] = health
+    return render_page_or_fragment(
+        "projects/show.html", "projects/_health.html", **context
+    )
+
+
+@bp.post("/<int:project_id>/resources/<int:resource_id>/join-mode")
+@login_required
+def set_join_mode(project_id: int, resource_id: int):
+    try:
+        resource = owned_resource(db.session, current_user.id, project_id, resource_id)
+    except NotFound:
+        abort(404)
+    project = resource.project
+    form = JoinModeForm()
+    if not form.validate_on_submit():
+        db.session.rollback()
+        message = "; ".join(e for errors in form.errors.values() for e in errors)
+        notice = ("error", f"Nothing was changed: {message or 'the form was not valid'}.")
+        return _resources_answer(project, ResourceForm(formdata=None), notice=notice, status=400)
+    change_join_mode(
+        db.session, resource, form.join_by_request.data, form.decline_strangers.data, utcnow()
+    )
+    title = resource.title
+    db.session.commit()
+    notice = ("success", f"Joining “{title}” now works as chosen.")
+    if not is_htmx():
+        flash(notice[1], "success")
+        return redirect(url_for("projects.show_project", project_id=project.id), 303)
+    return _resources_answer(project, ResourceForm(formdata=None), notice=notice)
 
 
 def _resources_context(project, form, form_error=None, notice=None) -> dict:

@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import InputRequired, Length
+from wtforms import BooleanField, PasswordField, StringField
+from wtforms.validators import InputRequired, Length, ValidationError
 
 from webapp.domain.projects import MAX_NAME
 
@@ -44,3 +44,17 @@ class BotTokenForm(FlaskForm):
     bot_token = PasswordField(
         "New bot token", validators=[InputRequired("Paste the new bot token from @BotFather.")]
     )
+
+
+class StrictBooleanField(BooleanField):
+    """A checkbox that refuses values no checkbox sends, instead of reading them as "on"."""
+
+    def pre_validate(self, form):
+        raw = self.raw_data[0] if self.raw_data else None
+        if raw not in (None, "", "y", "on", "1", "true"):
+            raise ValidationError(f"“{raw[:20]}” is not a checkbox value")
+
+
+class JoinModeForm(FlaskForm):
+    join_by_request = StrictBooleanField("Join by request")
+    decline_strangers = StrictBooleanField("Decline requests from people without access")

@@ -1,0 +1,126 @@
+"""Is the project's bot alive? What the poller saw last, and what is wrong in plain words.
+
+The poller writes a small hash per project to Redis as it polls (cheap, and stale health is no
+loss: the next poll writes it again); the project page reads it together with the resources'
+rights and the webhook state Telegram reports.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from redis import Redis
+
+from webapp.models import Resource
+
+# Polls come every BOT_POLL_TIMEOUT (25 s) at the latest; after this long without one the
+# bot process is down or cannot reach Telegram.
+POLL_SILENCE = timedelta(minutes=2)
+
+
+def _key(project_id: int) -> str:
+    return f"admit:bot-health:{project_id}"
+
+
+def record_poll(
+    redis: Redis, project_id: int, now: datetime, updates: int = 0, error: str | None = None
+) -> None:
+    """A getUpdates answered (with ``updates`` updates) or failed (``error``)."""
+    values = {"last_poll_at": now.isoformat()}
+    if error:
+        values = {"last_error_at": now.isoformat(), "last_error": error[:300]}
+    elif updates:
+        values["last_update_at"] = now.isoformat()
+    if not error:
+        values["last_error"] = ""
+    redis.hset(_key(project_id), mapping=values)
+
+
+def record_webhook_removed(redis: Redis, project_id: int, url: str, now: datetime) -> None:
+    redis.hset(
+        _key(project_id),
+        mapping={"webhook_removed_at": now.isoformat(), "webhook_removed_url": url[:300]},
+    )
+
+
+@dataclass
+class BotHealth:
+    last_poll_at: datetime | None = None
+    last_update_at: datetime | None = None
+    last_error: str | None = None
+    webhook_url: str = ""
+    webhook_removed_at: datetime | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+
+def _moment(raw: bytes | str | None) -> datetime | None:
+    if not raw:
+        return None
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def bot_health(
+    redis: Redis,
+    project_id: int,
+    bot_username: str,
+    resources: list[Resource],
+    webhook_url: str | None,
+    now: datetime,
+) -> BotHealth:
+    """The bot's state and each problem with how to fix it. ``webhook_url`` None: not asked."""
+    raw = {
+        (k.decode() if isinstance(k, bytes) else k): v
+        for k, v in redis.hgetall(_key(project_id)).items()
+    }
+    error = raw.get("last_error")
+    error = error.decode() if isinstance(error, bytes) else error
+    health = BotHealth(
+        last_poll_at=_moment(raw.get("last_poll_at")),
+        last_update_at=_moment(raw.get("last_update_at")),
+        last_error=error or None,
+        webhook_url=webhook_url or "",
+        webhook_removed_at=_moment(raw.get("webhook_removed_at")),
+    )
+    if health.webhook_url:
+        health.problems.append(
+            f"A webhook is set on this bot ({health.webhook_url}), so Telegram sends its updates "
+            "elsewhere and Admit receives nothing. The bot process removes it when it starts; "
+            "if it comes back, another service (a previous bot platform) still uses this token: "
+            "disconnect the bot there, or give Admit its own bot."
+        )
+    if health.last_poll_at is None or now - health.last_poll_at > POLL_SILENCE:
+        since = (
+            f" since {health.last_poll_at:%d %b %Y %H:%M} UTC" if health.last_poll_at else ""
+        )
+        cause = f" The last error was: {health.last_error}." if health.last_error else ""
+        health.problems.append(
+            f"The bot process has not heard from Telegram{since}: customers' /start and joins "
+            f"are not being answered. Check that the bot process is running.{cause}"
+        )
+    for resource in resources:
+        if not resource.bot_is_admin:
+            health.problems.append(
+                f"@{bot_username} is no longer an administrator of “{resource.title}”: add it "
+                "back as an administrator with the rights Invite users and Ban users."
+            )
+            continue
+        missing = [
+            name
+            for name, has in (
+                ("Invite users (via link)", resource.can_invite_users),
+                ("Ban users", resource.can_restrict_members),
+            )
+            if not has
+        ]
+        if missing:
+            health.problems.append(
+                f"In “{resource.title}” @{bot_username} lacks the right "
+                f"{' and '.join(missing)}: customers cannot be admitted or removed there. "
+                "Edit the bot's administrator rights in the chat's settings."
+            )
+    return health
