@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml requirements.lock
 # After changing pyproject.toml's dependencies: pin them again (pip-tools, with hashes).
 lock:
 	test -x $(VENV)/bin/pip-compile || $(PY) -m pip install --quiet pip-tools
-	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe -o requirements.lock pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
 # Known vulnerabilities in the locked set; needs the internet (PyPI's and OSV's databases).
 audit:

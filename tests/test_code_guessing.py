@@ -99,6 +99,7 @@ def test_the_bot_tells_the_linked_owner_when_many_accounts_guess(app, emulator):
     token = "7200001:AAguessing-test-token-0123456789abc"
     emulator.add_bot(token, "GuessBot", "Guess Bot")
     emulator.add_user(5560000, "Olga")
+    emulator.start_bot(5560000, token)
     with data(app):
         owner = factories.make_owner("olga@example.com", telegram_user_id=5560000)
         project = factories.make_project(
@@ -109,6 +110,7 @@ def test_the_bot_tells_the_linked_owner_when_many_accounts_guess(app, emulator):
     try:
         for n in range(attempts.SWARM_ACCOUNTS):
             emulator.add_user(5561000 + n, "Guess")
+            emulator.start_bot(5561000 + n, token)
             with app.app_context():
                 guesser = TelegramUser(
                     id=5561000 + n, first_name="Guess", last_name=None, username=None

@@ -50,3 +50,8 @@ def test_the_heroku_build_and_make_run_install_the_lock():
     assert "--require-hashes -r requirements.lock" in makefile
     audit = makefile.split("\naudit:", 1)[1].split("\n\n", 1)[0]
     assert "pip-audit" in audit and "requirements.lock" in audit
+
+
+def test_the_lock_names_no_index_of_this_machine():
+    lines = (ROOT / "requirements.lock").read_text().splitlines()
+    assert not [line for line in lines if line.startswith(("--find-links", "--extra-index-url"))]

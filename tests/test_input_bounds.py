@@ -221,6 +221,8 @@ def bot_handlers(app, emulator):
     emulator.add_bot(token, "BoundsBot", "Bounds Bot")
     emulator.add_user(5550001, "Ann")
     emulator.add_user(5550002, "Olga")
+    for user_id in (5550001, 5550002):
+        emulator.start_bot(user_id, token)
     with data(app):
         owner = make_owner("olga@example.com", telegram_user_id=5550002)
         project = make_project(

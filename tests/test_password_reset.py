@@ -21,6 +21,7 @@ NEW = "a brand new long password"
 def linked(app, emulator):
     emulator.add_bot(TOKEN, "ResetBot", "Reset Bot")
     emulator.add_user(OWNER_TG, "Olga")
+    emulator.start_bot(OWNER_TG, TOKEN)
     with data(app):
         owner = make_owner("olga@example.com", telegram_user_id=OWNER_TG)
         make_project(owner, bot_token=TOKEN, bot_user_id=7300001, bot_username="ResetBot")
