@@ -109,9 +109,11 @@ def test_owner_flow_from_sign_up_to_rollback(page, live_server, emulator, screen
     # A bulk of 501 is refused inline, input kept; 500 then works and its CSV downloads.
     page.get_by_role("link", name="Make another code").click()
     wizard.get_by_label(re.compile("3 months")).check()
-    wizard.get_by_role("button", name="Next").click()
-    wizard.get_by_role("button", name="Next").click()
-    wizard.get_by_role("button", name="Next").click()
+    # Each Next waits for its step: a click on the old form while htmx swaps it is lost.
+    current = wizard.locator('li[aria-current="step"]')
+    for step in ("Activations", "Expiry", "Single or bulk"):
+        wizard.get_by_role("button", name="Next").click()
+        expect(current).to_contain_text(step)
     wizard.get_by_label("Bulk generation (CSV)").check()
     expect(wizard.get_by_label("Custom code")).to_be_hidden()
     wizard.get_by_label("How many codes?").fill("501")
