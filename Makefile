@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 HTMX_VERSION := 2.0.11
 
-.PHONY: run test test-dates lint bench clean lock audit
+.PHONY: run test test-dates lint bench clean lock audit translations
 
 # What runs comes from requirements.lock (exact versions, hashes checked), as on Heroku; the
 # development tools (pytest, ruff, ...) are added on top from pyproject.toml's ranges.
@@ -28,7 +28,7 @@ audit:
 
 run: $(STAMP)
 	$(PY) -m flask --app webapp db upgrade
-	$(PY) -m webapp.launcher
+	exec $(PY) -m webapp.launcher
 
 # The local copy of htmx the browser tests serve in place of the CDN (skipped without npm).
 node_modules/htmx.org/dist/htmx.min.js:
@@ -51,6 +51,25 @@ test-dates: $(STAMP) node_modules/htmx.org/dist/htmx.min.js
 		echo "== SQLite + embedded Redis, ADMIT_TEST_NOW=$$now =="; \
 		ADMIT_TEST_NOW=$$now env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(PY) -m pytest -q || exit 1; \
 	done
+
+# The bot's gettext catalogues (webapp/translations): extract the messages from the code, merge
+# them into each language's .po (a changed message comes back fuzzy, which fails the tests until
+# a translator confirms it), compile the .mo files the processes read. Both are committed.
+# The dashboard's marked strings go to dashboard.pot only: it stays English for now.
+BOT_LANGUAGES := en ru es pt_BR uk
+PYBABEL := $(VENV)/bin/pybabel
+translations: $(STAMP)
+	$(PYBABEL) extract -F babel-bot.cfg --no-default-keywords -k gettext:2 -k ngettext:2,3 -k N_ \
+		--no-location --sort-by-file --project Admit -o webapp/translations/bot.pot .
+	@for lang in $(BOT_LANGUAGES); do \
+		test -f webapp/translations/$$lang/LC_MESSAGES/bot.po || \
+			$(PYBABEL) init -D bot -i webapp/translations/bot.pot -d webapp/translations -l $$lang; \
+		$(PYBABEL) update -D bot -i webapp/translations/bot.pot -d webapp/translations -l $$lang \
+			--width 100 --ignore-pot-creation-date; \
+	done
+	$(PYBABEL) compile -D bot -d webapp/translations --statistics
+	$(PYBABEL) extract -F babel-dashboard.cfg -k lazy_gettext -k _l -k D_ --sort-by-file --project Admit \
+		-o webapp/translations/dashboard.pot .
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

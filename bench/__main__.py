@@ -12,7 +12,7 @@ import traceback
 from bench import load_average, parse_args, report
 
 # bench.memory's figures come from the process benchmarks; they are gathered at the end.
-BENCHMARKS = ["activation", "bulk", "code_list", "sweep", "bot"]
+BENCHMARKS = ["activation", "bulk", "code_list", "insight", "sweep", "bot"]
 
 
 def main(argv=None) -> int:

@@ -9,6 +9,7 @@ out of a handler: errors are logged and the update is done.
 import contextlib
 import functools
 import logging
+from dataclasses import dataclass
 
 from flask import Flask, current_app
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -16,18 +17,26 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from telebot import TeleBot, types, util
 
-from bot import keyboards, texts
+from bot import keyboards, owner_codes, texts
 from bot.join_links import JoinLinks, issue_join_links, queue_join_links
 from bot.owner_notices import OwnerNotices
 from bot.redaction import describe, redacted_traceback
-from webapp import telegram
-from webapp.domain import code_entry, memberships, newcode_wizard, owner_link, resources
+from webapp import i18n, telegram
+from webapp.domain import (
+    code_entry,
+    memberships,
+    newcode_wizard,
+    owner_link,
+    owner_texts,
+    resources,
+)
 from webapp.domain.attempts import SWARM_ACCOUNTS, attempts_left
 from webapp.domain.csv_export import codes_csv, csv_filename
 from webapp.domain.customers import TelegramUser
 from webapp.domain.errors import (
     AlreadyActivated,
     CodeExpired,
+    CodePaused,
     CodeUsedUp,
     InvalidInput,
     NotFound,
@@ -87,7 +96,18 @@ def _user(tg_user: types.User) -> TelegramUser:
         first_name=tg_user.first_name,
         last_name=tg_user.last_name,
         username=tg_user.username,
+        language_code=getattr(tg_user, "language_code", None),
     )
+
+
+@dataclass(frozen=True)
+class Voice:
+    """How the bot speaks to one customer: language, time zone, the owner's own texts."""
+
+    lang: str
+    tz: str
+    custom: dict
+    contact: str | None
 
 
 def _is_in(member: types.ChatMember | None) -> bool:
@@ -167,8 +187,11 @@ class ProjectHandlers:
             chat = update.message.chat  # a callback query
         if chat is None or chat.type != "private":
             return
+        # No database here (it may be what failed): Telegram's language or English.
+        sender = getattr(update, "from_user", None)
+        lang = i18n.resolve(getattr(sender, "language_code", None))
         with contextlib.suppress(telegram.TelegramError):
-            telegram.send_message(self.token, chat.id, texts.something_went_wrong())
+            telegram.send_message(self.token, chat.id, texts.something_went_wrong(lang))
 
     def describe(self, exc: BaseException) -> str:
         """A failure for the log, without the bot token."""
@@ -211,6 +234,16 @@ class ProjectHandlers:
     def project(self) -> Project:
         return db.session.get(Project, self.project_id)
 
+    def voice(self, user: TelegramUser) -> Voice:
+        """Telegram's language for this user when the bot speaks it, else the project's default."""
+        project = self.project()
+        lang = i18n.resolve(user.language_code, project.default_language)
+        custom = owner_texts.project_texts(db.session, self.project_id, lang)
+        return Voice(lang, project.timezone, custom, owner_texts.contact(custom, project))
+
+    def owner_lang(self) -> str:
+        return i18n.resolve(self.project().owner.language)
+
     # ---- messages ---------------------------------------------------------------------------
 
     def on_message(self, message: types.Message) -> None:
@@ -224,7 +257,7 @@ class ProjectHandlers:
         user = _user(message.from_user)
         chat_id = message.chat.id
         if message.content_type != "text" or not message.text:
-            self.reply(chat_id, texts.text_only())
+            self.reply(chat_id, texts.text_only(self.voice(user).lang))
             return
         text = message.text.strip()
         if not text.startswith("/"):
@@ -237,13 +270,16 @@ class ProjectHandlers:
             self.on_start(chat_id, user, payload)
         elif command == "newcode":
             self.on_newcode(chat_id, user)
+        elif command == "code":
+            owner_codes.on_code_command(self, chat_id, user, payload)
         elif command == "cancel":
             self.on_cancel(chat_id, user)
         elif command == "help":
             is_owner = newcode_wizard.is_linked_owner(db.session, self.project_id, user.id)
-            self.reply(chat_id, texts.help_text(is_owner))
+            lang = self.owner_lang() if is_owner else self.voice(user).lang
+            self.reply(chat_id, texts.help_text(is_owner, lang))
         else:
-            self.reply(chat_id, texts.unknown_command())
+            self.reply(chat_id, texts.unknown_command(self.voice(user).lang))
 
     def on_start(self, chat_id: int, user: TelegramUser, payload: str) -> None:
         if not payload:
@@ -258,7 +294,11 @@ class ProjectHandlers:
         code_entry.clear_pending_step(session, self.project_id, user.id)
         newcode_wizard.cancel(session, self.project_id, user.id)
         plans = [(p.id, p.name) for p in code_entry.offered_plans(session, self.project_id)]
-        text = texts.welcome(self.project().name, bool(plans))
+        voice = self.voice(user)
+        text = texts.welcome(
+            self.project().name, bool(plans), voice.lang, voice.custom.get("welcome"),
+            user.first_name,
+        )
         session.commit()
         self.reply(chat_id, text, keyboards.plans(plans) if plans else None)
 
@@ -270,11 +310,11 @@ class ProjectHandlers:
             )
         except NotFound:
             session.rollback()
-            self.reply(chat_id, texts.owner_link_invalid())
+            self.reply(chat_id, texts.owner_link_invalid(self.voice(user).lang))
             return
-        email = owner.email
+        email, lang = owner.email, i18n.resolve(owner.language)
         session.commit()
-        self.reply(chat_id, texts.owner_linked(email))
+        self.reply(chat_id, texts.owner_linked(email, lang))
         with contextlib.suppress(telegram.TelegramError):
             telegram.set_my_commands(self.token, texts.OWNER_COMMANDS, chat_id=chat_id)
 
@@ -284,12 +324,12 @@ class ProjectHandlers:
             step = newcode_wizard.answer_text(session, self.project_id, user.id, text, utcnow())
         except InvalidInput as exc:
             session.rollback()
-            self.reply(chat_id, texts.newcode_invalid(exc.message))
+            self.reply(chat_id, texts.newcode_invalid(exc, self.owner_lang()))
             return
         except (newcode_wizard.NotAnOwner, newcode_wizard.WizardGone):
             newcode_wizard.cancel(session, self.project_id, user.id)
             session.commit()
-            self.reply(chat_id, texts.newcode_gone())
+            self.reply(chat_id, texts.newcode_gone(self.voice(user).lang))
             return
         if step is not None:
             self.wizard_step(chat_id, step)
@@ -299,7 +339,7 @@ class ProjectHandlers:
         ) or code_entry.looks_like_generated_code(text):
             self.activate(chat_id, user, text)
             return
-        self.reply(chat_id, texts.nothing_pending())
+        self.reply(chat_id, texts.nothing_pending(self.voice(user).lang))
 
     def on_cancel(self, chat_id: int, user: TelegramUser) -> None:
         session = db.session
@@ -307,7 +347,8 @@ class ProjectHandlers:
         had_step = code_entry.clear_pending_step(session, self.project_id, user.id)
         session.commit()
         done = had_wizard or had_step
-        self.reply(chat_id, texts.cancelled() if done else texts.nothing_to_cancel())
+        lang = self.voice(user).lang
+        self.reply(chat_id, texts.cancelled(lang) if done else texts.nothing_to_cancel(lang))
 
     # ---- activation -------------------------------------------------------------------------
 
@@ -320,54 +361,68 @@ class ProjectHandlers:
     def activate(self, chat_id: int, user: TelegramUser, raw_code: str) -> None:
         session = db.session
         now = utcnow()
+        voice = self.voice(user)
+        lang = voice.lang
         try:
             result = code_entry.enter_code(
                 session, get_redis(), self.project_id, raw_code, user, now
             )
+        # A refusal changes nothing but the funnel's record of it, which is kept.
         except TooManyAttempts as exc:
-            session.rollback()
-            self.reply(chat_id, texts.too_many_attempts(exc.retry_after_seconds))
+            session.commit()
+            self.reply(chat_id, texts.too_many_attempts(exc.retry_after_seconds, lang))
             return
         except UnknownCode as exc:
-            session.rollback()
+            session.commit()
             limit = getattr(exc, "attempts_allowed", attempts_left(0))
             left = attempts_left(getattr(exc, "wrong_attempts", 0), limit)
-            self.reply(chat_id, texts.unknown_code_last_try(left))
+            self.reply(chat_id, texts.unknown_code_last_try(left, lang, voice.contact))
             if getattr(exc, "alert_owner", False):
                 self.alert_owner_of_guessing()
             return
         except CodeExpired:
-            session.rollback()
-            self.reply(chat_id, texts.code_expired())
+            session.commit()
+            self.reply(chat_id, texts.code_expired(lang, voice.contact))
             return
         except CodeUsedUp:
-            session.rollback()
-            self.reply(chat_id, texts.code_used_up())
+            session.commit()
+            self.reply(chat_id, texts.code_used_up(lang, voice.contact))
+            return
+        except CodePaused:
+            session.commit()
+            self.reply(chat_id, texts.code_paused(lang, voice.contact))
             return
         except AlreadyActivated:
-            session.rollback()
+            session.commit()
             self.already_activated(chat_id, user, raw_code)
             return
         # The activation is committed before any Telegram call: whatever happens next, it stands.
         project, customer, plan, code = self.project(), result.customer, result.plan, result.code
         customer_id, plan_id, resource_ids = customer.id, plan.id, [r.id for r in plan.resources]
         owner_chat = project.owner.telegram_user_id
+        owner_lang = i18n.resolve(project.owner.language)
         ends_at = result.subscription.ends_at
-        text = texts.activated(project.name, plan.name, ends_at, result.extended)
+        text = texts.activated(
+            project.name, plan.name, ends_at, result.extended, lang, voice.tz,
+            voice.custom.get("confirmation"), user.first_name,
+        )
         who = texts.person(user.first_name, user.last_name, user.username, user.id)
         notice = texts.owner_notice(
-            who, code.code, project.name, plan.name, code.activations_left, code.max_activations
+            who, code.code, project.name, plan.name, code.activations_left, code.max_activations,
+            owner_lang,
         )
         titles = [r.title for r in plan.resources]
         session.commit()
         links = self.join_links(customer_id, resource_ids, titles, now)
-        hint = texts.join_hint(bool(links.links), links.missing)
+        hint = texts.join_hint(bool(links.links), links.missing, lang)
         self.reply(
-            chat_id, f"{text}\n\n{hint}" if hint else text, keyboards.join_buttons(links.links)
+            chat_id,
+            f"{text}\n\n{hint}" if hint else text,
+            keyboards.join_buttons(links.links, lang),
         )
         if links.missing:
             self.queue_links(customer_id, plan_id)
-            notice += "\n\n" + texts.owner_notice_links_pending(links.missing)
+            notice += "\n\n" + texts.owner_notice_links_pending(links.missing, owner_lang)
         if owner_chat:
             self.owner_notices.send(owner_chat, notice)
 
@@ -375,19 +430,24 @@ class ProjectHandlers:
         """Answer a repeated activation (or a re-delivered update) with the Join buttons again."""
         session = db.session
         now = utcnow()
+        voice = self.voice(user)
         access = code_entry.existing_access(session, self.project_id, raw_code, user.id, now)
         if access is None or access.subscription is None:
-            self.reply(chat_id, texts.already_activated(None, None, active=False))
+            self.reply(chat_id, texts.already_activated(None, None, False, voice.lang))
             return
         label = texts.plan_label(self.project().name, access.plan.name)
-        text = texts.already_activated(label, access.subscription.ends_at, active=True)
+        text = texts.already_activated(
+            label, access.subscription.ends_at, True, voice.lang, voice.tz
+        )
         customer_id, plan_id = access.customer.id, access.plan.id
         resource_ids = [r.id for r in access.resources]
         titles = [r.title for r in access.resources]
         links = self.join_links(customer_id, resource_ids, titles, now)
-        hint = texts.join_hint(bool(links.links), links.missing)
+        hint = texts.join_hint(bool(links.links), links.missing, voice.lang)
         self.reply(
-            chat_id, f"{text}\n\n{hint}" if hint else text, keyboards.join_buttons(links.links)
+            chat_id,
+            f"{text}\n\n{hint}" if hint else text,
+            keyboards.join_buttons(links.links, voice.lang),
         )
         if links.missing:
             self.queue_links(customer_id, plan_id)
@@ -424,36 +484,40 @@ class ProjectHandlers:
         elif parts[0] == keyboards.NEWCODE_PREFIX and len(parts) == 4:
             self.answer_callback(callback.id)
             self.on_newcode_button(chat_id, user, *parts[1:])
+        elif parts[0] == owner_codes.PREFIX:
+            owner_codes.on_callback(self, callback, chat_id, user, parts)
         else:
-            self.answer_callback(callback.id, texts.button_gone())
+            self.answer_callback(callback.id, texts.button_gone(self.voice(user).lang))
 
     def on_plan_button(self, chat_id: int, user: TelegramUser, parts: list[str]) -> None:
         session = db.session
+        lang = self.voice(user).lang
         plan_id = parse_id(parts[0])
         if plan_id is None or (len(parts) == 2 and parts[1] != "code"):
-            self.reply(chat_id, texts.button_gone())
+            self.reply(chat_id, texts.button_gone(lang))
             return
         if len(parts) == 1:
             plan = session.get(Plan, plan_id)
             if plan is None or plan.project_id != self.project_id or plan.archived_at is not None:
-                self.reply(chat_id, texts.button_gone())
+                self.reply(chat_id, texts.button_gone(lang))
                 return
             project = self.project()
+            period = texts.period(plan.period_unit, plan.period_count, lang)
             self.reply(
                 chat_id,
-                texts.plan_chosen(project.name, plan.name, plan.period_label),
-                keyboards.access_code(plan.id),
+                texts.plan_chosen(project.name, plan.name, period, lang),
+                keyboards.access_code(plan.id, lang),
             )
             return
         try:
             _, plan = code_entry.begin_typed_code(session, self.project_id, user, plan_id)
         except NotFound:
             session.rollback()
-            self.reply(chat_id, texts.button_gone())
+            self.reply(chat_id, texts.button_gone(lang))
             return
         plan_name = plan.name
         session.commit()
-        self.reply(chat_id, texts.ask_code(plan_name))
+        self.reply(chat_id, texts.ask_code(plan_name, lang))
 
     # ---- /newcode ---------------------------------------------------------------------------
 
@@ -481,35 +545,39 @@ class ProjectHandlers:
     def wizard_answer(self, chat_id: int, ask):
         """The wizard's next step from ``ask(session)``, or ``None`` after replying to a refusal."""
         session = db.session
+        # Refusals to a stranger speak the project's default; the owner reads their own language.
+        lang = self.owner_lang()
         try:
             return ask(session)
         except newcode_wizard.NotAnOwner:
             session.rollback()
-            self.reply(chat_id, texts.not_owner())
+            self.reply(chat_id, texts.not_owner(i18n.resolve(self.project().default_language)))
         except newcode_wizard.WizardGone:
             session.rollback()
-            self.reply(chat_id, texts.newcode_gone())
+            self.reply(chat_id, texts.newcode_gone(lang))
         except newcode_wizard.NoPlans as exc:
             session.commit()
-            self.reply(chat_id, texts.newcode_no_plans(str(exc)))
+            self.reply(chat_id, texts.newcode_no_plans(str(exc), lang))
         except InvalidInput as exc:
             session.rollback()
-            self.reply(chat_id, texts.newcode_invalid(exc.message))
+            self.reply(chat_id, texts.newcode_invalid(exc, lang))
         return None
 
     def wizard_step(self, chat_id: int, step) -> None:
         """Commit the wizard's progress (or the codes made), then show the next step."""
         session = db.session
+        lang = self.owner_lang()
         if isinstance(step, newcode_wizard.WizardPrompt):
             session.commit()
-            self.reply(chat_id, texts.newcode_prompt(step), keyboards.newcode(step))
+            self.reply(chat_id, texts.newcode_prompt(step, lang), keyboards.newcode(step, lang))
             return
         project, plan, codes = step.project, step.plan, step.codes
         bot_username, project_name, plan_name = project.bot_username, project.name, plan.name
         if len(codes) == 1 and step.batch is None:
             code = codes[0]
             text = texts.newcode_single(
-                bot_username, code.code, code.expires_at, code.max_activations, step.timezone
+                bot_username, code.code, code.expires_at, code.max_activations, step.timezone,
+                lang,
             )
             session.commit()
             self.reply(chat_id, text)
@@ -524,11 +592,11 @@ class ProjectHandlers:
                 chat_id,
                 data,
                 filename,
-                caption=texts.newcode_bulk_caption(count, plan_name),
+                caption=texts.newcode_bulk_caption(count, plan_name, lang),
             )
         except telegram.TelegramError as exc:
             log.warning("project %s: CSV not sent: %s", self.project_id, self.describe(exc))
-            self.reply(chat_id, texts.newcode_bulk_not_sent(count))
+            self.reply(chat_id, texts.newcode_bulk_not_sent(count, lang))
 
     # ---- chats ------------------------------------------------------------------------------
 
@@ -561,19 +629,20 @@ class ProjectHandlers:
         else:
             title, chat_type = chat.title or str(chat.id), chat.type
         owner_chat = self.project().owner.telegram_user_id
+        lang = self.owner_lang()
         session.commit()
         if not owner_chat:
             return
         if result.kind == "pending":
             notice = texts.resource_pending(chat_type, chat.id)
         elif result.kind == "added":
-            notice = texts.resource_added(title, chat_type, result.missing_rights)
+            notice = texts.resource_added(title, chat_type, result.missing_rights, lang)
         elif result.kind == "updated":
-            notice = texts.resource_updated(title, result.missing_rights)
+            notice = texts.resource_updated(title, result.missing_rights, lang)
         elif result.kind == "not_admin":
-            notice = texts.resource_not_admin(title, chat_type)
+            notice = texts.resource_not_admin(title, chat_type, lang)
         else:
-            notice = texts.resource_lost(title)
+            notice = texts.resource_lost(title, lang)
         self.reply(owner_chat, notice)
 
     def on_chat_migrated(self, message: types.Message) -> None:
@@ -602,13 +671,14 @@ class ProjectHandlers:
                 link_made_by_bot=self.made_by_bot(update.invite_link),
             )
             title = event.resource.title if event.resource else ""
+            lang = self.voice(_user(user)).lang
             session.commit()
             if event.spent_link:
                 # member_limit=1 counts members present: once they leave it would work again.
                 self.revoke_link(update.chat.id, event.spent_link)
             if event.unwelcome:
                 self.remove_unwelcome(
-                    update.chat.id, user.id, title, event.unwelcome, event.can_message
+                    update.chat.id, user.id, title, event.unwelcome, event.can_message, lang
                 )
         elif was_in and not is_in:
             memberships.record_leave(session, self.project_id, update.chat.id, user.id, now)
@@ -620,7 +690,8 @@ class ProjectHandlers:
         return creator is not None and str(creator.id) == bot_id_of(self.token)
 
     def remove_unwelcome(
-        self, chat_id: int, user_id: int, title: str, reason: str, can_message: bool
+        self, chat_id: int, user_id: int, title: str, reason: str, can_message: bool,
+        lang: str = "en",
     ) -> None:
         """Someone came in through an Admit link without access of their own: out again.
 
@@ -642,9 +713,9 @@ class ProjectHandlers:
         if not can_message:
             return
         if reason == "someone_elses_link":
-            self.reply(user_id, texts.removed_someone_elses_link(title))
+            self.reply(user_id, texts.removed_someone_elses_link(title, lang))
         else:
-            self.reply(user_id, texts.removed_no_access(title))
+            self.reply(user_id, texts.removed_no_access(title, lang))
 
     def queue_lift_ban(self, chat_id: int, user_id: int) -> None:
         from webapp.jobs import enqueue_lift_ban
@@ -669,6 +740,7 @@ class ProjectHandlers:
             session, self.project_id, request.chat.id, user_id, link,
             self.made_by_bot(request.invite_link), utcnow(),
         )
+        lang = self.voice(_user(request.from_user)).lang
         session.rollback()
         if verdict.action == "leave":
             return  # not a resource, or the owner's own request to decide
@@ -679,7 +751,9 @@ class ProjectHandlers:
             # Telegram lets the bot write to a requester only until the request is decided:
             # the answer goes first, the decline after.
             chat_id = getattr(request, "user_chat_id", None) or user_id
-            self.reply(chat_id, texts.join_request_declined(verdict.title or request.chat.title))
+            self.reply(
+                chat_id, texts.join_request_declined(verdict.title or request.chat.title, lang)
+            )
             telegram.decline_join_request(self.token, request.chat.id, user_id)
         except telegram.TelegramError as exc:
             log.warning("project %s: join request of %s: %s", self.project_id, user_id,

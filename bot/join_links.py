@@ -19,6 +19,7 @@ from bot import keyboards, texts
 from bot.redaction import describe
 from webapp import telegram
 from webapp.domain import memberships
+from webapp.domain.customers import customer_language
 from webapp.domain.entitlements import is_entitled
 from webapp.models import Customer, Plan, Project, Resource
 
@@ -90,6 +91,7 @@ def issue_join_links(
     session.commit()
     links: dict[int, str] = {}
     missing: list[str] = []
+    undelivered: dict[int, str] = {}  # membership id → why Telegram gave no link
     made: list[tuple[_Need, str, datetime]] = []
     for need in needs:
         if need.link is not None:
@@ -97,6 +99,7 @@ def issue_join_links(
             continue
         if not need.bot_is_admin:
             missing.append(need.title)
+            undelivered[need.membership_id] = "the bot is not an administrator there"
             continue
         expires_at = now + memberships.INVITE_LINK_LIFETIME
         try:
@@ -113,6 +116,7 @@ def issue_join_links(
             log.warning("invite link for customer %s in chat %s failed: %s",
                         customer_id, need.chat_id, describe(exc, token))
             missing.append(need.title)
+            undelivered[need.membership_id] = describe(exc, token)[:255]
             continue
         made.append((need, link, expires_at))
     to_revoke: list[tuple[int, str]] = []
@@ -123,10 +127,14 @@ def issue_join_links(
             )
             if stored.link is None:
                 missing.append(need.title)
+                undelivered[need.membership_id] = "the link was replaced meanwhile"
             else:
                 links[need.membership_id] = stored.link
             if stored.to_revoke:
                 to_revoke.append((need.chat_id, stored.to_revoke))
+        session.commit()
+    # Recorded, not inferred: the owner's inbox lists exactly who is still waiting for a link.
+    if memberships.note_link_delivery(session, set(links), undelivered, now):
         session.commit()
     for chat_id, link in to_revoke:
         revoke_quietly(token, chat_id, link)
@@ -185,7 +193,8 @@ def deliver_join_links(project_id: int, customer_id: int, plan_id: int) -> str:
         if not resource_ids:
             return "not entitled"
         token, chat_id = project.bot_token, customer.telegram_user_id
-        text = texts.join_links_ready(project.name, plan.name)
+        lang = customer_language(customer, project)
+        text = texts.join_links_ready(project.name, plan.name, lang)
         # A long flood wait fails the attempt instead of holding the worker; RQ retries later.
         try:
             with telegram.waiting_at_most(LONGEST_INLINE_WAIT):
@@ -193,7 +202,7 @@ def deliver_join_links(project_id: int, customer_id: int, plan_id: int) -> str:
                 if result.missing:
                     raise JoinLinksPending(f"no invite link yet for {', '.join(result.missing)}")
                 telegram.send_message(
-                    token, chat_id, text, reply_markup=keyboards.join_buttons(result.links)
+                    token, chat_id, text, reply_markup=keyboards.join_buttons(result.links, lang)
                 )
         except telegram.Uncertain:
             return "sent (Telegram's answer was lost; not sent again)"

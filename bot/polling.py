@@ -264,11 +264,16 @@ def wanted_projects(app: Flask) -> dict[int, str]:
     with app.app_context():
         try:
             rows = db.session.execute(
-                select(Project.id, Project.bot_token).where(Project.deleted_at.is_(None))
+                select(Project.id, Project.bot_token, Project.sandbox).where(
+                    Project.deleted_at.is_(None)
+                )
             ).all()
         finally:
             db.session.remove()
-    return {project_id: token for project_id, token in rows}
+    for _project_id, token, sandbox in rows:
+        if sandbox:
+            telegram.route_to_sandbox(token)
+    return {project_id: token for project_id, token, _sandbox in rows}
 
 
 class Supervisor:

@@ -1,32 +1,43 @@
-"""Everything the bot says. HTML parse mode: every interpolated value goes through ``esc``."""
+"""Everything the bot says, in the reader's language. HTML parse mode: every interpolated value
+goes through ``esc``.
+
+Each function takes ``lang`` (a key of ``webapp.i18n.LANGUAGES``; the customer's from
+``webapp.domain.customers.customer_language``, the owner's from ``Owner.language``) and, where it
+shows a time, ``tz``: the project's time zone for customers, the owner's own for owners. The
+strings are msgids of the ``bot`` gettext catalogue (``make translations``).
+"""
 
 from datetime import datetime
 from html import escape
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from webapp.domain import owner_texts
 from webapp.domain.codes import MAX_BATCH, activation_link
+from webapp.i18n import format_moment, gettext, ngettext
 
 
 def esc(value) -> str:
     return escape(str(value), quote=False)
 
 
-def when(moment: datetime, timezone: str | None = None) -> str:
-    """26 Feb 2027, 14:05 (UTC), or the wall-clock time in ``timezone`` with its name.
-
-    Customers have no time zone of their own, so they read UTC; owners read their own
-    (``Owner.timezone``), the one they type dates in.
-    """
-    try:
-        zone = ZoneInfo(timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = moment.astimezone(zone)
-    return f"{local.day} {local:%b %Y, %H:%M} ({esc(zone.key)})"
+def when(moment: datetime, timezone: str | None = None, lang: str = "en") -> str:
+    """26 Feb 2027, 14:05 (UTC): the wall-clock time in ``timezone``, which is named."""
+    return esc(format_moment(moment, lang, timezone))
 
 
 def plan_label(project_name: str, plan_name: str) -> str:
+    """"Gold Club, 3 months" — or just the plan's name when it already says the project's."""
+    if project_name.strip().casefold() in plan_name.casefold():
+        return esc(plan_name)
     return f"{esc(project_name)}, {esc(plan_name)}"
+
+
+def period(unit: str, count: int | None, lang: str = "en") -> str:
+    """A plan's period for the customer: "lifetime", "1 день", "3 months"."""
+    if unit == "lifetime" or not count:
+        return gettext(lang, "lifetime")
+    if unit == "month":
+        return ngettext(lang, "%(num)s month", "%(num)s months", count)
+    return ngettext(lang, "%(num)s day", "%(num)s days", count)
 
 
 def person(first_name, last_name, username, telegram_user_id) -> str:
@@ -38,104 +49,216 @@ def person(first_name, last_name, username, telegram_user_id) -> str:
     return f"<b>{details}</b>"
 
 
+def _contact_line(lang: str, contact: str | None) -> str:
+    """The refusals' closing line: the owner's contact when they gave one."""
+    if contact:
+        return gettext(
+            lang, "If you paid for access, please contact the owner: %(contact)s", contact=contact
+        )
+    return gettext(lang, "If you paid for access, please contact the owner.")
+
+
 # ---- customers ------------------------------------------------------------------------------
 
-def welcome(project_name: str, has_plans: bool) -> str:
-    text = f"👋 Welcome to <b>{esc(project_name)}</b>!\n\n"
+def welcome(
+    project_name: str,
+    has_plans: bool,
+    lang: str = "en",
+    custom: str | None = None,
+    first_name: str | None = None,
+) -> str:
+    """The answer to a bare /start; ``custom`` is the owner's own welcome (``owner_texts``)."""
+    if custom:
+        return owner_texts.render(custom, project=project_name, name=first_name or "")
+    text = gettext(lang, "👋 Welcome to <b>%(project)s</b>!", project=esc(project_name)) + "\n\n"
     if has_plans:
-        return text + (
+        return text + gettext(
+            lang,
             "If you have an activation link, just tap it. To type an access code instead, "
-            "choose your plan below and tap <b>Access code</b>."
+            "choose your plan below and tap <b>Access code</b>.",
         )
-    return text + "There is nothing to join here yet. Please check back later."
+    return text + gettext(lang, "There is nothing to join here yet. Please check back later.")
 
 
-def plan_chosen(project_name: str, plan_name: str, period: str) -> str:
+def plan_chosen(project_name: str, plan_name: str, period_label: str, lang: str = "en") -> str:
+    # "3 months (3 months)" says nothing twice.
+    extra = "" if period_label.casefold() in plan_name.casefold() else f" ({esc(period_label)})"
     return (
-        f"<b>{plan_label(project_name, plan_name)}</b> ({esc(period)}).\n"
-        "Tap <b>Access code</b> to enter the code you were given."
+        f"<b>{plan_label(project_name, plan_name)}</b>{extra}.\n"
+        + gettext(lang, "Tap <b>Access code</b> to enter the code you were given.")
     )
 
 
-def ask_code(plan_name: str) -> str:
-    return (
-        f"Please type your access code for <b>{esc(plan_name)}</b> "
-        "(for example <code>K7QF-M2XD-9PRT</code>). Send /cancel to stop."
+def ask_code(plan_name: str, lang: str = "en") -> str:
+    return gettext(
+        lang,
+        "Please type your access code for <b>%(plan)s</b> "
+        "(for example <code>K7QF-M2XD-9PRT</code>). Send /cancel to stop.",
+        plan=esc(plan_name),
     )
 
 
-def activated(project_name: str, plan_name: str, ends_at: datetime | None, extended: bool) -> str:
-    head = f"✅ Code accepted — <b>{plan_label(project_name, plan_name)}</b>."
+def activated(
+    project_name: str,
+    plan_name: str,
+    ends_at: datetime | None,
+    extended: bool,
+    lang: str = "en",
+    tz: str | None = None,
+    custom: str | None = None,
+    first_name: str | None = None,
+) -> str:
+    """The confirmation's first paragraph; ``custom`` is the owner's own (``owner_texts``)."""
+    if custom:
+        ends = format_moment(ends_at, lang, tz) if ends_at else gettext(lang, "lifetime")
+        return owner_texts.render(
+            custom,
+            plan=f"{project_name}, {plan_name}",
+            project=project_name,
+            ends=ends,
+            name=first_name or "",
+        )
+    label = plan_label(project_name, plan_name)
+    head = gettext(lang, "✅ Code accepted — <b>%(plan)s</b>.", plan=label)
     if ends_at is None:
-        access = "Your access is <b>lifetime</b>."
+        access = gettext(lang, "Your access is <b>lifetime</b>.")
     elif extended:
-        access = f"Your access has been extended until <b>{when(ends_at)}</b>."
+        access = gettext(
+            lang,
+            "Your access has been extended until <b>%(ends)s</b>.",
+            ends=when(ends_at, tz, lang),
+        )
     else:
-        access = f"Your access runs until <b>{when(ends_at)}</b>."
+        access = gettext(
+            lang, "Your access runs until <b>%(ends)s</b>.", ends=when(ends_at, tz, lang)
+        )
     return f"{head} {access}"
 
 
-def join_hint(has_links: bool, pending_titles: list[str]) -> str:
+def join_hint(has_links: bool, pending_titles: list[str], lang: str = "en") -> str:
     parts = []
     if has_links:
-        parts.append("Tap the button below to join. Each link is for you alone and works once.")
+        parts.append(gettext(
+            lang, "Tap the button below to join. Each link is for you alone and works once."
+        ))
     if pending_titles:
         names = ", ".join(f"<b>{esc(t)}</b>" for t in pending_titles)
-        parts.append(
-            f"Your join link for {names} could not be made just now; it will follow here "
-            "shortly. Your access is already recorded."
-        )
+        parts.append(gettext(
+            lang,
+            "Your join link for %(names)s could not be made just now; it will follow here "
+            "shortly. Your access is already recorded.",
+            names=names,
+        ))
     return "\n\n".join(parts)
 
 
-def join_links_ready(project_name: str, plan_name: str) -> str:
-    return (
-        f"🔗 Your join links for <b>{plan_label(project_name, plan_name)}</b> are ready. "
-        "Each link is for you alone and works once."
+def join_button(title: str, lang: str = "en") -> str:
+    return gettext(lang, "Join: %(title)s", title=title)
+
+
+def access_code_button(lang: str = "en") -> str:
+    return gettext(lang, "🔑 Access code")
+
+
+def join_links_ready(project_name: str, plan_name: str, lang: str = "en") -> str:
+    return gettext(
+        lang,
+        "🔗 Your join links for <b>%(plan)s</b> are ready. "
+        "Each link is for you alone and works once.",
+        plan=plan_label(project_name, plan_name),
     )
 
 
-def unknown_code() -> str:
-    return (
+def unknown_code(lang: str = "en", contact: str | None = None) -> str:
+    if contact:
+        return gettext(
+            lang,
+            "Sorry, this code is not valid. Please check it and try again, or contact the "
+            "owner: %(contact)s",
+            contact=contact,
+        )
+    return gettext(
+        lang,
         "Sorry, this code is not valid. Please check it and try again, or contact the owner "
-        "who gave it to you."
+        "who gave it to you.",
     )
 
 
-def unknown_code_last_try(attempts_left: int) -> str:
+def unknown_code_last_try(attempts_left: int, lang: str = "en", contact: str | None = None) -> str:
+    text = unknown_code(lang, contact)
     if attempts_left <= 0:
-        return unknown_code() + "\n\nToo many wrong codes: please wait 10 minutes to try again."
+        return text + "\n\n" + gettext(
+            lang, "Too many wrong codes: please wait 10 minutes to try again."
+        )
     if attempts_left == 1:
-        return unknown_code() + "\n\nYou have 1 try left before you have to wait 10 minutes."
-    return unknown_code()
+        return text + "\n\n" + gettext(
+            lang, "You have 1 try left before you have to wait 10 minutes."
+        )
+    return text
 
 
-def code_expired() -> str:
+def code_expired(lang: str = "en", contact: str | None = None) -> str:
     return (
-        "This code has expired and can no longer be used. If you paid for access, please "
-        "contact the owner."
+        gettext(lang, "This code has expired and can no longer be used.")
+        + " " + _contact_line(lang, contact)
     )
 
 
-def code_used_up() -> str:
+def code_used_up(lang: str = "en", contact: str | None = None) -> str:
     return (
-        "This code has already been used the maximum number of times. If you paid for access, "
-        "please contact the owner."
+        gettext(lang, "This code has already been used the maximum number of times.")
+        + " " + _contact_line(lang, contact)
     )
 
 
-def already_activated(label: str | None, ends_at: datetime | None, active: bool) -> str:
+def with_contact(text: str, contact: str | None, lang: str = "en") -> str:
+    """A refusal that says "contact the owner", with how, when the owner has said how
+    (``contact`` plain text, escaped here)."""
+    if not contact:
+        return text
+    return text + "\n\n" + gettext(lang, "Contact the owner: %(contact)s", contact=esc(contact))
+
+
+def code_paused(lang: str = "en", contact: str | None = None) -> str:
+    """``contact`` is HTML (``owner_texts.contact``)."""
+    if contact:
+        return gettext(
+            lang,
+            "This code is paused by its owner and cannot be used right now. Please try again "
+            "later, or contact the owner: %(contact)s",
+            contact=contact,
+        )
+    return gettext(
+        lang,
+        "This code is paused by its owner and cannot be used right now. Please try again later, "
+        "or contact the owner who gave it to you.",
+    )
+
+
+def already_activated(
+    label: str | None,
+    ends_at: datetime | None,
+    active: bool,
+    lang: str = "en",
+    tz: str | None = None,
+) -> str:
     """Also the answer to an update delivered again after a crash, so it reads as a confirmation.
 
     ``label`` is already HTML (see ``plan_label``).
     """
-    text = "You have already activated this code."
+    text = gettext(lang, "You have already activated this code.")
     if not active:
-        return text + " The access it gave has ended."
-    access = f"Your access to <b>{label}</b>"
+        return text + " " + gettext(lang, "The access it gave has ended.")
     if ends_at is None:
-        return f"{text} {access} is <b>lifetime</b>."
-    return f"{text} {access} runs until <b>{when(ends_at)}</b>."
+        return text + " " + gettext(
+            lang, "Your access to <b>%(plan)s</b> is <b>lifetime</b>.", plan=label
+        )
+    return text + " " + gettext(
+        lang,
+        "Your access to <b>%(plan)s</b> runs until <b>%(ends)s</b>.",
+        plan=label,
+        ends=when(ends_at, tz, lang),
+    )
 
 
 def guessing_alert(accounts: int) -> str:
@@ -147,127 +270,173 @@ def guessing_alert(accounts: int) -> str:
     )
 
 
-def too_many_attempts(seconds: int) -> str:
+def too_many_attempts(seconds: int, lang: str = "en") -> str:
     minutes = max(1, (seconds + 59) // 60)
-    unit = "minute" if minutes == 1 else "minutes"
-    return (
-        "Too many wrong codes. For your security, please wait "
-        f"<b>{minutes} {unit}</b> and try again."
+    return ngettext(
+        lang,
+        "Too many wrong codes. For your security, please wait <b>%(num)s minute</b> and "
+        "try again.",
+        "Too many wrong codes. For your security, please wait <b>%(num)s minutes</b> and "
+        "try again.",
+        minutes,
     )
 
 
-def not_a_code() -> str:
-    return "That does not look like an access code. Please check it and try again."
+def not_a_code(lang: str = "en") -> str:
+    return gettext(lang, "That does not look like an access code. Please check it and try again.")
 
 
-def nothing_pending() -> str:
-    return (
+def nothing_pending(lang: str = "en") -> str:
+    return gettext(
+        lang,
         "To use an access code, tap its activation link, or send /start, choose your plan and "
-        "tap <b>Access code</b>."
+        "tap <b>Access code</b>.",
     )
 
 
-def cancelled() -> str:
-    return "Cancelled. Send /start to begin again."
+def cancelled(lang: str = "en") -> str:
+    return gettext(lang, "Cancelled. Send /start to begin again.")
 
 
-def nothing_to_cancel() -> str:
-    return "There is nothing to cancel."
+def nothing_to_cancel(lang: str = "en") -> str:
+    return gettext(lang, "There is nothing to cancel.")
 
 
-def help_text(is_owner: bool) -> str:
-    text = (
+def help_text(is_owner: bool, lang: str = "en") -> str:
+    text = gettext(
+        lang,
         "<b>How it works</b>\n"
         "• Tap the activation link you were given, or\n"
         "• send /start, choose your plan, tap <b>Access code</b> and type the code.\n"
         "You then get one <b>Join</b> button per channel or group.\n\n"
-        "/start — begin\n/cancel — stop what you are doing"
+        "/start — begin\n/cancel — stop what you are doing",
     )
     if is_owner:
-        text += "\n/newcode — make access codes (owner)"
+        text += "\n" + gettext(lang, "/newcode — make access codes (owner)")
+        text += "\n" + gettext(
+            lang, "/code <i>code</i> — a code's usage, pause or resume it (owner)"
+        )
     return text
 
 
-def unknown_command() -> str:
-    return "I don't know that command. Send /help to see what I can do."
+def unknown_command(lang: str = "en") -> str:
+    return gettext(lang, "I don't know that command. Send /help to see what I can do.")
 
 
-def text_only() -> str:
-    return "I can only read text messages. Send /help to see what I can do."
+def text_only(lang: str = "en") -> str:
+    return gettext(lang, "I can only read text messages. Send /help to see what I can do.")
 
 
-def something_went_wrong() -> str:
-    return "Sorry, something went wrong on our side. Please try again in a moment."
+def something_went_wrong(lang: str = "en") -> str:
+    return gettext(lang, "Sorry, something went wrong on our side. Please try again in a moment.")
 
 
-def button_gone() -> str:
-    return "This button no longer works. Send /start to begin again."
+def button_gone(lang: str = "en") -> str:
+    return gettext(lang, "This button no longer works. Send /start to begin again.")
 
 
-def join_request_declined(title: str) -> str:
-    return (
-        f"Your request to join <b>{esc(title)}</b> was declined: it needs an active access code. "
-        "If you have one, send it to me with /start."
+def join_request_declined(title: str, lang: str = "en") -> str:
+    return gettext(
+        lang,
+        "Your request to join <b>%(title)s</b> was declined: it needs an active access code. "
+        "If you have one, send it to me with /start.",
+        title=esc(title),
     )
 
 
-def removed_someone_elses_link(title: str) -> str:
-    return (
-        f"You were removed from <b>{esc(title)}</b>: that invite link was made for someone "
-        "else. To join, activate your own access code here."
+def removed_someone_elses_link(title: str, lang: str = "en") -> str:
+    return gettext(
+        lang,
+        "You were removed from <b>%(title)s</b>: that invite link was made for someone "
+        "else. To join, activate your own access code here.",
+        title=esc(title),
     )
 
 
-def removed_no_access(title: str) -> str:
-    return (
-        f"You were removed from <b>{esc(title)}</b>: your access is no longer active. "
-        "To join again, activate a new access code here."
+def removed_no_access(title: str, lang: str = "en") -> str:
+    return gettext(
+        lang,
+        "You were removed from <b>%(title)s</b>: your access is no longer active. "
+        "To join again, activate a new access code here.",
+        title=esc(title),
     )
 
 
 # ---- owners ---------------------------------------------------------------------------------
 
-def owner_linked(email: str) -> str:
-    return (
-        f"✅ This Telegram account is now linked to <b>{esc(email)}</b>. You will get a notice "
-        "here when someone activates a code, and you can make codes with /newcode."
+def owner_linked(email: str, lang: str = "en") -> str:
+    return gettext(
+        lang,
+        "✅ This Telegram account is now linked to <b>%(email)s</b>. You will get a notice "
+        "here when someone activates a code, and you can make codes with /newcode.",
+        email=esc(email),
     )
 
 
-def owner_link_invalid() -> str:
-    return (
+def owner_link_invalid(lang: str = "en") -> str:
+    return gettext(
+        lang,
         "This owner link is not valid or has already been used. Make a new one in the "
-        "dashboard (Settings → Telegram)."
+        "dashboard (Settings → Telegram).",
     )
 
 
-def owner_notice(who: str, code: str, project_name: str, plan_name: str, left: int, total: int):
-    return (
-        f"🔑 {who} activated <code>{esc(code)}</code> → "
-        f"<b>{plan_label(project_name, plan_name)}</b>. {left} of {total} activations left."
+def owner_notice(
+    who: str, code: str, project_name: str, plan_name: str, left: int, total: int,
+    lang: str = "en",
+):
+    head = gettext(
+        lang,
+        "🔑 %(who)s activated <code>%(code)s</code> → <b>%(plan)s</b>.",
+        who=who,
+        code=esc(code),
+        plan=plan_label(project_name, plan_name),
     )
+    rest = ngettext(
+        lang,
+        "%(left)s of %(num)s activation left.",
+        "%(left)s of %(num)s activations left.",
+        total,
+        left=left,
+    )
+    return f"{head} {rest}"
 
 
-def owner_notice_links_pending(titles: list[str]) -> str:
+def owner_notice_links_pending(titles: list[str], lang: str = "en") -> str:
     names = ", ".join(f"<b>{esc(t)}</b>" for t in titles)
-    return (
-        f"⚠️ The join link for {names} could not be made; it will be retried. "
-        "Check that the bot is still an administrator there with the right to invite users."
+    return gettext(
+        lang,
+        "⚠️ The join link for %(names)s could not be made; it will be retried. "
+        "Check that the bot is still an administrator there with the right to invite users.",
+        names=names,
     )
 
 
-def resource_added(title: str, chat_type: str, missing: tuple[str, ...]) -> str:
-    text = (
-        f"✅ The bot is now an administrator of the {esc(chat_type)} <b>{esc(title)}</b>. "
-        "Add it to a plan in the dashboard."
+def _chat_kind(chat_type: str, lang: str) -> str:
+    kinds = {
+        "channel": gettext(lang, "channel"),
+        "supergroup": gettext(lang, "supergroup"),
+        "group": gettext(lang, "group"),
+    }
+    return kinds.get(chat_type, chat_type)
+
+
+def resource_added(title: str, chat_type: str, missing: tuple[str, ...], lang: str = "en") -> str:
+    text = gettext(
+        lang,
+        "✅ The bot is now an administrator of the %(kind)s <b>%(title)s</b>. "
+        "Add it to a plan in the dashboard.",
+        kind=esc(_chat_kind(chat_type, lang)),
+        title=esc(title),
     )
     if chat_type == "group":
-        text += (
-            "\n\nℹ️ This is a basic group: it works, and when Telegram upgrades it to a "
+        text += "\n\n" + gettext(
+            lang,
+            "ℹ️ This is a basic group: it works, and when Telegram upgrades it to a "
             "supergroup (after you make its history visible to new members or give it a public "
-            "link) Admit moves along with it, plans and members included."
+            "link) Admit moves along with it, plans and members included.",
         )
-    return text + _missing_rights(missing)
+    return text + _missing_rights(missing, lang)
 
 
 def resource_pending(chat_type: str, chat_id: int) -> str:
@@ -278,110 +447,167 @@ def resource_pending(chat_type: str, chat_id: int) -> str:
     )
 
 
-def resource_updated(title: str, missing: tuple[str, ...]) -> str:
+def resource_updated(title: str, missing: tuple[str, ...], lang: str = "en") -> str:
     if not missing:
-        return f"✅ The bot has every right it needs in <b>{esc(title)}</b> again."
-    return f"ℹ️ The bot's rights in <b>{esc(title)}</b> changed." + _missing_rights(missing)
+        return gettext(
+            lang, "✅ The bot has every right it needs in <b>%(title)s</b> again.", title=esc(title)
+        )
+    return gettext(
+        lang, "ℹ️ The bot's rights in <b>%(title)s</b> changed.", title=esc(title)
+    ) + _missing_rights(missing, lang)
 
 
-def _missing_rights(missing: tuple[str, ...]) -> str:
+def _right(name: str, lang: str) -> str:
+    rights = {
+        "invite users": gettext(lang, "invite users"),
+        "ban users": gettext(lang, "ban users"),
+    }
+    return rights.get(name, name)
+
+
+def _missing_rights(missing: tuple[str, ...], lang: str = "en") -> str:
     if not missing:
         return ""
-    return (
-        "\n\n⚠️ It still needs the right to "
-        + " and ".join(esc(m) for m in missing)
-        + ", or customers cannot be admitted and removed there."
+    joiner = " " + gettext(lang, "and") + " "
+    return "\n\n" + gettext(
+        lang,
+        "⚠️ It still needs the right to %(rights)s, or customers cannot be admitted and "
+        "removed there.",
+        rights=joiner.join(esc(_right(m, lang)) for m in missing),
     )
 
 
-def resource_not_admin(title: str, chat_type: str) -> str:
-    return (
-        f"ℹ️ The bot was added to the {esc(chat_type)} <b>{esc(title)}</b> but is not an "
+def resource_not_admin(title: str, chat_type: str, lang: str = "en") -> str:
+    return gettext(
+        lang,
+        "ℹ️ The bot was added to the %(kind)s <b>%(title)s</b> but is not an "
         "administrator there. Make it an administrator with the rights to invite and ban users "
-        "to use it in a plan."
+        "to use it in a plan.",
+        kind=esc(_chat_kind(chat_type, lang)),
+        title=esc(title),
     )
 
 
-def resource_lost(title: str) -> str:
-    return (
-        f"⚠️ The bot is no longer an administrator of <b>{esc(title)}</b>. Customers cannot be "
+def resource_lost(title: str, lang: str = "en") -> str:
+    return gettext(
+        lang,
+        "⚠️ The bot is no longer an administrator of <b>%(title)s</b>. Customers cannot be "
         "admitted or removed there until you make it an administrator again "
-        "(with the rights to invite and ban users)."
+        "(with the rights to invite and ban users).",
+        title=esc(title),
     )
 
 
-def not_owner() -> str:
-    return "Only the owner of this bot can make codes, after linking their Telegram account."
-
-
-def newcode_no_plans(project_name: str) -> str:
-    return (
-        f"<b>{esc(project_name)}</b> has no active plan yet. Create one in the dashboard, "
-        "then send /newcode again."
+def not_owner(lang: str = "en") -> str:
+    return gettext(
+        lang, "Only the owner of this bot can make codes, after linking their Telegram account."
     )
 
 
-def newcode_gone() -> str:
-    return "This button belongs to a finished or older /newcode. Send /newcode to start again."
+def newcode_no_plans(project_name: str, lang: str = "en") -> str:
+    return gettext(
+        lang,
+        "<b>%(project)s</b> has no active plan yet. Create one in the dashboard, "
+        "then send /newcode again.",
+        project=esc(project_name),
+    )
 
 
-def newcode_prompt(prompt) -> str:
+def newcode_gone(lang: str = "en") -> str:
+    return gettext(
+        lang, "This button belongs to a finished or older /newcode. Send /newcode to start again."
+    )
+
+
+def _activations(n: int, lang: str) -> str:
+    return ngettext(lang, "%(num)s activation", "%(num)s activations", n)
+
+
+def _expiry(expires_at: datetime | None, timezone: str | None, lang: str) -> str:
+    if expires_at is None:
+        return gettext(lang, "no expiry")
+    return gettext(lang, "expires %(when)s", when=when(expires_at, timezone, lang))
+
+
+def newcode_prompt(prompt, lang: str = "en") -> str:
     step = prompt.step
     if step == "project":
-        return "Which project?"
+        return gettext(lang, "Which project?")
     context = []
     if prompt.project_name:
         context.append(esc(prompt.project_name))
     if prompt.plan_name:
         context.append(esc(prompt.plan_name))
     if prompt.max_activations:
-        n = prompt.max_activations
-        context.append(f"max {n:,} activation{'' if n == 1 else 's'}")
+        context.append(gettext(
+            lang, "max %(activations)s", activations=_activations(prompt.max_activations, lang)
+        ))
     if step in ("kind", "count_typed"):  # the expiry is answered by now
-        expires_at = prompt.expires_at
-        context.append(f"expires {when(expires_at, prompt.timezone)}" if expires_at
-                       else "no expiry")
+        context.append(_expiry(prompt.expires_at, prompt.timezone, lang))
     head = f"<i>{' → '.join(context)}</i>\n" if context else ""
     questions = {
-        "plan": "Which plan?",
-        "max": "How many activations?",
-        "max_typed": "Type the max number of activations (a whole number).",
-        "expiry": "Should the code expire?",
-        "expiry_typed": (
-            "Type the date the code should stop working, as YYYY-MM-DD "
-            "(optionally with HH:MM, in your time zone)."
+        "plan": lambda: gettext(lang, "Which plan?"),
+        "max": lambda: gettext(lang, "How many activations?"),
+        "max_typed": lambda: gettext(
+            lang, "Type the max number of activations (a whole number)."
         ),
-        "kind": "One code or many?",
-        "count_typed": f"How many codes? Type a number from 2 to {MAX_BATCH}.",
+        "expiry": lambda: gettext(lang, "Should the code expire?"),
+        "expiry_typed": lambda: gettext(
+            lang,
+            "Type the date the code should stop working, as YYYY-MM-DD "
+            "(optionally with HH:MM, in your time zone).",
+        ),
+        "kind": lambda: gettext(lang, "One code or many?"),
+        "count_typed": lambda: gettext(
+            lang, "How many codes? Type a number from 2 to %(max)s.", max=MAX_BATCH
+        ),
     }
-    return head + questions[step]
+    return head + questions[step]()
 
 
-def newcode_invalid(message: str) -> str:
-    return f"⚠️ {esc(message)} Please try again, or send /cancel."
+def newcode_invalid(problem, lang: str = "en") -> str:
+    """``problem``: the domain's ``InvalidInput`` (worded in ``lang`` when it carries its
+    template) or a message."""
+    template = getattr(problem, "template", None)
+    if template:
+        message = gettext(lang, template, **problem.params)
+    else:
+        message = getattr(problem, "message", problem)
+    return gettext(lang, "⚠️ %(problem)s Please try again, or send /cancel.", problem=esc(message))
 
 
 def newcode_single(
-    bot_username: str, code: str, expires_at: datetime | None, max_act: int, timezone: str
+    bot_username: str, code: str, expires_at: datetime | None, max_act: int, timezone: str,
+    lang: str = "en",
 ):
     """The code made by /newcode; its expiry in the owner's ``timezone``."""
     link = activation_link(bot_username, code)
-    expiry = f"expires {when(expires_at, timezone)}" if expires_at else "no expiry"
-    return (
-        f"<code>{esc(code)}</code> — activation link: {esc(link)}\n"
-        f"<i>{max_act:,} activation{'s' if max_act != 1 else ''}, {expiry}.</i>"
+    line = gettext(
+        lang, "<code>%(code)s</code> — activation link: %(link)s", code=esc(code), link=esc(link)
+    )
+    details = f"{_activations(max_act, lang)}, {_expiry(expires_at, timezone, lang)}."
+    return f"{line}\n<i>{details}</i>"
+
+
+def newcode_bulk_caption(count: int, plan_name: str, lang: str = "en") -> str:
+    """Plain text: document captions are sent without a parse mode."""
+    return ngettext(
+        lang,
+        "📎 %(num)s code for %(plan)s. The same file is in the dashboard.",
+        "📎 %(num)s codes for %(plan)s. The same file is in the dashboard.",
+        count,
+        plan=plan_name,
     )
 
 
-def newcode_bulk_caption(count: int, plan_name: str) -> str:
-    """Plain text: document captions are sent without a parse mode."""
-    return f"📎 {count} codes for {plan_name}. The same file is in the dashboard."
-
-
-def newcode_bulk_not_sent(count: int) -> str:
-    return (
-        f"{count} codes were made, but the file could not be sent. Download it from the "
-        "dashboard (Access codes → batches)."
+def newcode_bulk_not_sent(count: int, lang: str = "en") -> str:
+    return ngettext(
+        lang,
+        "%(num)s code was made, but the file could not be sent. Download it from the "
+        "dashboard (Access codes → batches).",
+        "%(num)s codes were made, but the file could not be sent. Download it from the "
+        "dashboard (Access codes → batches).",
+        count,
     )
 
 

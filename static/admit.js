@@ -44,3 +44,21 @@ document.addEventListener("click", function (event) {
   if (!button || !button.form) return;
   button.form.max_activations.value = button.getAttribute("data-fill-max-activations");
 });
+// Sandbox Telegram: a sent message clears the box, and the newest message stays in view.
+document.addEventListener("htmx:afterRequest", function (event) {
+  var form = event.target.closest("form[data-reset-on-send]");
+  if (form && event.detail.successful) form.reset();
+});
+function scrollConversation() {
+  var box = document.getElementById("conversation");
+  if (!box) return;
+  var count = box.querySelector(".messages");
+  var seen = box.getAttribute("data-seen");
+  var now = count ? count.getAttribute("data-count") : "0";
+  if (seen !== now) {
+    box.scrollTop = box.scrollHeight;
+    box.setAttribute("data-seen", now);
+  }
+}
+document.addEventListener("DOMContentLoaded", scrollConversation);
+document.addEventListener("htmx:afterSwap", scrollConversation);

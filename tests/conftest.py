@@ -98,6 +98,7 @@ def _test_config(database_url: str, redis_url: str) -> dict:
         "REDIS_URL": redis_url,
         "WTF_CSRF_ENABLED": False,
         "TELEGRAM_API_URL": "http://127.0.0.1:9",
+        "SANDBOX_API_URL": "http://127.0.0.1:9",
         "PUBLIC_URL": "http://admit.test",
         "TOKEN_ENCRYPTION_KEYS": TEST_TOKEN_KEY,
     }

@@ -107,4 +107,5 @@ def tg_user(user_id: int | None = None, **names) -> TelegramUser:
         first_name=names.get("first_name", "Ann"),
         last_name=names.get("last_name", "Lee"),
         username=names.get("username", f"user{uid}"),
+        language_code=names.get("language_code"),
     )

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import NOW
 from tests.dashboard_helpers import HTMX, data, fetch
-from tests.factories import make_owner, make_plan, make_project, make_resource
+from tests.factories import make_code, make_owner, make_plan, make_project, make_resource
 from webapp.models import Owner, OwnerSession, Plan, Project, Resource
 
 BLUEPRINTS = ("auth", "dashboard", "projects", "plans")
@@ -32,6 +32,9 @@ FOREIGN_ROUTES = [
     ),
     ("projects.dismiss_pending_resource", "POST", "/projects/{mine}/resources/{pending}/dismiss"),
     ("dashboard.end_account_session", "POST", "/account/sessions/{session}/end"),
+    ("projects.project_health", "GET", "/projects/{project}/health"),
+    ("projects.set_join_mode", "POST", "/projects/{project}/resources/{resource}/join-mode"),
+    ("projects.set_join_mode", "POST", "/projects/{mine}/resources/{resource}/join-mode"),
     ("plans.new_plan", "GET", "/projects/{project}/plans/new"),
     ("plans.new_plan", "POST", "/projects/{project}/plans/new"),
     ("plans.list_plans", "GET", "/plans?project={project}"),
@@ -40,6 +43,14 @@ FOREIGN_ROUTES = [
     ("plans.archive", "POST", "/plans/{plan}/archive"),
     ("plans.restore", "POST", "/plans/{plan}/restore"),
     ("dashboard.activity", "GET", "/activity?project={project}"),
+    ("projects.project_texts", "GET", "/projects/{project}/texts"),
+    ("projects.save_project_texts", "POST", "/projects/{project}/texts"),
+    ("projects.preview_project_texts", "POST", "/projects/{project}/texts/preview"),
+    ("projects.save_project_languages", "POST", "/projects/{project}/languages"),
+    ("dashboard.test_link", "POST", "/setup/test-link/{code}"),
+    ("projects.project_health", "GET", "/projects/{project}/health"),
+    ("projects.set_join_mode", "POST", "/projects/{project}/resources/{resource}/join-mode"),
+    ("projects.set_join_mode", "POST", "/projects/{mine}/resources/{resource}/join-mode"),
 ]
 
 # Routes without ids of anybody's: they only ever show the logged-in owner's own things.
@@ -72,6 +83,7 @@ def world(app, logged_in_owner):
         theirs = make_project(make_owner("eve@example.com"), name="Theirs")
         resource = make_resource(theirs, "Their Channel", can_restrict_members=False)
         plan = make_plan(theirs, name="Their Plan", resources=[resource])
+        code = make_code(plan, NOW)
         pending = make_resource(theirs, "Their Pending Chat", pending_since=NOW)
         eve_logged_in = OwnerSession(
             owner_id=theirs.owner_id, token_hash="e" * 64, created_at=NOW, last_seen_at=NOW
@@ -85,6 +97,7 @@ def world(app, logged_in_owner):
             "plan": plan.id,
             "pending": pending.id,
             "session": eve_logged_in.id,
+            "code": code.id,
         }
     return ids
 
@@ -151,7 +164,7 @@ def test_routes_without_ids_never_show_another_owners_things(
 )
 def test_anonymous_visitors_are_sent_to_log_in_from_every_route(app, endpoint, method, path):
     client = app.test_client()
-    url = path.format(mine=1, project=1, resource=1, plan=1, pending=1, session=1)
+    url = path.format(mine=1, project=1, resource=1, plan=1, pending=1, session=1, code=1)
     response = client.get(url) if method == "GET" else client.post(url, data=FORM)
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["activation", "bulk", "code_list", "sweep", "bot"])
+@pytest.mark.parametrize("name", ["activation", "bulk", "code_list", "insight", "sweep", "bot"])
 def test_benchmark_runs_in_quick_mode_and_its_checks_hold(name, app, migrated, redis_url):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEST_")}
     env.update(DATABASE_URL=migrated, REDIS_URL=redis_url)

@@ -30,6 +30,7 @@ from webapp.models import (
     Activation,
     Batch,
     Customer,
+    FunnelStep,
     Membership,
     Resource,
 )
@@ -321,7 +322,14 @@ def test_every_refusal_has_its_own_message_and_changes_nothing(app_ctx, emu, wor
     say(emu, world, bob, f"/start {used_up}")
     assert "already activated" in text_of(last_message(emu, world, bob))
     assert count(Activation) == before
-    assert count(Customer, Customer.telegram_user_id == ann) == 0
+    # Nothing was granted, yet each refusal of a real code is in that code's funnel.
+    db.session.rollback()
+    refused = db.session.scalars(
+        select(FunnelStep.detail)
+        .join(Customer, Customer.id == FunnelStep.customer_id)
+        .where(Customer.telegram_user_id == ann, FunnelStep.step == "refused")
+    ).all()
+    assert sorted(refused) == ["expired", "rolled_back", "used_up"]
 
 
 def test_five_wrong_codes_in_ten_minutes_make_the_customer_wait_even_with_a_good_code(emu, world):
@@ -462,9 +470,9 @@ def test_newcode_bulk_sends_a_csv_document_of_every_code(emu, world):
     assert document["document"]["file_name"] == "gold-club-3-months-25-codes.csv"
     rows = list(csv.DictReader(io.StringIO(document["_file_bytes"].decode("utf-8-sig"))))
     assert len(rows) == 25
-    assert {r["max_activations"] for r in rows} == {"3"}
-    assert {r["expires_at_utc"] for r in rows} == {"2030-07-01 00:00"}
-    assert all(r["activation_link"].endswith(r["code"]) for r in rows)
+    assert {r["Max activations"] for r in rows} == {"3"}
+    assert {r["Expires (UTC)"] for r in rows} == {"2030-07-01 00:00"}
+    assert all(r["Activation link"].endswith(r["Code"]) for r in rows)
     assert count(AccessCode) == 25
     assert count(Batch) == 1
 

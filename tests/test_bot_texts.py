@@ -61,3 +61,12 @@ def test_queued_owner_notices_merge_into_as_few_messages_as_fit():
     merged = merge([long, long, "short"])
     assert merged == [long, long + "\n\nshort"]
     assert all(len(m) <= MAX_MESSAGE for m in merged)
+
+
+def test_plan_names_that_already_say_the_project_or_period_are_not_repeated():
+    from bot import texts
+
+    assert texts.plan_label("Gold Club", "Gold Club VIP") == "Gold Club VIP"
+    assert texts.plan_label("Gold Club", "3 months") == "Gold Club, 3 months"
+    chosen = texts.plan_chosen("Gold Club", "Gold Club, 3 months", "3 months")
+    assert chosen.startswith("<b>Gold Club, 3 months</b>.")

@@ -361,9 +361,9 @@ def test_batch_csv_downloads_again_with_every_live_code(app, client, gold):
     assert "gold-club-3-months-4-codes.csv" in response.headers["Content-Disposition"]
     assert "no-store" in response.headers["Cache-Control"]
     rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
-    assert [r["code"] for r in rows] == texts
-    assert rows[0]["activation_link"] == f"https://t.me/GoldClubBot?start={texts[0]}"
-    assert {r["max_activations"] for r in rows} == {"2"}
+    assert [r["Code"] for r in rows] == texts
+    assert rows[0]["Activation link"] == f"https://t.me/GoldClubBot?start={texts[0]}"
+    assert {r["Max activations"] for r in rows} == {"2"}
 
 
 # -- Rollback ---------------------------------------------------------------------------------

@@ -184,7 +184,7 @@ def test_bulk_of_500_offers_its_csv_as_a_plain_download(app, client, gold):
     assert count(app, AccessCode) == 500
     download = client.get(f"/codes/batches/{batch.id}/csv")
     rows = list(csv.DictReader(io.StringIO(download.data.decode("utf-8-sig"))))
-    assert len(rows) == 500 and len({r["code"] for r in rows}) == 500
+    assert len(rows) == 500 and len({r["Code"] for r in rows}) == 500
 
 
 def test_bulk_without_htmx_redirects_to_the_batch(app, client, gold):

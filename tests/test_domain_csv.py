@@ -48,8 +48,16 @@ def test_a_plan_name_cannot_become_a_formula(session, now, dangerous):
     )
     rows = read_back(codes_csv(made, project.bot_username, plan.name))
     assert all(row[2] == "'" + dangerous for row in rows[1:])
-    assert all(row[4] == "never" for row in rows[1:])
+    assert all(row[4] == "" for row in rows[1:])  # no expiry: an empty date cell, not "never"
 
 
 def test_csv_file_name_names_project_plan_and_count():
     assert csv_filename("Gold Club", "3 months", 250) == "gold-club-3-months-250-codes.csv"
+
+
+def test_csv_file_name_does_not_repeat_a_project_name_the_plan_already_has():
+    assert csv_filename("Gold Club", "Gold Club VIP", 5) == "gold-club-vip-5-codes.csv"
+
+
+def test_csv_headers_are_words_for_people():
+    assert HEADER == ["Code", "Activation link", "Plan", "Max activations", "Expires (UTC)"]

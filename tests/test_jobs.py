@@ -19,6 +19,7 @@ from rq.worker import SimpleWorker
 from sqlalchemy import select
 
 import webapp.worker
+from bot.owner_codes import send_attention_digests
 from tests.conftest import NOW, TEST_TOKEN_KEY
 from tests.factories import make_code, make_owner, make_plan, make_project, make_resource, tg_user
 from tests.telegram_emulator import BotApiEmulator
@@ -197,10 +198,12 @@ def test_two_rq_cron_processes_firing_at_start_up_still_send_one_reminder(harnes
     for scheduler in schedulers:
         scheduler.load_config_from_file("webapp.cron")  # what `rq cron webapp.cron` loads
     [sweep] = [job for job in schedulers[0].get_jobs() if job.func is jobs.sweep_lifecycle]
+    [digest] = [job for job in schedulers[0].get_jobs() if job.func is send_attention_digests]
     assert (sweep.func, sweep.interval, sweep.queue_name) == (jobs.sweep_lifecycle, 60, QUEUE_NAME)
+    assert (digest.func, digest.interval) == (send_attention_digests, 3600)
     for scheduler in schedulers:
         assert scheduler.enqueue_jobs() == scheduler.get_jobs()  # no leader election in RQ 3
-    # Every job of both schedulers fired: the two sweeps and the two reconciles.
+    # Every job of both schedulers fired: the sweeps, the reconciles and the owners' digests.
     assert harness.queue.count == 2 * len(schedulers[0].get_jobs())
     harness.work()
     assert len(harness.messages(ANN)) == 1

@@ -5,7 +5,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from tests.factories import make_code, make_plan, make_project, make_resource, tg_user
-from webapp.domain import lifecycle, notices
+from webapp.domain import lifecycle, notices, owner_texts
 from webapp.domain.activation import activate_code
 from webapp.domain.lifecycle import LEASE, Outcome
 from webapp.domain.memberships import membership_for
@@ -321,3 +321,56 @@ def test_the_status_shows_a_reminder_in_flight_and_a_pending_retry(session, now)
     session.refresh(sub)
     texts = [x.text for x in lifecycle.subscription_status(sub, [removal], sub.ends_at)]
     assert "Removal from Gold Club Channel pending (retrying: Telegram did not answer)" in texts
+
+
+# -- The customer's language and the owner's own texts ----------------------------------------
+
+
+def test_the_reminder_speaks_the_customers_remembered_language_with_the_owners_renewal_line(
+    session, now
+):
+    project = make_project(name="Gold Club", timezone="Europe/Kyiv")
+    owner_texts.save_project_texts(
+        session, project.id, "uk", {"renewal": "Продовжте {plan}, {name}: <b>t.me/gold</b>"}, now
+    )
+    plan = day_plan(project, renewal_text="renew at https://pay.example")
+    sub = subscribe(session, plan, now, tg_user(first_name="Олена", language_code="uk"))
+    english_speaker = subscribe(session, plan, now, tg_user(language_code="en-GB"))
+    at = sub.ends_at - timedelta(hours=23)
+
+    text = lifecycle.reminder_message(session, sub.id, at).text
+    assert text == (
+        "⏰ Ваш доступ до <b>Gold Club, 3 days</b> завершується завтра, "
+        f"<b>{notices.format_moment(sub.ends_at, 'uk', 'Europe/Kyiv')}</b>.\n"
+        "Продовжте Gold Club, 3 days, Олена: <b>t.me/gold</b>"
+    )
+    assert "(Europe/Kyiv)" in text
+    # The override is Ukrainian: an English-speaking customer keeps the plan's renewal text.
+    english = lifecycle.reminder_message(session, english_speaker.id, at).text
+    assert english.endswith("To keep it: renew at https://pay.example")
+
+
+def test_a_customer_without_a_language_we_speak_reads_the_projects_default(session, now):
+    project = make_project(name="Gold Club", default_language="es")
+    owner_texts.save_project_texts(
+        session, project.id, "es", {"end": "¡Vuelve pronto, {name}!"}, now
+    )
+    sub = subscribe(session, day_plan(project, []), now, tg_user(language_code="de"))
+    ended(session, sub)
+    text = lifecycle.end_notice_message(session, sub.id, sub.ends_at).text
+    assert text == "Tu acceso a <b>Gold Club, 3 days</b> ha terminado.\n¡Vuelve pronto, Ann!"
+
+
+def test_a_rollback_names_the_owners_contact_in_the_customers_language(session, now):
+    project = make_project(name="Gold Club")
+    owner_texts.save_project_texts(session, project.id, "pt_BR", {"contact": "@GoldAjuda"}, now)
+    plan = day_plan(project, [])
+    code = make_code(plan, now)
+    user = tg_user(language_code="pt-br")
+    sub = activate_code(session, project.id, code.code, user, now).subscription
+    rollback_code(session, project.id, code.id, owner_id=None, now=now)
+    text = lifecycle.end_notice_message(session, sub.id, now).text
+    assert text == (
+        "O responsável retirou seu acesso a <b>Gold Club, 3 days</b>: o código de acesso foi "
+        "cancelado.\nSe você acha que isso é um engano, fale com o responsável: @GoldAjuda"
+    )

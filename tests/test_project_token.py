@@ -56,7 +56,7 @@ def test_a_new_token_of_the_same_bot_replaces_the_old_one(app, client, project_i
     assert response.status_code == 303
     assert response.headers["Location"] == f"/projects/{project_id}"
     assert _token(app, project_id) == NEW
-    assert [c["method"] for c in bot.calls(token=NEW)] == ["getMe"]
+    assert [c["method"] for c in bot.calls(token=NEW)] == ["getMe", "getWebhookInfo"]
     page = text(client.get(response.headers["Location"]))
     assert "@GoldClubBot now uses the new token" in page
     assert "7100200300:…nw42" in page

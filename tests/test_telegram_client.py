@@ -20,7 +20,9 @@ def waits(monkeypatch):
     """The sleeps ``call`` asks for, recorded instead of slept."""
     asked: list[float] = []
     real_call = telegram.call
-    monkeypatch.setattr(telegram, "call", lambda action: real_call(action, sleep=asked.append))
+    monkeypatch.setattr(
+        telegram, "call", lambda action, **options: real_call(action, sleep=asked.append, **options)
+    )
     return asked
 
 

@@ -17,7 +17,7 @@ from webapp.models import Project
 
 TOKEN = "7000123:AAEhBP0av28LuLVeCMO3KNBSpe7n5YjNS9A"
 OTHER = "7000456:AAGsecretsecretsecretsecretsecret12"
-BEFORE = "telegram_01"  # the last revision with plain-text tokens
+BEFORE = "languages_01"  # the last revision with plain-text tokens
 
 
 def _raw_tokens(app) -> list[str]:

@@ -4,7 +4,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.config import INSTANCE_DIR, Config, engine_options, secret_key_for, token_keys_for
-from webapp.extensions import csrf, db, login_manager, migrate
+from webapp.extensions import babel, csrf, db, login_manager, migrate
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -46,12 +46,23 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db)
     login_manager.init_app(app)
     csrf.init_app(app)
+    from webapp import i18n
+
+    babel.init_app(
+        app,
+        default_domain=i18n.DASHBOARD_DOMAIN,
+        default_translation_directories=str(i18n.TRANSLATIONS_DIR),
+        locale_selector=i18n.dashboard_locale,
+    )
 
     from webapp import auth, cli, health, params, telegram
 
     params.register(app)  # before any blueprint adds a route with <int:…>
 
     telegram.configure(app.config["TELEGRAM_API_URL"])
+    from webapp import sandbox
+
+    sandbox.init_app(app)
     cli.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
@@ -70,4 +81,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webapp import codes
 
     app.register_blueprint(codes.bp)
+
+    from webapp import attention, members
+
+    app.register_blueprint(members.bp)
+    app.register_blueprint(attention.bp)
+
+    from webapp import insight
+
+    app.register_blueprint(insight.bp)
     return app

@@ -66,6 +66,8 @@ class Config:
             "/"
         )
         self.PUBLIC_URL = (env.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
+        self.SANDBOX_ENABLED = sandbox_enabled(env.get("ADMIT_SANDBOX"), production)
+        self.SANDBOX_API_URL = (env.get("SANDBOX_API_URL") or DEFAULT_SANDBOX_API_URL).rstrip("/")
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = production
@@ -80,6 +82,18 @@ class Config:
 
 
 DEV_SECRET_KEY = "dev-insecure-secret-key"
+DEFAULT_SANDBOX_API_URL = "http://127.0.0.1:8081"
+
+
+def sandbox_enabled(setting: str | None, production: bool) -> bool:
+    """The sandbox Telegram: on by default in development, off in production unless turned on.
+
+    A production deployment only gets it when the operator says so (``ADMIT_SANDBOX=1``), since
+    its projects talk to a fake Telegram that anyone with a dashboard account can drive.
+    """
+    if setting is None or setting.strip() == "":
+        return not production
+    return setting.strip().lower() in ("1", "true", "yes", "on")
 
 
 def secret_key_for(secret: str | None, database_uri: str) -> str:

@@ -1,5 +1,6 @@
 """Flask extensions, created unbound and bound in ``create_app``."""
 
+from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -24,3 +25,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# The dashboard's strings are marked (``_`` in templates, ``lazy_gettext`` in forms) in the
+# "dashboard" domain; it stays English until it has catalogues (see webapp.i18n).
+babel = Babel()

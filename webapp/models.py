@@ -88,6 +88,8 @@ class Owner(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # The language the bot speaks to the owner (/newcode, notices); see webapp.i18n.LANGUAGES.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     telegram_username: Mapped[str | None] = mapped_column(String(64))
     telegram_link_token: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -96,6 +98,8 @@ class Owner(UserMixin, db.Model):
     # A password-reset link sent by the owner's bot (webapp.domain.password_reset): its SHA-256.
     password_reset_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     password_reset_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the last "needs attention" digest went to the owner's Telegram: one a day at most.
+    digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     projects: Mapped[list[Project]] = relationship(back_populates="owner")
@@ -138,6 +142,16 @@ class Project(db.Model):
     bot_token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     bot_user_id: Mapped[int] = mapped_column(BigInteger)
     bot_username: Mapped[str] = mapped_column(String(64))
+    # For customers whose Telegram language the bot does not speak.
+    default_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    # The wall clock customers read their dates in.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # How customers reach the owner (e.g. "@goldclub_support"); refusals tell them.
+    contact: Mapped[str | None] = mapped_column(String(255))
+
+    # A sandbox project's bot lives in the sandbox Telegram (webapp.sandbox), not in Telegram:
+    # every process sends its Bot API calls there (webapp.telegram routes them by token).
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -316,6 +330,8 @@ class AccessCode(db.Model):
     created_by_owner_id: Mapped[int | None] = mapped_column(ForeignKey("owner.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A paused code refuses activations; everything it already gave stays.
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     plan: Mapped[Plan] = relationship()
     batch: Mapped[Batch | None] = relationship()
@@ -325,6 +341,8 @@ class AccessCode(db.Model):
             return "rolled back"
         if self.expires_at is not None and now >= self.expires_at:
             return "expired"
+        if self.paused_at is not None:
+            return "paused"
         if self.activation_count >= self.max_activations:
             return "used up"
         return "active"
@@ -346,6 +364,9 @@ class Customer(db.Model):
     username: Mapped[str | None] = mapped_column(String(64))
     first_name: Mapped[str | None] = mapped_column(String(255))
     last_name: Mapped[str | None] = mapped_column(String(255))
+    # Telegram's language_code as last seen: messages sent without an update (reminders, end
+    # notices, late join links) speak it too.
+    language_code: Mapped[str | None] = mapped_column(String(35))
     # The step a customer is in with the bot (e.g. waiting for a typed code); kept here so it
     # survives a bot restart.
     pending_step: Mapped[str | None] = mapped_column(String(32))
@@ -521,6 +542,86 @@ class Membership(db.Model):
     invite_link_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when Telegram would not make the customer's join link (and cleared once one is made),
+    # so the owner's inbox lists exactly the people still waiting for one.
+    link_undelivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    link_undelivered_reason: Mapped[str | None] = mapped_column(String(255))
 
     customer: Mapped[Customer] = relationship()
     resource: Mapped[Resource] = relationship()
+
+
+class FunnelStep(db.Model):
+    """The first time one customer reached one step with one code (webapp.domain.funnel).
+
+    ``detail`` tells steps of one kind apart: the refusal's reason, the chat (resource id) of a
+    join, the end's reason; it is '' otherwise, so the unique key keeps only the first of each.
+    """
+
+    __tablename__ = "funnel_step"
+    __table_args__ = (
+        UniqueConstraint("code_id", "customer_id", "step", "detail"),
+        # The people at one step of a plan's or a batch's funnel, latest first.
+        Index("ix_funnel_step_plan", "plan_id", "step", "detail", "at"),
+        Index("ix_funnel_step_batch", "batch_id", "step", "detail", "at"),
+        Index("ix_funnel_step_customer", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batch.id"))
+    code_id: Mapped[int] = mapped_column(ForeignKey("access_code.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    step: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(String(32), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    customer: Mapped[Customer] = relationship()
+
+
+class FunnelTally(db.Model):
+    """How many funnel steps a plan or a batch has, by step and detail.
+
+    Kept by a database trigger on ``funnel_step`` inserts (migration insight_01), so a plan's
+    funnel is a handful of rows to read however many codes and customers it has.
+    """
+
+    __tablename__ = "funnel_tally"
+
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)  # plan, batch
+    scope_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step: Mapped[str] = mapped_column(String(16), primary_key=True)
+    detail: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ActivityHour(db.Model):
+    """A project's activations, renewals, starts and ends per UTC hour, for the charts.
+
+    Kept by database triggers on ``activation`` inserts and ``subscription.ended_at`` being set
+    (migration insight_01); hours let each owner's charts fall on their own time zone's days.
+    """
+
+    __tablename__ = "activity_hour"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    # activated (every activation), started (it opened a subscription), renewed (it extended
+    # one), ended (a subscription ended: expired or rolled back)
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ProjectText(db.Model):
+    """An owner's own wording of one customer message, in one language (``webapp.domain.texts``)."""
+
+    __tablename__ = "project_text"
+    __table_args__ = (UniqueConstraint("project_id", "language", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    language: Mapped[str] = mapped_column(String(8))
+    key: Mapped[str] = mapped_column(String(32))  # welcome, confirmation, renewal, end, contact
+    template: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

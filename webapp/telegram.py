@@ -163,14 +163,58 @@ _MTPROTO_RIGHTS = (
 _MTPROTO_GONE = ("CHANNEL_INVALID", "CHAT_ID_INVALID", "PEER_ID_INVALID")
 
 
-def configure(api_url: str) -> None:
-    """Point pyTelegramBotAPI at ``api_url`` (Telegram, or the emulator in tests).
+class BotApiAddress:
+    """The URL template pyTelegramBotAPI formats each request with, chosen per bot token.
+
+    pyTelegramBotAPI keeps one template per process (``apihelper.API_URL``, used as
+    ``.format(token, method)``), but the Bot API address belongs to the project: real Telegram
+    for most, the sandbox Telegram for sandbox projects, side by side in one process.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def format(self, token, *rest) -> str:
+        return api_url_for(str(token)) + self.path.format(token, *rest)
+
+    def __bool__(self) -> bool:
+        return True
+
+
+_api_url = "https://api.telegram.org"
+_sandbox_url = ""
+_sandbox_tokens: set[str] = set()
+
+
+def configure(api_url: str, sandbox_url: str | None = None) -> None:
+    """Point pyTelegramBotAPI at ``api_url`` (Telegram, or the emulator in tests), and the
+    tokens of sandbox projects at ``sandbox_url``.
 
     pyTelegramBotAPI keeps these as module globals, so this is per process.
     """
-    apihelper.API_URL = api_url + "/bot{0}/{1}"
-    apihelper.FILE_URL = api_url + "/file/bot{0}/{1}"
+    global _api_url, _sandbox_url
+    _api_url = api_url.rstrip("/")
+    if sandbox_url is not None:
+        _sandbox_url = sandbox_url.rstrip("/")
+    apihelper.API_URL = BotApiAddress("/bot{0}/{1}")
+    apihelper.FILE_URL = BotApiAddress("/file/bot{0}/{1}")
     apihelper.CUSTOM_REQUEST_SENDER = send_request
+
+
+def route_to_sandbox(token: str) -> None:
+    """From now on this process sends ``token``'s calls to the sandbox Telegram."""
+    _sandbox_tokens.add(token)
+
+
+def api_url_for(token: str) -> str:
+    """The Bot API base URL for one bot: the sandbox's for a sandbox bot, else Telegram's.
+
+    A sandbox token never reaches real Telegram: with no sandbox configured its calls go
+    nowhere (an unroutable address) and fail as Telegram being unreachable.
+    """
+    if token in _sandbox_tokens:
+        return _sandbox_url or "http://127.0.0.1:9"
+    return _api_url
 
 
 _sessions = threading.local()

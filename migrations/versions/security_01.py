@@ -4,7 +4,7 @@ The data step encrypts every plain-text bot token with the first of TOKEN_ENCRYP
 keeps its SHA-256 for the uniqueness check; the downgrade decrypts them again.
 
 Revision ID: security_01
-Revises: telegram_01
+Revises: languages_01
 """
 
 import hashlib
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "security_01"
-down_revision = "telegram_01"
+down_revision = "languages_01"
 branch_labels = None
 depends_on = None
 

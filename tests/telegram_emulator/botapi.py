@@ -18,6 +18,8 @@ SEND_METHODS = frozenset({
     "sendpoll", "senddice", "sendvenue", "sendvideonote", "copymessage", "forwardmessage",
     "copymessages", "forwardmessages", "sendinvoice", "sendgame", "sendpaidmedia",
 })
+#: a join request's user_chat_id may be messaged until it is processed, for at most this long
+JOIN_REQUEST_MESSAGE_WINDOW = 5 * 60
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _KIND = {"group": "group", "supergroup": "supergroup", "channel": "channel"}
 _CONFLICT_POLL = ("Conflict: terminated by other getUpdates request; "
@@ -91,7 +93,7 @@ class BotApiMethods:
         """A join request of this user waits in a chat the bot administers (and is recent)."""
         for chat in self._chats.values():
             request = chat["join_requests"].get(user_id)
-            if request is None or self.now() - request["date"] > 300:
+            if request is None or self.now() - request["date"] > JOIN_REQUEST_MESSAGE_WINDOW:
                 continue
             if self._status(chat, bot["user"]["id"]) in ("creator", "administrator"):
                 return True

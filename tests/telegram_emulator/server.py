@@ -30,9 +30,6 @@ EXCLUDED_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_rea
 MEMBER_STATUSES = ("creator", "administrator", "member")
 #: Telegram keeps undelivered updates this long, then they are gone (outages lose them)
 UPDATE_RETENTION_SECONDS = 24 * 3600
-#: a join request's user_chat_id may be messaged until it is processed, for at most this long
-JOIN_REQUEST_MESSAGE_WINDOW = 5 * 60
-_UPGRADED = "group chat was upgraded to a supergroup chat"
 ADMIN_RIGHTS_DEFAULTS = {
     "can_manage_chat": True,
     "can_delete_messages": True,

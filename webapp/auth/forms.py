@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField
 from wtforms.validators import EqualTo, InputRequired, Length
@@ -7,28 +8,30 @@ from webapp.domain.accounts import MIN_PASSWORD
 
 class SignupForm(FlaskForm):
     email = EmailField(
-        "E-mail", validators=[InputRequired("Enter your e-mail address."), Length(max=254)]
+        _l("E-mail"), validators=[InputRequired(_l("Enter your e-mail address.")), Length(max=254)]
     )
     password = PasswordField(
-        "Password",
+        _l("Password"),
         validators=[
-            InputRequired("Choose a password."),
-            Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters."),
-            Length(max=200, message="Use at most 200 characters."),
+            InputRequired(_l("Choose a password.")),
+            Length(
+                min=MIN_PASSWORD, message=_l("Use at least %(num)s characters.", num=MIN_PASSWORD)
+            ),
+            Length(max=200, message=_l("Use at most 200 characters.")),
         ],
     )
     confirm = PasswordField(
-        "Repeat the password",
+        _l("Repeat the password"),
         validators=[
-            InputRequired("Type the password again."),
-            EqualTo("password", "The two passwords differ."),
+            InputRequired(_l("Type the password again.")),
+            EqualTo("password", _l("The two passwords differ.")),
         ],
     )
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", validators=[InputRequired("Enter your e-mail address.")])
-    password = PasswordField("Password", validators=[InputRequired("Enter your password.")])
+    email = EmailField(_l("E-mail"), validators=[InputRequired(_l("Enter your e-mail address."))])
+    password = PasswordField(_l("Password"), validators=[InputRequired(_l("Enter your password."))])
     next = HiddenField()
 
 

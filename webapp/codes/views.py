@@ -1,5 +1,6 @@
 from datetime import datetime
 from io import BytesIO
+from urllib.parse import urlencode
 
 from flask import abort, current_app, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
@@ -25,19 +26,30 @@ from webapp.domain import lifecycle
 from webapp.domain.codes import MAX_BATCH, activation_link, create_codes
 from webapp.domain.csv_export import codes_csv, csv_filename
 from webapp.domain.errors import InvalidInput, NotFound
+from webapp.domain.ids import parse_id
 from webapp.domain.rollback import preview_rollback, rollback_code
 from webapp.extensions import db
 from webapp.models import AccessCode, Plan, Removal
-from webapp.params import cursor_arg, id_arg
+from webapp.params import cursor_arg
 
 EVENT_LABELS = {
     "code.created": "Created",
     "batch.created": "Created in a bulk generation",
     "code.activated": "Activated",
     "code.rolled_back": "Rolled back",
+    "code.paused": "Paused",
+    "code.resumed": "Resumed",
+    "code.edited": "Edited",
+    "activation.rolled_back": "Activation undone",
 }
 
-STATUS_BADGES = {"active": "ok", "used up": "warn", "expired": "", "rolled back": "danger"}
+STATUS_BADGES = {
+    "active": "ok",
+    "used up": "warn",
+    "paused": "info",
+    "expired": "",
+    "rolled back": "danger",
+}
 SUBSCRIPTION_BADGES = {
     "active": "ok",
     "reminder sent": "info",
@@ -94,6 +106,18 @@ def _owned(lookup, object_id: int):
         abort(404)
 
 
+def _int_value(values, name: str) -> int | None:
+    """The row id in ``values[name]``: None when absent or empty, a 404 when it cannot be one
+    (``?project=abc``, ``?project=3000000000``: never a query PostgreSQL refuses)."""
+    raw = (values.get(name) or "").strip()
+    if not raw:
+        return None
+    value = parse_id(raw)
+    if value is None:
+        abort(404)
+    return value
+
+
 # -- List ---------------------------------------------------------------------------------------
 
 
@@ -101,20 +125,8 @@ def _owned(lookup, object_id: int):
 def list_codes():
     now = clock.now()
     projects = queries.owner_projects(db.session, current_user.id)
-    project_id, plan_id, batch_id = id_arg("project"), id_arg("plan"), id_arg("batch")
-    project = _owned(queries.owner_project, project_id) if project_id is not None else None
-    plan = _owned(queries.owner_plan, plan_id) if plan_id is not None else None
-    batch = _owned(queries.owner_batch, batch_id) if batch_id is not None else None
-    status = request.args.get("status", "")
-    status = status if status in queries.STATUSES else ""
-    search = request.args.get("q", "").strip()[:64]
-    flt = queries.CodeFilter(
-        project_ids=(project.id,) if project else tuple(p.id for p in projects),
-        plan_id=plan.id if plan else None,
-        batch_id=batch.id if batch else None,
-        status=status or None,
-        search=search,
-    )
+    flt, project, plan, batch = list_filter(request.args, projects)
+    status, search = flt.status or "", flt.search
     page = queries.list_codes(
         db.session,
         flt,
@@ -145,7 +157,30 @@ def list_codes():
         project_id=project.id if project else None,
         plan_id=plan.id if plan else None,
         now=now,
+        total=queries.count_codes(db.session, flt, now),
+        count_cap=queries.COUNT_CAP,
     )
+
+
+def list_filter(values, projects):
+    """The list's filter from query (or form) ``values``: the filter and the project, plan and
+    batch it names (each the owner's, or a 404)."""
+    project_id, plan_id, batch_id = (
+        _int_value(values, "project"), _int_value(values, "plan"), _int_value(values, "batch")
+    )
+    project = _owned(queries.owner_project, project_id) if project_id is not None else None
+    plan = _owned(queries.owner_plan, plan_id) if plan_id is not None else None
+    batch = _owned(queries.owner_batch, batch_id) if batch_id is not None else None
+    status = values.get("status", "")
+    status = status if status in queries.STATUSES else ""
+    flt = queries.CodeFilter(
+        project_ids=(project.id,) if project else tuple(p.id for p in projects),
+        plan_id=plan.id if plan else None,
+        batch_id=batch.id if batch else None,
+        status=status or None,
+        search=values.get("q", "").strip()[:64],
+    )
+    return flt, project, plan, batch
 
 
 # -- New code wizard ----------------------------------------------------------------------------
@@ -153,7 +188,12 @@ def list_codes():
 
 @bp.get("/new")
 def new_code():
-    answers = WizardAnswers(plan_id=request.args.get("plan", ""))
+    plan_id = request.args.get("plan", "")
+    if not plan_id:
+        plans = queries.owner_plans(db.session, current_user.id, include_archived=False)
+        if len(plans) == 1:
+            plan_id = str(plans[0].id)  # nothing to choose: the only plan is preselected
+    answers = WizardAnswers(plan_id=plan_id)
     _wizard_plan(answers)
     return _wizard("plan", answers)
 
@@ -194,11 +234,14 @@ def wizard():
             return redirect(url_for("codes.batch_detail", batch_id=batch.id), 303)
         return redirect(url_for("codes.code_detail", code_id=codes[0].id), 303)
     if batch is not None:
-        return render_template(
+        body = render_template(
             "codes/_created.html", batch=batch, plan=batch.plan, filename=_batch_filename(batch)
         )
+        return body, 200, {"HX-Push-Url": url_for("codes.batch_detail", batch_id=batch.id)}
     code = codes[0]
-    return render_template("codes/_created.html", batch=None, code=code, **_share(code))
+    body = render_template("codes/_created.html", batch=None, code=code, **_share(code))
+    # The address bar shows the code's own page, so a refresh does not lose the new code.
+    return body, 200, {"HX-Push-Url": url_for("codes.code_detail", code_id=code.id)}
 
 
 def _wizard_plan(answers: WizardAnswers) -> Plan | None:
@@ -231,7 +274,18 @@ def _wizard(step: str, answers: WizardAnswers, status: int = 200):
 
 def _share(code: AccessCode) -> dict:
     link = activation_link(code.plan.project.bot_username, code.code)
-    return {"link": link, "qr": qr_svg(link, f"QR code of the activation link of {code.code}")}
+    plan = code.plan
+    # A message the owner can paste as it is; the project's name only once.
+    label = plan.name if plan.project.name.casefold() in plan.name.casefold() else (
+        f"{plan.project.name}, {plan.name}"
+    )
+    message = f"Your access to {label}: tap {link} and press START to join."
+    return {
+        "link": link,
+        "qr": qr_svg(link, f"QR code of the activation link of {code.code}"),
+        "customer_message": message,
+        "share_url": "https://t.me/share/url?" + urlencode({"url": link, "text": message}),
+    }
 
 
 # -- Detail and rollback ------------------------------------------------------------------------
@@ -324,19 +378,6 @@ def list_batches():
         older=older,
         live=queries.batch_live_counts(db.session, [b.id for b in batches]),
         first_page=request.args.get("after") is None,
-    )
-
-
-@bp.get("/batches/<int:batch_id>")
-def batch_detail(batch_id: int):
-    batch = _owned(queries.owner_batch, batch_id)
-    live = queries.batch_live_counts(db.session, [batch.id]).get(batch.id, 0)
-    return _render(
-        "codes/batch.html",
-        "codes/_batch.html",
-        batch=batch,
-        live=live,
-        filename=_batch_filename(batch, live),
     )
 
 

@@ -3,9 +3,16 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from webapp import telegram
+from webapp.attention import owner_inbox
 from webapp.dashboard.forms import AccountForm, PasswordForm
 from webapp.dashboard.rendering import render_page_or_fragment
-from webapp.domain.accounts import MIN_PASSWORD, change_password, set_timezone
+from webapp.domain.accounts import (
+    MIN_PASSWORD,
+    change_password,
+    set_owner_language,
+    set_timezone,
+)
 from webapp.domain.activity import recent_activity
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.owner_link import (
@@ -15,11 +22,14 @@ from webapp.domain.owner_link import (
     owner_deep_link,
     unlink_telegram_account,
 )
+from webapp.domain.ownership import owned
 from webapp.domain.projects import owned_project, owner_projects, project_overview
 from webapp.domain.ratelimit import login_blocked, record_login_failure
 from webapp.domain.sessions import active_sessions, end_one_session, end_other_sessions, is_current
+from webapp.domain.setup import judge_link_test, record_link_test, setup_checklist
 from webapp.extensions import db
-from webapp.models import utcnow
+from webapp.i18n import LANGUAGES
+from webapp.models import AccessCode, utcnow
 from webapp.params import id_arg, page_arg
 from webapp.queues import get_redis
 
@@ -31,7 +41,45 @@ bp = Blueprint("dashboard", __name__)
 def home():
     summaries = project_overview(db.session, current_user.id)
     latest = recent_activity(db.session, current_user.id, per_page=5) if summaries else None
-    return render_template("dashboard/home.html", summaries=summaries, latest=latest)
+    inbox = owner_inbox(current_user.id) if summaries else None
+    checklist = setup_checklist(db.session, current_user.id)
+    return render_template(
+        "dashboard/home.html", summaries=summaries, latest=latest, inbox=inbox,
+        checklist=checklist,
+    )
+
+
+@bp.post("/setup/test-link/<int:code_id>")
+@login_required
+def test_link(code_id: int):
+    """The dry run of an activation link: the code, the bot, its rights; nothing activated."""
+    try:
+        code = owned(db.session, current_user.id, AccessCode, code_id)
+    except NotFound:
+        abort(404)
+    project = code.plan.project
+    resources = list(code.plan.resources)
+    token = project.bot_token
+    db.session.rollback()  # no transaction held while Telegram answers
+    bot_problem, rights = None, []
+    with telegram.while_someone_waits():
+        try:
+            telegram.get_me(token)
+        except telegram.TelegramError as exc:
+            bot_problem = f"Telegram says: {exc.description}"
+        for resource in resources:
+            try:
+                member = telegram.get_chat_member(token, resource.chat_id, project.bot_user_id)
+                rights.append((resource, member, None))
+            except telegram.TelegramError as exc:
+                rights.append((resource, None, f"Telegram says: {exc.description}"))
+    code = db.session.get(AccessCode, code_id)
+    result = judge_link_test(code, utcnow(), bot_problem, rights)
+    record_link_test(db.session, code, current_user.id, result, utcnow())
+    db.session.commit()
+    return render_page_or_fragment(
+        "dashboard/link_test.html", "dashboard/_link_test.html", code=code, result=result
+    )
 
 
 @bp.get("/activity")
@@ -62,12 +110,17 @@ def account():
     if form.validate_on_submit():
         try:
             name = set_timezone(db.session, current_user, form.timezone.data)
+            set_owner_language(db.session, current_user, form.language.data)
         except InvalidInput as exc:
             db.session.rollback()
-            form.timezone.errors.append(exc.message)
+            getattr(form, exc.field).errors.append(exc.message)
         else:
             db.session.commit()
-            flash(f"Times are now shown in {name}.", "success")
+            flash(
+                f"Times are now shown in {name}; your bot writes to you in "
+                f"{LANGUAGES[current_user.language]}.",
+                "success",
+            )
             return redirect(url_for("dashboard.account"))
     status = 400 if form.is_submitted() else 200
     return _account_page(form, PasswordForm(formdata=None), status)

@@ -1,15 +1,25 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from webapp.dashboard.rendering import timezone_names
+from webapp.i18n import LANGUAGES
 
 
 class AccountForm(FlaskForm):
     timezone = SelectField(
-        "Time zone",
-        validators=[InputRequired("Pick a time zone.")],
+        _l("Time zone"),
+        validators=[InputRequired(_l("Pick a time zone."))],
+        validate_choice=False,
+    )
+
+    language = SelectField(
+        _l("The bot's language for you"),
+        description=_l("What your bot writes to you: /newcode and the activation notices."),
+        choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()],
+        # Checked by the domain; a form that leaves it out keeps the current language.
         validate_choice=False,
     )
 
@@ -22,11 +32,12 @@ class AccountForm(FlaskForm):
 
 class PasswordForm(FlaskForm):
     current_password = PasswordField(
-        "Current password", validators=[InputRequired("Enter your current password.")]
+        _l("Current password"), validators=[InputRequired(_l("Enter your current password."))]
     )
     new_password = PasswordField(
-        "New password", validators=[InputRequired("Enter the new password.")]
+        _l("New password"), validators=[InputRequired(_l("Enter the new password."))]
     )
     repeat_password = PasswordField(
-        "Repeat the new password", validators=[InputRequired("Enter the new password again.")]
+        _l("Repeat the new password"),
+        validators=[InputRequired(_l("Enter the new password again."))],
     )

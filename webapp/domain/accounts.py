@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.domain.errors import InvalidInput
+from webapp.i18n import LANGUAGES
 from webapp.models import Owner
 
 MIN_PASSWORD = 10
@@ -77,6 +78,17 @@ def _zone_names() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+def is_zone_name(name: str | None) -> bool:
+    """Whether ``name`` is a zone of the database the dashboard's pickers offer."""
+    if (name or "").strip() not in _zone_names():
+        return False
+    try:
+        ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def set_timezone(session: Session, owner: Owner, name: str) -> str:
     """Show the owner's dashboard in the IANA zone ``name``; an unknown zone changes nothing.
 
@@ -92,6 +104,14 @@ def set_timezone(session: Session, owner: Owner, name: str) -> str:
     owner.timezone = name
     session.flush()
     return name
+
+
+def set_owner_language(session: Session, owner: Owner, language: str) -> None:
+    """The language the owner's bots write to them in (/newcode, activation notices)."""
+    if language not in LANGUAGES:
+        raise InvalidInput("language", "Pick a language from the list.")
+    owner.language = language
+    session.flush()
 
 
 def change_password(session: Session, owner: Owner, current: str, new: str, repeat: str) -> None:

@@ -11,7 +11,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from webapp.domain import audit
 from webapp.domain.codes import lookup_key
 from webapp.domain.customers import TelegramUser, upsert_customer
-from webapp.domain.errors import AlreadyActivated, CodeExpired, CodeUsedUp, UnknownCode
+from webapp.domain.errors import (
+    AlreadyActivated,
+    CodeExpired,
+    CodePaused,
+    CodeUsedUp,
+    UnknownCode,
+)
 from webapp.domain.lifecycle import REMINDER_LEAD
 from webapp.domain.periods import period_end
 from webapp.models import AccessCode, Activation, Customer, Plan, Subscription
@@ -57,6 +63,8 @@ def activate_code(
         raise UnknownCode(raw_code)
     if code.expires_at is not None and now >= code.expires_at:
         raise CodeExpired(code.code)
+    if code.paused_at is not None:
+        raise CodePaused(code.code)
 
     customer = upsert_customer(session, project_id, user)
 
@@ -68,6 +76,8 @@ def activate_code(
                 .where(
                     AccessCode.id == code.id,
                     AccessCode.deleted_at.is_(None),
+                    # A pause committed after the read above still wins.
+                    AccessCode.paused_at.is_(None),
                     AccessCode.activation_count < AccessCode.max_activations,
                 )
                 .values(activation_count=AccessCode.activation_count + 1)
@@ -135,8 +145,14 @@ def _has_activated(session: Session, code_id: int, customer_id: int) -> bool:
 
 
 def _why_not_counted(session: Session, code_id: int) -> Exception:
-    deleted_at = session.scalar(select(AccessCode.deleted_at).where(AccessCode.id == code_id))
-    return UnknownCode(str(code_id)) if deleted_at is not None else CodeUsedUp(str(code_id))
+    deleted_at, paused_at = session.execute(
+        select(AccessCode.deleted_at, AccessCode.paused_at).where(AccessCode.id == code_id)
+    ).one()
+    if deleted_at is not None:
+        return UnknownCode(str(code_id))
+    if paused_at is not None:
+        return CodePaused(str(code_id))
+    return CodeUsedUp(str(code_id))
 
 
 def _open_or_extend(

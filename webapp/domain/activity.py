@@ -1,4 +1,4 @@
-"""The owner's activity feed: activations and rollbacks across their projects."""
+"""The owner's activity feed: activations, rollbacks, pauses, ends and removals."""
 
 from dataclasses import dataclass
 
@@ -7,7 +7,18 @@ from sqlalchemy.orm import Session
 
 from webapp.models import AuditEvent, Customer, Project
 
-FEED_ACTIONS = ("code.activated", "code.rolled_back")
+FEED_ACTIONS = (
+    "code.activated",
+    "code.rolled_back",
+    "activation.rolled_back",
+    "code.paused",
+    "code.resumed",
+    "access.ended",
+    "member.access_ended",
+    "member.extended",
+    "removal.done",
+    "removal.failed",
+)
 PER_PAGE = 50
 
 

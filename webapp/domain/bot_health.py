@@ -124,3 +124,14 @@ def bot_health(
                 "Edit the bot's administrator rights in the chat's settings."
             )
     return health
+
+
+def last_polls(redis: Redis, project_ids: list[int]) -> dict[int, datetime | None]:
+    """When each project's bot last had an answer to getUpdates (``None``: not seen), for the
+    owner's "needs attention" inbox and digest."""
+    if not project_ids:
+        return {}
+    pipe = redis.pipeline()
+    for project_id in project_ids:
+        pipe.hget(_key(project_id), "last_poll_at")
+    return {pid: _moment(raw) for pid, raw in zip(project_ids, pipe.execute(), strict=True)}

@@ -8,12 +8,12 @@ from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webapp.domain import attempts
+from webapp.domain import attempts, funnel
 from webapp.domain.activation import ActivationResult, activate_code
 from webapp.domain.codes import ALPHABET, GROUP_LENGTH, GROUPS, lookup_key
 from webapp.domain.customers import TelegramUser, upsert_customer
 from webapp.domain.entitlements import active_subscriptions_clause
-from webapp.domain.errors import NotFound, UnknownCode
+from webapp.domain.errors import ActivationRefused, NotFound, UnknownCode
 from webapp.domain.memberships import membership_for
 from webapp.models import AccessCode, Activation, Customer, Plan, Resource, Subscription
 
@@ -35,27 +35,32 @@ def enter_code(
     """Activate ``raw_code`` for ``user``, unless they are waiting out too many wrong codes.
 
     An unknown (or rolled back, or malformed) code counts as a wrong attempt; the other refusals
-    are about a real code and do not. On success the customer's typed-code step ends and their
+    are about a real code and do not. Either way the funnel records the step (the caller commits
+    refusals too, to keep it). On success the customer's typed-code step ends and their
     membership rows of the plan's resources exist, ready for invite links. The caller commits.
     """
     swarm = attempts.guessing_swarm(redis, project_id, now)
     limit = attempts.LIMIT
     if swarm and not _has_activated(session, project_id, user.id):
         limit = attempts.NEWCOMER_LIMIT_IN_SWARM
-    attempts.check_attempts(redis, project_id, user.id, now, limit=limit)
     key = lookup_key(raw_code) if len(raw_code) <= MAX_TYPED_LENGTH else ""
     try:
+        attempts.check_attempts(redis, project_id, user.id, now, limit=limit)
         if not CODE_SHAPE.match(key):
             raise UnknownCode(raw_code[:MAX_TYPED_LENGTH])
         result = activate_code(session, project_id, raw_code.strip(), user, now)
-    except UnknownCode as exc:
-        exc.wrong_attempts = attempts.record_wrong_attempt(redis, project_id, user.id, now)
-        exc.attempts_allowed = limit
-        # The owner hears of a swarm once per window (the caller sends the notice).
-        exc.alert_owner = attempts.guessing_swarm(
-            redis, project_id, now
-        ) and attempts.claim_swarm_alert(redis, project_id, now)
+    except ActivationRefused as exc:
+        if isinstance(exc, UnknownCode):
+            exc.wrong_attempts = attempts.record_wrong_attempt(redis, project_id, user.id, now)
+            exc.attempts_allowed = limit
+            # The owner hears of a swarm once per window (the caller sends the notice).
+            exc.alert_owner = attempts.guessing_swarm(
+                redis, project_id, now
+            ) and attempts.claim_swarm_alert(redis, project_id, now)
+        if CODE_SHAPE.match(key):
+            funnel.record_refusal(session, project_id, raw_code.strip(), user, exc, now)
         raise
+    funnel.record_activation(session, result, now)
     customer = result.customer
     customer.pending_step = None
     customer.pending_plan_id = None

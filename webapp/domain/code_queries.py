@@ -23,6 +23,7 @@ from webapp.models import (
     Activation,
     AuditEvent,
     Batch,
+    Customer,
     Plan,
     Project,
     Removal,
@@ -35,6 +36,7 @@ STATUSES = {
     "active": "Active",
     "expired": "Expired",
     "used_up": "Used up",
+    "paused": "Paused",
     "rolled_back": "Rolled back",
 }
 
@@ -45,12 +47,19 @@ def status_clause(status: str | None, now: datetime):
     not_expired = or_(AccessCode.expires_at.is_(None), AccessCode.expires_at > now)
     if status is None:
         return live
+    running = AccessCode.paused_at.is_(None)
     if status == "active":
-        return and_(live, not_expired, AccessCode.activation_count < AccessCode.max_activations)
+        return and_(
+            live, not_expired, running, AccessCode.activation_count < AccessCode.max_activations
+        )
     if status == "expired":
         return and_(live, AccessCode.expires_at.is_not(None), AccessCode.expires_at <= now)
     if status == "used_up":
-        return and_(live, not_expired, AccessCode.activation_count >= AccessCode.max_activations)
+        return and_(
+            live, not_expired, running, AccessCode.activation_count >= AccessCode.max_activations
+        )
+    if status == "paused":
+        return and_(live, not_expired, AccessCode.paused_at.is_not(None))
     if status == "rolled_back":
         return AccessCode.deleted_at.is_not(None)
     raise ValueError(f"unknown status {status!r}")
@@ -182,6 +191,61 @@ def _page_query(flt, project_id, now, cursor, backwards, limit):
     else:
         query = query.order_by(AccessCode.created_at.desc(), AccessCode.id.desc())
     return query.limit(limit)
+
+
+COUNT_CAP = 10_000
+SELECTION_MAX = 5_000
+
+
+def _matching(flt: CodeFilter, now: datetime):
+    query = select(AccessCode.id).where(AccessCode.project_id.in_(flt.project_ids))
+    if flt.plan_id is not None:
+        query = query.where(AccessCode.plan_id == flt.plan_id)
+    if flt.batch_id is not None:
+        query = query.where(AccessCode.batch_id == flt.batch_id)
+    query = query.where(status_clause(flt.status, now))
+    key = lookup_key(flt.search)
+    if key:
+        query = query.where(AccessCode.lookup_key.startswith(key, autoescape=True))
+    return query
+
+
+def count_codes(session: Session, flt: CodeFilter, now: datetime, cap: int = COUNT_CAP) -> int:
+    """How many codes match, counted up to ``cap`` (the list says "10,000+" beyond): a bounded
+    read, so a huge project's list stays fast."""
+    if not flt.project_ids:
+        return 0
+    inner = _matching(flt, now).limit(cap + 1).subquery()
+    return session.scalar(select(func.count()).select_from(inner))
+
+
+def matching_code_ids(
+    session: Session, flt: CodeFilter, now: datetime, limit: int = SELECTION_MAX
+) -> list[int]:
+    """The ids of codes matching ``flt``, newest first, at most ``limit`` (for "all matching")."""
+    if not flt.project_ids:
+        return []
+    query = _matching(flt, now).order_by(AccessCode.created_at.desc(), AccessCode.id.desc())
+    return list(session.scalars(query.limit(limit)))
+
+
+def owner_codes_by_id(session: Session, owner_id: int, code_ids: list[int]) -> list[AccessCode]:
+    """The codes among ``code_ids`` that belong to the owner's live projects (others dropped)."""
+    if not code_ids:
+        return []
+    return list(
+        session.scalars(
+            select(AccessCode)
+            .join(Project, Project.id == AccessCode.project_id)
+            .where(
+                AccessCode.id.in_(code_ids),
+                Project.owner_id == owner_id,
+                Project.deleted_at.is_(None),
+            )
+            .options(joinedload(AccessCode.plan).joinedload(Plan.project))
+            .order_by(AccessCode.created_at.desc(), AccessCode.id.desc())
+        ).unique()
+    )
 
 
 # -- One owner's things ------------------------------------------------------------------------
@@ -367,3 +431,28 @@ def batch_live_counts(session: Session, batch_ids: list[int]) -> dict[int, int]:
         .group_by(AccessCode.batch_id)
     )
     return {batch_id: count for batch_id, count in rows}
+
+
+def batch_all_codes(session: Session, batch_id: int) -> list[AccessCode]:
+    """Every code of the batch, rolled back ones too, in the order they were made."""
+    return list(
+        session.scalars(
+            select(AccessCode).where(AccessCode.batch_id == batch_id).order_by(AccessCode.id)
+        )
+    )
+
+
+def activated_by(session: Session, code_ids: list[int]) -> dict[int, list[Customer]]:
+    """The customers who activated each code (live activations), oldest first."""
+    found: dict[int, list[Customer]] = {code_id: [] for code_id in code_ids}
+    if not code_ids:
+        return found
+    rows = session.execute(
+        select(Activation.code_id, Customer)
+        .join(Customer, Customer.id == Activation.customer_id)
+        .where(Activation.code_id.in_(code_ids))
+        .order_by(Activation.activated_at, Activation.id)
+    )
+    for code_id, customer in rows:
+        found[code_id].append(customer)
+    return found

@@ -6,7 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from webapp.models import Customer
+from webapp import i18n
+from webapp.models import Customer, Project
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,14 @@ class TelegramUser:
     first_name: str | None = None
     last_name: str | None = None
     username: str | None = None
+    # Telegram's IETF tag of the user's app language, when Telegram sends it.
+    language_code: str | None = None
+
+
+def customer_language(customer: Customer | None, project: Project) -> str:
+    """The language to write to a customer in without an update at hand (reminders, end notices,
+    late join links): the one Telegram last told us, else the project's default, else English."""
+    return i18n.resolve(customer.language_code if customer else None, project.default_language)
 
 
 def upsert_customer(session: Session, project_id: int, user: TelegramUser) -> Customer:
@@ -39,6 +48,7 @@ def upsert_customer(session: Session, project_id: int, user: TelegramUser) -> Cu
                 first_name=user.first_name,
                 last_name=user.last_name,
                 username=user.username,
+                language_code=user.language_code,
             )
             .on_conflict_do_nothing(index_elements=["project_id", "telegram_user_id"])
             .returning(Customer)
@@ -52,6 +62,8 @@ def upsert_customer(session: Session, project_id: int, user: TelegramUser) -> Cu
         user.username,
     ):
         _copy_names(customer, user)
+    if user.language_code and customer.language_code != user.language_code:
+        customer.language_code = user.language_code
     return customer
 
 

@@ -8,10 +8,21 @@ class DomainError(Exception):
 class InvalidInput(DomainError):
     """A value an owner entered is wrong; ``field`` names it for forms."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, template: str | None = None, **params):
         super().__init__(message)
         self.field = field
         self.message = message
+        # For the bot, which words refusals in the owner's language: the untranslated message
+        # (a msgid of the bot catalogue, marked with ``webapp.i18n.N_``) and its values.
+        self.template = template
+        self.params = params
+
+    @classmethod
+    def worded(cls, field: str, template: str, **params) -> "InvalidInput":
+        """An ``InvalidInput`` worded in English from ``template``, translatable later."""
+        from webapp.i18n import gettext
+
+        return cls(field, gettext("en", template, **params), template, **params)
 
 
 class NotFound(DomainError):
@@ -32,6 +43,10 @@ class CodeExpired(ActivationRefused):
 
 class CodeUsedUp(ActivationRefused):
     pass
+
+
+class CodePaused(ActivationRefused):
+    """The owner paused the code; it may work again later."""
 
 
 class AlreadyActivated(ActivationRefused):

@@ -20,9 +20,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from webapp.domain import notices
+from webapp.domain import audit, funnel, notices, owner_texts
+from webapp.domain.customers import customer_language
 from webapp.domain.entitlements import RemovalDecision, decide_removals, is_entitled, queue_removals
-from webapp.models import Customer, Membership, Removal, Subscription
+from webapp.models import AccessCode, Customer, Membership, Removal, Subscription
 
 REMINDER_LEAD = timedelta(hours=24)
 # Longer than a job may run (webapp.jobs.JOB_TIMEOUT): a live job never loses its claim.
@@ -136,8 +137,17 @@ def reminder_message(session: Session, subscription_id: int, now: datetime) -> M
     """The reminder of a claimed subscription, with the plan's renewal text."""
     subscription = session.get(Subscription, subscription_id, populate_existing=True)
     plan = subscription.plan
+    lang, tz, custom = _voice(session, subscription)
     text = notices.reminder_text(
-        plan.project.name, plan.name, subscription.ends_at, now, plan.renewal_text
+        plan.project.name,
+        plan.name,
+        subscription.ends_at,
+        now,
+        plan.renewal_text,
+        lang=lang,
+        tz=tz,
+        custom=custom.get("renewal"),
+        first_name=subscription.customer.first_name,
     )
     return _message(subscription, text)
 
@@ -146,7 +156,13 @@ def settle_reminder(
     session: Session, subscription_id: int, claimed_at: datetime, outcome: Outcome, now: datetime
 ) -> bool:
     """Record how the reminder claimed at ``claimed_at`` went; ``False`` if the claim was lost."""
-    return _settle(session, "reminder", subscription_id, claimed_at, outcome, now)
+    settled = _settle(session, "reminder", subscription_id, claimed_at, outcome, now)
+    if settled and outcome.status == "done":
+        customer_id = session.scalar(
+            select(Subscription.customer_id).where(Subscription.id == subscription_id)
+        )
+        funnel.record_subscription_step(session, subscription_id, customer_id, "reminded", "", now)
+    return settled
 
 
 def _settle(
@@ -216,8 +232,23 @@ def end_subscription(
     if ended.rowcount != 1:
         return None
     subscription = session.get(Subscription, subscription_id, populate_existing=True)
+    funnel.record_subscription_step(
+        session, subscription.id, subscription.customer_id, "ended", "expired", now
+    )
     decision = decide_removals(session, subscription, now)
     queue_removals(session, decision, subscription.project_id, "expired", now)
+    audit.record(
+        session,
+        subscription.project_id,
+        "access.ended",
+        customer_id=subscription.customer_id,
+        now=now,
+        details={
+            "plan": subscription.plan.name,
+            "ends_at": subscription.ends_at.isoformat() if subscription.ends_at else None,
+            "removals": len(decision.remove),
+        },
+    )
     return decision
 
 
@@ -322,6 +353,7 @@ def settle_removal(
         removal.next_attempt_at = None
         if outcome.status == "done":
             _close_membership(session, removal, now)
+            _record_removal(session, removal, now)
     elif outcome.status == "retry" and removal.attempts < REMOVAL_MAX_ATTEMPTS:
         backoff = min(REMOVAL_BACKOFF * 2 ** (removal.attempts - 1), REMOVAL_MAX_BACKOFF)
         removal.next_attempt_at = max(outcome.retry_at or now, now + backoff)
@@ -330,8 +362,37 @@ def settle_removal(
             removal.last_error = f"gave up after {removal.attempts} attempts: {outcome.error}"[:255]
         removal.status = "failed"
         removal.next_attempt_at = None
+    if removal.status in ("done", "failed"):
+        # The owner's activity lists removals, not only activations and rollbacks.
+        audit.record(
+            session,
+            removal.project_id,
+            f"removal.{removal.status}",
+            customer_id=removal.customer_id,
+            code_id=removal.code_id,
+            now=now,
+            details={
+                "resource": removal.resource.title,
+                "reason": removal.reason,
+                "error": removal.last_error if removal.status == "failed" else None,
+            },
+        )
     session.flush()
     return True
+
+
+def _record_removal(session: Session, removal: Removal, now: datetime) -> None:
+    code = session.get(AccessCode, removal.code_id) if removal.code_id else None
+    if removal.subscription_id is not None or code is not None:
+        funnel.record_subscription_step(
+            session,
+            removal.subscription_id,
+            removal.customer_id,
+            "removed",
+            removal.reason,
+            now,
+            code=code,
+        )
 
 
 def _close_membership(session: Session, removal: Removal, now: datetime) -> None:
@@ -427,6 +488,7 @@ def end_notice_message(session: Session, subscription_id: int, now: datetime) ->
     removed = [r.resource.title for r in removals if r.status == "done"]
     touched = {r.resource_id for r in removals if r.status != "skipped"}
     kept = [r.title for r in plan.resources if r.id not in touched]
+    lang, _, custom = _voice(session, subscription)
     text = notices.end_text(
         plan.project.name,
         plan.name,
@@ -434,6 +496,10 @@ def end_notice_message(session: Session, subscription_id: int, now: datetime) ->
         removed,
         kept,
         plan.renewal_text,
+        lang=lang,
+        custom=custom.get("end"),
+        first_name=subscription.customer.first_name,
+        contact=owner_texts.contact(custom, plan.project),
     )
     return _message(subscription, text)
 
@@ -453,6 +519,13 @@ def end_notice_ready(session: Session, subscription_id: int, now: datetime) -> b
 
 
 # -- Shared ------------------------------------------------------------------------------------
+
+
+def _voice(session: Session, subscription: Subscription) -> tuple[str, str, dict[str, str]]:
+    """The customer's language, the project's time zone, and the owner's texts in that language."""
+    project = subscription.plan.project
+    lang = customer_language(subscription.customer, project)
+    return lang, project.timezone, owner_texts.project_texts(session, project.id, lang)
 
 
 def _message(subscription: Subscription, text: str) -> Message:

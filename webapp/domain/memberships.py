@@ -7,6 +7,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from webapp.domain import funnel
 from webapp.domain.entitlements import is_entitled
 from webapp.models import Customer, Membership, Resource
 
@@ -203,6 +204,8 @@ def record_join(
     unwelcome = None
     if not entitled:
         unwelcome = "no_access" if own_link else "someone_elses_link"
+    elif own_link:
+        funnel.record_join(session, customer.id, resource.id, now)
     if not own_link:
         # The link is burnt: its customer gets a fresh one next time they ask.
         link_owner.invite_link = None
@@ -241,6 +244,34 @@ def may_join(
         return None
     customer = _customer(session, project_id, telegram_user_id)
     return customer is not None and is_entitled(session, customer.id, resource.id, now)
+
+
+def note_link_delivery(
+    session: Session, delivered: set[int], undelivered: dict[int, str], now: datetime
+) -> bool:
+    """Record which memberships got a join link and which could not (with why); whether any row
+    changed. A membership keeps the moment its link first failed until one is made."""
+    changed = False
+    if delivered:
+        for membership in session.scalars(
+            select(Membership).where(
+                Membership.id.in_(delivered), Membership.link_undelivered_at.is_not(None)
+            )
+        ):
+            membership.link_undelivered_at = None
+            membership.link_undelivered_reason = None
+            changed = True
+    for membership_id, reason in undelivered.items():
+        membership = session.get(Membership, membership_id)
+        if membership is None:
+            continue
+        if membership.link_undelivered_at is None:
+            membership.link_undelivered_at = now
+        membership.link_undelivered_reason = reason
+        changed = True
+    if changed:
+        session.flush()
+    return changed
 
 
 @dataclass(frozen=True)

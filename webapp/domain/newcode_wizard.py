@@ -24,6 +24,7 @@ from webapp.domain.codes import (
 )
 from webapp.domain.errors import DomainError, InvalidInput
 from webapp.domain.ids import is_ascii_number, parse_id
+from webapp.i18n import N_
 from webapp.models import AccessCode, Batch, BotConversation, Owner, Plan, Project
 
 KIND = "newcode"
@@ -206,14 +207,18 @@ def answer_text(
     step = state["step"]
     if step == "max_typed":
         state["max_activations"] = parse_count(
-            text, 1, MAX_ACTIVATIONS, "max_activations", "Max activations"
+            text, 1, MAX_ACTIVATIONS, "max_activations",
+            N_("Max activations must be a whole number from %(low)s to %(high)s."),
         )
         return _save(session, conversation, state, "expiry", now, choices=_expiry_choices())
     if step == "expiry_typed":
         expires_at = parse_expiry_date(text, owner.timezone, now)
         state["expires_at"] = expires_at.isoformat()
         return _save(session, conversation, state, "kind", now, choices=_kind_choices())
-    count = parse_count(text, 2, MAX_BATCH, "count", "The number of codes")
+    count = parse_count(
+        text, 2, MAX_BATCH, "count",
+        N_("The number of codes must be a whole number from %(low)s to %(high)s."),
+    )
     return _finish(session, conversation, owner, project, state, count, now)
 
 
@@ -233,14 +238,14 @@ def cancel(session: Session, bot_project_id: int, telegram_user_id: int) -> bool
     return True
 
 
-def parse_count(text: str, low: int, high: int, field_name: str, label: str) -> int:
-    """A whole number typed by a person: '1,000', '1 000' and '1000' alike."""
+def parse_count(text: str, low: int, high: int, field_name: str, refusal: str) -> int:
+    """A whole number typed by a person: '1,000', '1 000' and '1000' alike; ``refusal`` says
+    what is wanted, with ``%(low)s`` and ``%(high)s``."""
     cleaned = re.sub(r"[\s,_'.]", "", text or "")
-    if not is_ascii_number(cleaned, 9):
-        raise InvalidInput(field_name, f"{label} must be a whole number from {low} to {high:,}.")
-    number = int(cleaned)
-    if not low <= number <= high:
-        raise InvalidInput(field_name, f"{label} must be a whole number from {low} to {high:,}.")
+    # ASCII digits only: '²'.isdigit() is true, and int('²') raises.
+    number = int(cleaned) if is_ascii_number(cleaned, 9) else None
+    if number is None or not low <= number <= high:
+        raise InvalidInput.worded(field_name, refusal, low=low, high=high)
     return number
 
 
@@ -277,17 +282,18 @@ def parse_expiry_date(text: str, timezone: str, now: datetime) -> datetime:
                 raise InvalidInput("expiry", "Pick a date within the next ten years.") from None
             break
     if local is None:
-        raise InvalidInput(
-            "expiry", "Type the date as YYYY-MM-DD (for example 2027-02-26), optionally with HH:MM."
+        raise InvalidInput.worded(
+            "expiry",
+            N_("Type the date as YYYY-MM-DD (for example 2027-02-26), optionally with HH:MM."),
         )
     try:
         expires_at = local.replace(tzinfo=zone).astimezone(UTC)
     except OverflowError:  # 0001-01-01 05:00 in Tokyo is before year 1 in UTC
         raise InvalidInput("expiry", "The expiry date must be in the future.") from None
     if expires_at <= now:
-        raise InvalidInput("expiry", "The expiry date must be in the future.")
+        raise InvalidInput.worded("expiry", N_("The expiry date must be in the future."))
     if expires_at.date() > date(now.year + 10, 12, 31):
-        raise InvalidInput("expiry", "Pick a date within the next ten years.")
+        raise InvalidInput.worded("expiry", N_("Pick a date within the next ten years."))
     return expires_at
 
 

@@ -13,6 +13,7 @@ from webapp.domain.ownership import owned_project
 from webapp.models import AccessCode, Activation, Plan, Project, Resource, token_digest
 
 MAX_NAME = 120
+MAX_CONTACT = 255
 # BotFather tokens look like 123456789:AAH…; the secret part is 35 characters today, but only
 # Telegram decides what is valid, so this only rejects what cannot be a token at all.
 BOT_TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
@@ -206,6 +207,17 @@ def rename_project(session: Session, project: Project, name: str) -> Project:
     if len(name) > MAX_NAME:
         raise InvalidInput("name", f"Use at most {MAX_NAME} characters.")
     project.name = name
+    session.flush()
+    return project
+
+
+def set_project_contact(session: Session, project: Project, contact: str | None) -> Project:
+    """How customers reach the owner (an @username, a link, an e-mail…); the bot's refusals say
+    it. Empty clears it."""
+    contact = (contact or "").strip() or None
+    if contact is not None and len(contact) > MAX_CONTACT:
+        raise InvalidInput("contact", f"Use at most {MAX_CONTACT} characters.")
+    project.contact = contact
     session.flush()
     return project
 

@@ -52,7 +52,7 @@ class PlanForm(FlaskForm):
 
     def __init__(self, *args, resources=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.resources.choices = [SelectChoice(r.id, r.title) for r in resources]
+        self.resources.choices = [SelectChoice(r.id, _label(r)) for r in resources]
 
     def validate_resources(self, field):
         if not field.data:
@@ -78,3 +78,22 @@ class PlanForm(FlaskForm):
             return  # not a number: IntegerField said so already
         if not 1 <= field.data <= MAX_PERIOD[unit]:
             raise ValidationError(f"Enter a whole number of {unit}s from 1 to {MAX_PERIOD[unit]}.")
+
+
+def _label(resource) -> str:
+    """The chat's title, with a warning when the bot could not let people in or out there."""
+    if not resource.bot_is_admin:
+        return (
+            f"{resource.title} — ⚠ the bot is not an administrator: nobody can join or be removed"
+        )
+    missing = [
+        what
+        for what, has in (
+            ("invite (new customers cannot join)", resource.can_invite_users),
+            ("ban (removals will fail)", resource.can_restrict_members),
+        )
+        if not has
+    ]
+    if missing:
+        return f"{resource.title} — ⚠ the bot cannot {' or '.join(missing)}"
+    return resource.title

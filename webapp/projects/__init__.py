@@ -1,11 +1,12 @@
 """Projects (a bot each) and their channels and groups."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from webapp import telegram
-from webapp.dashboard.rendering import is_htmx, render_page_or_fragment
+from webapp.dashboard.rendering import is_htmx, render_page_or_fragment, timezone_names
+from webapp.domain import owner_texts
 from webapp.domain.bot_health import bot_health
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.projects import (
@@ -20,9 +21,11 @@ from webapp.domain.projects import (
     record_resource,
     rename_project,
     replace_bot_token,
+    set_project_contact,
 )
 from webapp.domain.resources import accept_resource, change_join_mode, dismiss_resource
 from webapp.extensions import db
+from webapp.i18n import LANGUAGES
 from webapp.models import utcnow
 from webapp.projects.forms import (
     BotTokenForm,
@@ -31,6 +34,7 @@ from webapp.projects.forms import (
     RenameProjectForm,
     ResourceForm,
 )
+from webapp.projects.text_previews import previews
 from webapp.queues import get_redis
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
@@ -228,12 +232,13 @@ def edit_project(project_id: int):
     if form.validate_on_submit():
         try:
             rename_project(db.session, project, form.name.data)
+            set_project_contact(db.session, project, form.contact.data)
         except InvalidInput as exc:
             db.session.rollback()
             getattr(form, exc.field).errors.append(exc.message)
         else:
             db.session.commit()
-            flash("Project renamed.", "success")
+            flash("Project saved.", "success")
             return redirect(url_for("projects.show_project", project_id=project.id), 303)
     status = 400 if form.is_submitted() else 200
     return render_template("projects/edit.html", project=project, form=form), status
@@ -431,3 +436,101 @@ def _resources_answer(project, form, form_error=None, notice=None, status=200):
         status=status,
         **_resources_context(project, form, form_error=form_error, notice=notice),
     )
+
+
+# ---- the bot's languages and the owner's own texts -----------------------------------------
+
+
+def _texts_page(project, lang, templates, errors=None, settings_errors=None, settings=None):
+    return render_template(
+        "projects/texts.html",
+        project=project,
+        lang=lang,
+        languages=LANGUAGES,
+        kinds=owner_texts.KINDS,
+        templates=templates,
+        errors=errors or {},
+        previews=previews(project, lang, templates, utcnow()),
+        settings=settings
+        or {"default_language": project.default_language, "timezone": project.timezone},
+        settings_errors=settings_errors or {},
+        timezones=timezone_names(),
+    )
+
+
+def _language_arg(project) -> str:
+    lang = request.values.get("lang") or project.default_language
+    return lang if lang in LANGUAGES else project.default_language
+
+
+@bp.get("/<int:project_id>/texts")
+@login_required
+def project_texts(project_id: int):
+    project = _project_or_404(project_id)
+    lang = _language_arg(project)
+    templates = owner_texts.project_texts(db.session, project.id, lang)
+    return _texts_page(project, lang, templates)
+
+
+@bp.post("/<int:project_id>/texts")
+@login_required
+def save_project_texts(project_id: int):
+    project = _project_or_404(project_id)
+    lang = request.form.get("lang", "")
+    templates = {key: request.form.get(key, "") for key in owner_texts.KINDS}
+    if lang not in LANGUAGES:
+        errors = {"lang": "Pick a language from the list."}
+        return _texts_page(project, project.default_language, templates, errors), 400
+    try:
+        owner_texts.save_project_texts(db.session, project.id, lang, templates, utcnow())
+    except InvalidInput:
+        db.session.rollback()
+        errors = owner_texts.check_templates(templates)
+        return _texts_page(project, lang, templates, errors), 400
+    db.session.commit()
+    flash(f"The bot's {LANGUAGES[lang]} texts are saved.", "success")
+    return redirect(url_for("projects.project_texts", project_id=project.id, lang=lang), 303)
+
+
+@bp.post("/<int:project_id>/texts/preview")
+@login_required
+def preview_project_texts(project_id: int):
+    project = _project_or_404(project_id)
+    lang = _language_arg(project)
+    templates = {key: request.form.get(key, "") for key in owner_texts.KINDS}
+    response = render_template(
+        "projects/_text_previews.html",
+        project=project,
+        kinds=owner_texts.KINDS,
+        previews=previews(project, lang, templates, utcnow()),
+    )
+    db.session.rollback()
+    return response
+
+
+@bp.post("/<int:project_id>/languages")
+@login_required
+def save_project_languages(project_id: int):
+    project = _project_or_404(project_id)
+    settings = {
+        "default_language": request.form.get("default_language", ""),
+        "timezone": request.form.get("timezone", ""),
+    }
+    try:
+        owner_texts.set_project_languages(
+            db.session, project, settings["default_language"], settings["timezone"]
+        )
+    except InvalidInput as exc:
+        db.session.rollback()
+        lang = _language_arg(project)
+        templates = owner_texts.project_texts(db.session, project.id, lang)
+        return _texts_page(
+            project, lang, templates, settings_errors={exc.field: exc.message}, settings=settings
+        ), 400
+    db.session.commit()
+    flash(
+        f"Customers the bot has no language for now read {LANGUAGES[project.default_language]}; "
+        f"dates are shown in {project.timezone}.",
+        "success",
+    )
+    return redirect(url_for("projects.project_texts", project_id=project.id), 303)

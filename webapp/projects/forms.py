@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length, ValidationError
 
-from webapp.domain.projects import MAX_NAME
+from webapp.domain.projects import MAX_CONTACT, MAX_NAME
 
 
 class ProjectForm(FlaskForm):
@@ -26,6 +26,10 @@ class RenameProjectForm(FlaskForm):
             InputRequired("Give the project a name."),
             Length(max=MAX_NAME, message=f"Use at most {MAX_NAME} characters."),
         ],
+    )
+    contact = StringField(
+        "How customers reach you",
+        validators=[Length(max=MAX_CONTACT, message=f"Use at most {MAX_CONTACT} characters.")],
     )
 
 

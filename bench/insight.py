@@ -1,0 +1,334 @@
+"""Insight at scale: funnels, charts and the batch page on 1,000,000 codes, and what recording
+the funnel adds to the activation path.
+
+1. Seeds 1,000,000 codes (as ``bench.code_list``), a batch of 500, 100,000 customers with a
+   funnel history (opened, activated, refused, joined every chat, renewed, reminded, ended)
+   written in SQL through the tally trigger, and a year of hourly activity; then loads each
+   insight page through gunicorn (2 sync workers) as ``bench.code_list`` does: p95 < 100 ms.
+2. The activation path before and after: the same domain call and commit, without the funnel
+   (its activation trigger disabled) and with it (``funnel.record_activation`` and the
+   trigger), in alternating rounds of fresh single-use codes so both see the same load.
+
+    python -m bench.insight [--quick] [--codes 1000000] [--customers 100000] [--duration 10]
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from datetime import UTC
+
+from bench import (
+    ROOT,
+    Row,
+    bench_app,
+    bench_now,
+    database_url,
+    fresh_database,
+    fresh_redis,
+    is_sqlite,
+    load_average,
+    parse_args,
+    percentile,
+    report,
+    run_cli,
+    seed_codes,
+    seed_project,
+)
+from bench.code_list import WORKERS, free_port, load, log_in, start_web, wait_for_http
+
+
+def _args(parser):
+    parser.add_argument("--codes", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per URL")
+    parser.add_argument("--rounds", type=int, default=6, help="before/after activation rounds")
+    parser.add_argument("--per-round", type=int, default=300, help="activations per round")
+    parser.add_argument("--tool", choices=["wrk", "python"], default=None)
+
+
+# Each customer i opened code (first + i); weights by i % 10: 7 in 10 activated, 2 refused
+# (used up), 5 joined every chat, 2 renewed, 3 reminded, 2 ended.
+_SEED_FUNNEL = """
+INSERT INTO funnel_step (project_id, plan_id, batch_id, code_id, customer_id, step, detail, at)
+SELECT :project, :plan, c.batch_id, c.id, :first_customer + s.i, f.step, f.detail,
+       CAST(:now AS timestamp) - (s.i % 525600) * interval '1 minute'
+FROM generate_series(0, :n - 1) AS s(i)
+JOIN access_code c ON c.id = :first_code + s.i
+JOIN (VALUES ('opened', '', 10), ('activated', '', 7), ('refused', 'used_up', 2),
+             ('all', '', 5), ('renewed', '', 2), ('reminded', '', 3), ('ended', 'expired', 2))
+     AS f(step, detail, weight) ON s.i % 10 < f.weight
+"""
+
+_SEED_HOURS = """
+INSERT INTO activity_hour (project_id, hour, metric, count)
+SELECT :project, date_trunc('hour', CAST(:now AS timestamp)) - h * interval '1 hour', m.metric,
+       1 + (h * m.k) % 7
+FROM generate_series(0, 366 * 24) AS h
+CROSS JOIN (VALUES ('activated', 3), ('started', 2), ('renewed', 5), ('ended', 1)) AS m(metric, k)
+"""
+
+
+def _migration():
+    import importlib.util
+
+    path = ROOT / "migrations" / "versions" / "insight_01.py"
+    spec = importlib.util.spec_from_file_location("insight_01", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def seed_history(app, seeded, now, customers: int) -> tuple[dict, float]:
+    """A batch of 500, customers with funnel steps and a year of hours; the ids pages need."""
+    from sqlalchemy import func, select, text
+
+    from webapp.domain.codes import CodeRequest, create_codes
+    from webapp.extensions import db
+    from webapp.models import AccessCode, Customer, FunnelStep
+
+    TALLY_FROM_STEPS = _migration().TALLY_FROM_STEPS  # noqa: N806
+
+    started = time.perf_counter()
+    with app.app_context():
+        batch, batch_codes = create_codes(
+            db.session,
+            seeded.project_id,
+            CodeRequest(plan_id=seeded.plan_id, max_activations=1, expires_at=None, count=500),
+            owner_id=seeded.owner_id,
+            now=now,
+        )
+        db.session.commit()
+        ids = {"batch": batch.id, "plan": seeded.plan_id}
+        params = {
+            "project": seeded.project_id,
+            "plan": seeded.plan_id,
+            "now": now.astimezone(UTC).replace(tzinfo=None),
+        }
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO customer (project_id, telegram_user_id, first_name, username,"
+                    " created_at) SELECT :project, 10000000 + i, 'Customer ' || i, 'c' || i,"
+                    " CAST(:now AS timestamp) FROM generate_series(1, :n) AS i"
+                ),
+                {**params, "n": customers},
+            )
+        first_customer = db.session.scalar(select(func.min(Customer.id)))
+        # The batch's codes first (so the batch has a funnel), then codes of the big seed. In
+        # one transaction the row trigger would update the same tally rows 300,000 times (each
+        # update a new row version): the seed writes the rows without it and tallies them in
+        # one pass, as migration insight_01 does for the history it finds.
+        with db.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE funnel_step DISABLE TRIGGER funnel_step_tally"))
+            conn.execute(
+                text(_SEED_FUNNEL),
+                {
+                    **params,
+                    "first_customer": first_customer,
+                    "first_code": batch_codes[0].id,
+                    "n": len(batch_codes),
+                },
+            )
+            conn.execute(
+                text(_SEED_FUNNEL),
+                {
+                    **params,
+                    "first_customer": first_customer + len(batch_codes),
+                    "first_code": db.session.scalar(select(func.min(AccessCode.id))),
+                    "n": customers - len(batch_codes),
+                },
+            )
+            conn.execute(text(TALLY_FROM_STEPS))
+            conn.execute(text("ALTER TABLE funnel_step ENABLE TRIGGER funnel_step_tally"))
+            conn.execute(text(_SEED_HOURS), params)
+            conn.execute(text("ANALYZE funnel_step; ANALYZE funnel_tally; ANALYZE activity_hour"))
+        busiest = db.session.scalar(
+            select(FunnelStep.code_id)
+            .where(FunnelStep.batch_id == batch.id)
+            .order_by(FunnelStep.code_id)
+            .limit(1)
+        )
+        ids["code"] = busiest
+        ids["steps"] = db.session.scalar(select(func.count()).select_from(FunnelStep))
+        db.session.remove()
+    return ids, time.perf_counter() - started
+
+
+def pages(ids) -> list[tuple[str, str, str]]:
+    plan, batch, code = ids["plan"], ids["batch"], ids["code"]
+    return [
+        ("home page", "/", "insight-charts"),
+        ("charts, 30 days", "/insight/charts?days=30", "Activations per day"),
+        ("charts, 90 days", "/insight/charts?days=90", "Activations per day"),
+        ("charts, 365 days", "/insight/charts?days=365", "Activations per day"),
+        ("plan funnel", f"/insight/funnel/plan/{plan}", "Joined every chat"),
+        ("plan: people who renewed", f"/insight/funnel/plan/{plan}/people?step=renewed", "@c"),
+        ("batch funnel (500 codes)", f"/insight/funnel/batch/{batch}", "ever opened"),
+        ("batch page", f"/codes/batches/{batch}", f"funnel-batch-{batch}"),
+        ("code funnel", f"/insight/funnel/code/{code}", "Opened the link"),
+        ("plan page", f"/plans/{plan}/edit", f"funnel-plan-{plan}"),
+    ]
+
+
+# -- The activation path, before and after -----------------------------------------------------
+
+
+def activation_overhead(app, seeded, now, rounds: int, per_round: int) -> list[Row]:
+    from sqlalchemy import text
+
+    from webapp.domain import funnel
+    from webapp.domain.activation import activate_code
+    from webapp.domain.codes import CodeRequest, create_codes
+    from webapp.domain.customers import TelegramUser
+    from webapp.extensions import db
+
+    postgres = not is_sqlite(database_url())
+    with app.app_context():
+        codes = []
+        for _ in range(0, rounds * 2 * per_round, 500):
+            _, made = create_codes(
+                db.session,
+                seeded.project_id,
+                CodeRequest(plan_id=seeded.plan_id, max_activations=1, expires_at=None, count=500),
+                owner_id=seeded.owner_id,
+                now=now,
+            )
+            codes.extend(c.code for c in made)
+        db.session.commit()
+        db.session.remove()
+
+    def trigger(on: bool) -> None:
+        if postgres:
+            with app.app_context(), db.engine.begin() as conn:
+                state = "ENABLE" if on else "DISABLE"
+                conn.execute(text(f"ALTER TABLE activation {state} TRIGGER activation_hour_tally"))
+
+    times = {"before": [], "after": []}
+    user_id = 50_000_000
+    for r in range(rounds):
+        for variant in ("before", "after") if r % 2 == 0 else ("after", "before"):
+            trigger(variant == "after")
+            for _ in range(per_round):
+                code, user_id = codes.pop(), user_id + 1
+                user = TelegramUser(id=user_id, first_name="Bench", last_name=None, username=None)
+                start = time.perf_counter()
+                with app.app_context():
+                    result = activate_code(db.session, seeded.project_id, code, user, now)
+                    if variant == "after":
+                        funnel.record_activation(db.session, result, now)
+                    db.session.commit()
+                    db.session.remove()
+                times[variant].append(time.perf_counter() - start)
+    trigger(True)
+    mean = {k: sum(v) / len(v) for k, v in times.items()}
+    p50 = {k: percentile(v, 50) for k, v in times.items()}
+    overhead = mean["after"] / mean["before"] - 1
+    median_overhead = p50["after"] / p50["before"] - 1
+    n = rounds * per_round
+    return [
+        Row(
+            f"activation without the funnel ({n:,}, sequential)",
+            f"mean {mean['before'] * 1000:.2f} ms, p50 {p50['before'] * 1000:.2f} ms, "
+            f"p99 {percentile(times['before'], 99) * 1000:.2f} ms",
+        ),
+        Row(
+            f"activation with the funnel ({n:,}, sequential)",
+            f"mean {mean['after'] * 1000:.2f} ms, p50 {p50['after'] * 1000:.2f} ms, "
+            f"p99 {percentile(times['after'], 99) * 1000:.2f} ms",
+        ),
+        Row(
+            "what recording the funnel adds to an activation",
+            f"{overhead:+.1%} (mean), {median_overhead:+.1%} (p50)",
+            "≤ 10%",
+            overhead <= 0.10,
+        ),
+    ]
+
+
+def main(argv=None) -> list[Row]:
+    import requests as http
+
+    args = parse_args(__doc__.splitlines()[0], argv, _args)
+    tool = args.tool or ("wrk" if shutil.which("wrk") else "python")
+    quick_requests = 0
+    if args.quick:
+        args.codes, args.customers, tool, quick_requests = 2000, 1000, "python", 5
+        args.rounds, args.per_round = 2, 20
+    load_before = load_average()
+    now = bench_now()
+    app = bench_app(database_url())
+    fresh_database(app)
+    fresh_redis()
+    from webapp.extensions import db
+
+    with app.app_context():
+        seeded = seed_project(db.session, now, email="bench-owner@example.com")
+        db.session.commit()
+        db.session.remove()
+    seeded_s = seed_codes(app, seeded, args.codes, now)
+    rows: list[Row] = []
+    notes = [f"seeded {args.codes:,} codes in {seeded_s:.1f} s"]
+    if is_sqlite(database_url()):
+        notes.append("SQLite: the history seed is PostgreSQL SQL; pages measured without it")
+        ids = {"plan": seeded.plan_id, "batch": None, "code": None, "steps": 0}
+    else:
+        ids, history_s = seed_history(app, seeded, now, args.customers)
+        notes.append(
+            f"history: {args.customers:,} customers, {ids['steps']:,} funnel steps (tallied in "
+            f"one pass) and {366 * 24:,} hours × 4 metrics in {history_s:.1f} s"
+        )
+    with app.app_context():
+        db.engine.dispose()
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    web = start_web(port)
+    try:
+        wait_for_http(base, web)
+        cookie = log_in(base, "bench-owner@example.com")
+        for label, path, must_show in pages(ids):
+            if ids["batch"] is None and ("batch" in path or "/code/" in path):
+                continue
+            page = http.get(base + path, headers={"Cookie": cookie}, timeout=30)
+            shown = page.status_code == 200 and must_show in page.text
+            result = load(tool, base + path, cookie, args.duration, quick_requests)
+            clean = shown and result["non_200"] == 0 and result["errors"] == 0
+            p95 = result["p95"] / 1000
+            rows.append(
+                Row(
+                    f"{label}: p95 (p50, p99)",
+                    f"{p95:.1f} ms ({result['p50'] / 1000:.1f}, {result['p99'] / 1000:.1f}); "
+                    f"{result['requests'] / result['seconds']:.0f} req/s",
+                    "< 100 ms",
+                    p95 < 100,
+                )
+            )
+            rows.append(
+                Row(
+                    f"{label}: right page, every answer 200",
+                    f"{'shows' if shown else 'MISSING'} “{must_show}”; {result['requests']} "
+                    f"requests, {result['non_200']} non-200, {result['errors']} errors",
+                    "all",
+                    clean,
+                    check=True,
+                )
+            )
+    finally:
+        web.terminate()
+        try:
+            web.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            web.kill()
+    rows += activation_overhead(app, seeded, now, args.rounds, args.per_round)
+    notes.append(
+        f"pages: {tool}, {WORKERS} connections against {WORKERS} sync gunicorn workers; the "
+        "activation rounds alternate before/after so both see the same load"
+    )
+    report("Insight at scale", rows, args, notes=notes, load_before=load_before)
+    return rows
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,381 @@
+"""The owner's "needs attention" inbox: what has gone wrong, or soon will, and what to do.
+
+Each item is read from the rows that say it is so (a failed removal, a chat's rights, a join
+link recorded as undelivered, a code's counts), so it disappears by itself once that is solved.
+The dashboard home shows the list; the bot sends it once a day as a digest.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from webapp.domain.bot_health import POLL_SILENCE as SILENT_AFTER
+from webapp.models import (
+    AccessCode,
+    Batch,
+    Customer,
+    Membership,
+    Owner,
+    Plan,
+    Project,
+    Removal,
+    Resource,
+    Subscription,
+)
+
+EXPIRING_WITHIN = timedelta(days=3)
+# A code with at least this many activations is "nearly used up" with a tenth (at least 1) left.
+NEARLY_USED_UP_MIN = 5
+PER_KIND = 20  # items of one kind shown, at most (the count says how many more)
+
+
+@dataclass(frozen=True)
+class AttentionItem:
+    kind: str  # removal_failed, rights_missing, link_undelivered, bot_silent, code_nearly_used_up,
+    #            code_expiring, batch_expiring
+    project: Project
+    problem: str
+    todo: str
+    removal_id: int | None = None
+    code_id: int | None = None
+    batch_id: int | None = None
+    customer_id: int | None = None
+    resource_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Inbox:
+    items: list[AttentionItem]
+    more: dict[str, int]  # kind → items not listed
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    @property
+    def count(self) -> int:
+        return len(self.items) + sum(self.more.values())
+
+
+def needs_attention(
+    session: Session,
+    owner_id: int,
+    now: datetime,
+    *,
+    last_polls: dict[int, datetime | None] | None = None,
+) -> Inbox:
+    """Everything of the owner's projects that needs them, most urgent first.
+
+    ``last_polls`` (project id → when its bot last received updates, from
+    ``webapp.domain.bot_health``) adds "the bot is not receiving updates" for bots silent longer
+    than ``SILENT_AFTER``.
+    """
+    projects = {
+        p.id: p
+        for p in session.scalars(
+            select(Project).where(Project.owner_id == owner_id, Project.deleted_at.is_(None))
+        )
+    }
+    if not projects:
+        return Inbox([], {})
+    ids = list(projects)
+    items: list[AttentionItem] = []
+    more: dict[str, int] = {}
+
+    def add(kind: str, found: list[AttentionItem]) -> None:
+        items.extend(found[:PER_KIND])
+        if len(found) > PER_KIND:
+            more[kind] = len(found) - PER_KIND
+
+    add("removal_failed", _failed_removals(session, ids, projects))
+    add("rights_missing", _rights_missing(session, ids, projects))
+    add("link_undelivered", _undelivered_links(session, ids, projects))
+    if last_polls is not None:
+        add("bot_silent", _silent_bots(projects, last_polls, now))
+    add("code_nearly_used_up", _nearly_used_up(session, ids, projects, now))
+    add("code_expiring", _expiring(session, ids, projects, now))
+    return Inbox(items, more)
+
+
+def _who(customer: Customer) -> str:
+    name = customer.display_name
+    if customer.username and not name.startswith("@"):
+        return f"{name} (@{customer.username})"
+    return name
+
+
+def _failed_removals(session, ids, projects) -> list[AttentionItem]:
+    removals = session.scalars(
+        select(Removal)
+        .where(Removal.project_id.in_(ids), Removal.status == "failed")
+        .options(joinedload(Removal.customer), joinedload(Removal.resource))
+        .order_by(Removal.id.desc())
+        .limit(PER_KIND * 5)
+    )
+    found = []
+    for removal in removals:
+        resource = removal.resource
+        if not resource.bot_is_admin:
+            bot = "@" + projects[removal.project_id].bot_username
+            fix = f"Make {bot} an administrator of {resource.title} again"
+        else:
+            fix = f"Give the bot the “Ban users” right in {resource.title}"
+        found.append(
+            AttentionItem(
+                "removal_failed",
+                projects[removal.project_id],
+                f"{_who(removal.customer)} could not be removed from {resource.title}"
+                + (f": {removal.last_error}" if removal.last_error else "."),
+                f"{fix}, then tap Retry.",
+                removal_id=removal.id,
+                customer_id=removal.customer_id,
+                resource_id=resource.id,
+            )
+        )
+    return found
+
+
+def _rights_missing(session, ids, projects) -> list[AttentionItem]:
+    resources = session.scalars(
+        select(Resource)
+        .where(
+            Resource.project_id.in_(ids),
+            or_(
+                Resource.bot_is_admin.is_(False),
+                Resource.can_invite_users.is_(False),
+                Resource.can_restrict_members.is_(False),
+            ),
+            # Only chats a live plan opens: a chat the owner no longer sells is not urgent.
+            Resource.id.in_(
+                select(Resource.id)
+                .join(Plan.resources)
+                .where(Plan.archived_at.is_(None))
+            ),
+        )
+        .order_by(Resource.id)
+    )
+    found = []
+    for resource in resources:
+        bot = "@" + projects[resource.project_id].bot_username
+        if not resource.bot_is_admin:
+            problem = f"{bot} is no longer an administrator of {resource.title}."
+            todo = (
+                f"Make {bot} an administrator of {resource.title} with the “Invite users via "
+                "link” and “Ban users” rights: until then new customers cannot join and nobody "
+                "can be removed."
+            )
+        else:
+            missing = [
+                name
+                for name, has in (
+                    ("“Invite users via link”", resource.can_invite_users),
+                    ("“Ban users”", resource.can_restrict_members),
+                )
+                if not has
+            ]
+            problem = f"{bot} lacks the {' and '.join(missing)} right in {resource.title}."
+            todo = (
+                f"In {resource.title}, open Administrators → {bot} and turn on "
+                f"{' and '.join(missing)}."
+            )
+        found.append(
+            AttentionItem("rights_missing", projects[resource.project_id], problem, todo,
+                          resource_id=resource.id)
+        )
+    return found
+
+
+def _undelivered_links(session, ids, projects) -> list[AttentionItem]:
+    rows = session.scalars(
+        select(Membership)
+        .where(Membership.project_id.in_(ids), Membership.link_undelivered_at.is_not(None))
+        .options(joinedload(Membership.customer), joinedload(Membership.resource))
+        .order_by(Membership.link_undelivered_at.desc())
+        .limit(PER_KIND * 5)
+    )
+    found = []
+    for membership in rows:
+        resource = membership.resource
+        found.append(
+            AttentionItem(
+                "link_undelivered",
+                projects[membership.project_id],
+                f"{_who(membership.customer)} has not received a join link for {resource.title}"
+                + (f" ({reason})." if (reason := membership.link_undelivered_reason) else "."),
+                f"Check that the bot is an administrator of {resource.title} with the “Invite "
+                "users via link” right; the link is sent by itself as soon as Telegram makes it.",
+                customer_id=membership.customer_id,
+                resource_id=resource.id,
+            )
+        )
+    return found
+
+
+def _silent_bots(projects, last_polls, now) -> list[AttentionItem]:
+    found = []
+    for project_id, project in projects.items():
+        if project.created_at is not None and now - project.created_at < SILENT_AFTER:
+            continue  # just connected: the bot process picks it up within a minute
+        last = last_polls.get(project_id)
+        if last is not None and now - last < SILENT_AFTER:
+            continue
+        since = "has not received updates from Telegram" + (
+            f" since {last:%d %b %Y, %H:%M} UTC" if last else " recently"
+        )
+        found.append(
+            AttentionItem(
+                "bot_silent",
+                project,
+                f"@{project.bot_username} {since}: activations are not answered.",
+                "Check that the bot process is running (only one may poll a token), and that "
+                "no webhook is set for this bot.",
+            )
+        )
+    return found
+
+
+def _nearly_used_up(session, ids, projects, now) -> list[AttentionItem]:
+    left = AccessCode.max_activations - AccessCode.activation_count
+    codes = session.scalars(
+        select(AccessCode)
+        .where(
+            AccessCode.project_id.in_(ids),
+            AccessCode.deleted_at.is_(None),
+            AccessCode.paused_at.is_(None),
+            AccessCode.max_activations >= NEARLY_USED_UP_MIN,
+            left > 0,
+            left * 10 <= AccessCode.max_activations,
+            or_(AccessCode.expires_at.is_(None), AccessCode.expires_at > now),
+        )
+        .order_by(AccessCode.id.desc())
+        .limit(PER_KIND * 5)
+    )
+    return [
+        AttentionItem(
+            "code_nearly_used_up",
+            projects[code.project_id],
+            f"{code.code} is nearly used up: {code.activation_count} of {code.max_activations} "
+            "activations taken.",
+            "Raise its max activations if more people should use it, or make a new code.",
+            code_id=code.id,
+        )
+        for code in codes
+    ]
+
+
+def _expiring(session, ids, projects, now) -> list[AttentionItem]:
+    soon = and_(
+        AccessCode.expires_at.is_not(None),
+        AccessCode.expires_at > now,
+        AccessCode.expires_at <= now + EXPIRING_WITHIN,
+    )
+    codes = session.scalars(
+        select(AccessCode)
+        .where(
+            AccessCode.project_id.in_(ids),
+            AccessCode.deleted_at.is_(None),
+            AccessCode.paused_at.is_(None),
+            AccessCode.batch_id.is_(None),
+            AccessCode.activation_count < AccessCode.max_activations,
+            soon,
+        )
+        .order_by(AccessCode.expires_at)
+        .limit(PER_KIND * 5)
+    )
+    found = [
+        AttentionItem(
+            "code_expiring",
+            projects[code.project_id],
+            f"{code.code} expires {code.expires_at:%d %b %Y, %H:%M} UTC with "
+            f"{code.activations_left} activation{'' if code.activations_left == 1 else 's'} left.",
+            "Edit it to move the expiry if it should keep working.",
+            code_id=code.id,
+        )
+        for code in codes
+    ]
+    batches = session.scalars(
+        select(Batch)
+        .where(
+            Batch.project_id.in_(ids),
+            Batch.expires_at.is_not(None),
+            Batch.expires_at > now,
+            Batch.expires_at <= now + EXPIRING_WITHIN,
+            Batch.id.in_(
+                select(AccessCode.batch_id).where(
+                    AccessCode.deleted_at.is_(None), AccessCode.activation_count == 0
+                )
+            ),
+        )
+        .order_by(Batch.expires_at)
+    )
+    found += [
+        AttentionItem(
+            "code_expiring",
+            projects[batch.project_id],
+            f"A batch of {batch.size} codes expires {batch.expires_at:%d %b %Y, %H:%M} UTC with "
+            "codes nobody has used yet.",
+            "Hand the unused codes out before then, or make a new batch.",
+            batch_id=batch.id,
+        )
+        for batch in batches
+    ]
+    return found
+
+
+# -- The daily digest --------------------------------------------------------------------------
+
+DIGEST_EVERY = timedelta(hours=20)  # once a day, give or take when the hourly sweep runs
+
+
+def due_digest_owner_ids(session: Session, now: datetime) -> list[int]:
+    """Owners with a linked Telegram account whose last digest is a day old (or never sent)."""
+    return list(
+        session.scalars(
+            select(Owner.id).where(
+                Owner.telegram_user_id.is_not(None),
+                or_(Owner.digest_sent_at.is_(None), Owner.digest_sent_at <= now - DIGEST_EVERY),
+            )
+        )
+    )
+
+
+def claim_digest(session: Session, owner_id: int, now: datetime) -> bool:
+    """Take today's digest of the owner; only one process (of two cron runs) gets it."""
+    claimed = session.execute(
+        update(Owner)
+        .where(
+            Owner.id == owner_id,
+            or_(Owner.digest_sent_at.is_(None), Owner.digest_sent_at <= now - DIGEST_EVERY),
+        )
+        .values(digest_sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return claimed.rowcount == 1
+
+
+@dataclass(frozen=True)
+class EndedAccess:
+    project_id: int
+    customer: Customer
+    plan_name: str
+    reason: str | None
+
+
+def access_ended_since(
+    session: Session, owner_id: int, since: datetime, until: datetime
+) -> list[EndedAccess]:
+    """Subscriptions of the owner's customers that ended in ``[since, until)``."""
+    rows = session.execute(
+        select(Subscription, Customer, Plan.name)
+        .join(Customer, Customer.id == Subscription.customer_id)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .join(Project, Project.id == Subscription.project_id)
+        .where(
+            Project.owner_id == owner_id,
+            Subscription.ended_at >= since,
+            Subscription.ended_at < until,
+        )
+        .order_by(Subscription.ended_at)
+    )
+    return [EndedAccess(s.project_id, c, name, s.end_reason) for s, c, name in rows]
