@@ -4,13 +4,27 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 HTMX_VERSION := 2.0.11
 
-.PHONY: run test test-dates lint bench clean translations
+.PHONY: run test test-dates lint bench clean lock audit translations
 
-$(STAMP): pyproject.toml
+# What runs comes from requirements.lock (exact versions, hashes checked), as on Heroku; the
+# development tools (pytest, ruff, ...) are added on top from pyproject.toml's ranges.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# After changing pyproject.toml's dependencies: pin them again (pip-tools, with hashes).
+lock:
+	test -x $(VENV)/bin/pip-compile || $(PY) -m pip install --quiet pip-tools
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+
+# Known vulnerabilities in the locked set; needs the internet (PyPI's and OSV's databases).
+audit:
+	test -x $(VENV)/bin/pip-audit || $(PY) -m pip install --quiet pip-audit
+	$(VENV)/bin/pip-audit --require-hashes --disable-pip -r requirements.lock
 
 run: $(STAMP)
 	$(PY) -m flask --app webapp db upgrade

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -39,6 +40,7 @@ from bench import (
     seed_project,
 )
 from bench.memory import peak_rss_row
+from webapp.config import token_keys_for
 
 WORKERS = 2  # the Procfile's WEB_CONCURRENCY default
 
@@ -71,7 +73,9 @@ def start_web(port: int) -> subprocess.Popen:
         **os.environ,
         "DATABASE_URL": database_url(),
         "REDIS_URL": redis_url(),
-        "SECRET_KEY": "bench-secret",
+        # Production settings need a strong key, and the token key the bench's data was made with.
+        "SECRET_KEY": secrets.token_hex(32),
+        "TOKEN_ENCRYPTION_KEYS": token_keys_for(os.environ.get("TOKEN_ENCRYPTION_KEYS"), "test"),
         "ADMIT_ENV": "production",
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
     }

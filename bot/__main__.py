@@ -8,6 +8,7 @@ import sys
 
 from bot.fleet import HANDLER_THREADS, Fleet
 from webapp import create_app
+from webapp.logs import install_redaction
 
 
 def main() -> int:
@@ -17,6 +18,7 @@ def main() -> int:
         stream=sys.stderr,
     )
     logging.getLogger("TeleBot").setLevel(logging.CRITICAL)  # failures are logged by us
+    install_redaction()
     # `kill -USR1 <pid>` prints every thread's stack: the way to see where a bot hangs.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     raise_open_files_limit()

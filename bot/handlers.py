@@ -33,7 +33,7 @@ from webapp.domain import (
     owner_texts,
     resources,
 )
-from webapp.domain.attempts import attempts_left
+from webapp.domain.attempts import SWARM_ACCOUNTS, attempts_left
 from webapp.domain.csv_export import codes_csv, csv_filename
 from webapp.domain.customers import TelegramUser
 from webapp.domain.errors import (
@@ -46,6 +46,7 @@ from webapp.domain.errors import (
     TooManyAttempts,
     UnknownCode,
 )
+from webapp.domain.ids import parse_id
 from webapp.domain.lifecycle import BLOCKED_ERROR, Outcome
 from webapp.extensions import db
 from webapp.models import Plan, Project, utcnow
@@ -300,7 +301,7 @@ class ProjectHandlers:
         session = db.session
         try:
             owner = owner_link.link_telegram_account(
-                session, token, user.id, user.username, utcnow()
+                session, token, user.id, user.username, utcnow(), via_project_id=self.project_id
             )
         except NotFound:
             session.rollback()
@@ -346,6 +347,12 @@ class ProjectHandlers:
 
     # ---- activation -------------------------------------------------------------------------
 
+    def alert_owner_of_guessing(self) -> None:
+        owner_chat = self.project().owner.telegram_user_id
+        db.session.rollback()
+        if owner_chat:
+            self.owner_notices.send(owner_chat, texts.guessing_alert(SWARM_ACCOUNTS))
+
     def activate(self, chat_id: int, user: TelegramUser, raw_code: str) -> None:
         session = db.session
         now = utcnow()
@@ -362,8 +369,11 @@ class ProjectHandlers:
             return
         except UnknownCode as exc:
             session.commit()
-            left = attempts_left(getattr(exc, "wrong_attempts", 0))
+            limit = getattr(exc, "attempts_allowed", attempts_left(0))
+            left = attempts_left(getattr(exc, "wrong_attempts", 0), limit)
             self.reply(chat_id, texts.unknown_code_last_try(left, lang, voice.contact))
+            if getattr(exc, "alert_owner", False):
+                self.alert_owner_of_guessing()
             return
         except CodeExpired:
             session.commit()
@@ -508,10 +518,10 @@ class ProjectHandlers:
     def on_plan_button(self, chat_id: int, user: TelegramUser, parts: list[str]) -> None:
         session = db.session
         lang = self.voice(user).lang
-        if not parts[0].isdigit() or (len(parts) == 2 and parts[1] != "code"):
+        plan_id = parse_id(parts[0])
+        if plan_id is None or (len(parts) == 2 and parts[1] != "code"):
             self.reply(chat_id, texts.button_gone(lang))
             return
-        plan_id = int(parts[0])
         if len(parts) == 1:
             plan = session.get(Plan, plan_id)
             if plan is None or plan.project_id != self.project_id or plan.archived_at is not None:
@@ -649,7 +659,9 @@ class ProjectHandlers:
         session.commit()
         if not owner_chat:
             return
-        if result.kind == "added":
+        if result.kind == "pending":
+            notice = texts.resource_pending(chat_type, chat.id)
+        elif result.kind == "added":
             notice = texts.resource_added(title, chat_type, result.missing_rights, lang)
         elif result.kind == "updated":
             notice = texts.resource_updated(title, result.missing_rights, lang)

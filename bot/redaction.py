@@ -5,19 +5,15 @@ exception's message repeats that URL; so does a traceback. Whatever the bot logs
 goes through here first.
 """
 
-import re
 import traceback
 
-# Telegram's token shape: the bot's numeric id, a colon, a 35-character secret.
-TOKEN_PATTERN = re.compile(r"\d{3,}:[A-Za-z0-9_-]{30,}")
-PLACEHOLDER = "<token>"
+from webapp import logs
+from webapp.logs import PLACEHOLDER, TOKEN_PATTERN  # noqa: F401 - the names callers know
 
 
 def redact(text: str, token: str | None = None) -> str:
     """``text`` with ``token`` (and anything shaped like a bot token) replaced by ``<token>``."""
-    if token:
-        text = text.replace(token, PLACEHOLDER)
-    return TOKEN_PATTERN.sub(PLACEHOLDER, text)
+    return logs.redact(text, token)
 
 
 def describe(exc: BaseException, token: str | None = None) -> str:

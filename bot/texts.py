@@ -261,6 +261,15 @@ def already_activated(
     )
 
 
+def guessing_alert(accounts: int) -> str:
+    return (
+        f"🚨 At least {accounts} Telegram accounts sent wrong codes to this bot in the last "
+        "10 minutes: someone may be guessing codes. New accounts get one try per 10 minutes "
+        "for now; your customers are not slowed down. Long random codes are safe; short "
+        "custom codes are the ones at risk."
+    )
+
+
 def too_many_attempts(seconds: int, lang: str = "en") -> str:
     minutes = max(1, (seconds + 59) // 60)
     return ngettext(
@@ -428,6 +437,14 @@ def resource_added(title: str, chat_type: str, missing: tuple[str, ...], lang: s
             "link) Admit moves along with it, plans and members included.",
         )
     return text + _missing_rights(missing, lang)
+
+
+def resource_pending(chat_type: str, chat_id: int) -> str:
+    # No title: whoever promoted the bot chose it, and it could say anything.
+    return (
+        f"⚠️ Someone else made the bot an administrator of a {esc(chat_type)} (id {chat_id}). "
+        "It is not used until you accept it on the project's page in the dashboard."
+    )
 
 
 def resource_updated(title: str, missing: tuple[str, ...], lang: str = "en") -> str:

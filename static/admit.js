@@ -38,6 +38,12 @@ function showProblem(text) {
   list.appendChild(item);
 }
 
+// Quick picks for "at most N activations": <button data-fill-max-activations="10">.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-fill-max-activations]");
+  if (!button || !button.form) return;
+  button.form.max_activations.value = button.getAttribute("data-fill-max-activations");
+});
 // Sandbox Telegram: a sent message clears the box, and the newest message stays in view.
 document.addEventListener("htmx:afterRequest", function (event) {
   var form = event.target.closest("form[data-reset-on-send]");

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_TOKEN_KEY
 from tests.telegram_emulator import BotApiEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +107,7 @@ def bot_env(database_url: str, redis_url: str, api_url: str) -> dict:
         TELEGRAM_API_URL=api_url,
         SECRET_KEY="test-secret",
         ADMIT_ENV="test",
+        TOKEN_ENCRYPTION_KEYS=TEST_TOKEN_KEY,
         ADMIT_FAKE_CLOCK="1",  # the test's clock, which the ``app`` fixture sets
         BOT_RELOAD_SECONDS="0.3",
         # A crashed process's bots are taken over once its leases run out: quickly in tests.

@@ -19,6 +19,8 @@ from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEST_NOW = "2026-11-26T14:05:00+00:00"
+# A fixed Fernet key, so processes the tests start (bot, worker) read the tokens the tests wrote.
+TEST_TOKEN_KEY = "dGVzdC1vbmx5LWtleS1mb3ItYWRtaXQtdG9rZW5zLTE="
 
 
 def _test_now() -> datetime:
@@ -98,6 +100,7 @@ def _test_config(database_url: str, redis_url: str) -> dict:
         "TELEGRAM_API_URL": "http://127.0.0.1:9",
         "SANDBOX_API_URL": "http://127.0.0.1:9",
         "PUBLIC_URL": "http://admit.test",
+        "TOKEN_ENCRYPTION_KEYS": TEST_TOKEN_KEY,
     }
 
 

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import NOW
 from tests.dashboard_helpers import HTMX, data, fetch
 from tests.factories import make_code, make_owner, make_plan, make_project, make_resource
-from webapp.models import Owner, Plan, Project, Resource
+from webapp.models import Owner, OwnerSession, Plan, Project, Resource
 
 BLUEPRINTS = ("auth", "dashboard", "projects", "plans")
 
@@ -23,6 +23,15 @@ FOREIGN_ROUTES = [
     ("projects.add_resource", "POST", "/projects/{project}/resources"),
     ("projects.check_resource", "POST", "/projects/{project}/resources/{resource}/check"),
     ("projects.check_resource", "POST", "/projects/{mine}/resources/{resource}/check"),
+    ("projects.accept_pending_resource", "POST", "/projects/{project}/resources/{pending}/accept"),
+    ("projects.accept_pending_resource", "POST", "/projects/{mine}/resources/{pending}/accept"),
+    (
+        "projects.dismiss_pending_resource",
+        "POST",
+        "/projects/{project}/resources/{pending}/dismiss",
+    ),
+    ("projects.dismiss_pending_resource", "POST", "/projects/{mine}/resources/{pending}/dismiss"),
+    ("dashboard.end_account_session", "POST", "/account/sessions/{session}/end"),
     ("projects.project_health", "GET", "/projects/{project}/health"),
     ("projects.set_join_mode", "POST", "/projects/{project}/resources/{resource}/join-mode"),
     ("projects.set_join_mode", "POST", "/projects/{mine}/resources/{resource}/join-mode"),
@@ -51,6 +60,7 @@ OWN_ROUTES = [
     ("dashboard.account", "GET", "/account"),
     ("dashboard.account", "POST", "/account"),
     ("dashboard.change_account_password", "POST", "/account/password"),
+    ("dashboard.end_other_account_sessions", "POST", "/account/sessions/others/end"),
     ("dashboard.connect_telegram", "GET", "/telegram"),
     ("dashboard.new_link_token", "POST", "/telegram/link"),
     ("dashboard.unlink_telegram", "POST", "/telegram/unlink"),
@@ -61,7 +71,7 @@ OWN_ROUTES = [
     ("auth.logout", "POST", "/logout"),
 ]
 
-PUBLIC_ENDPOINTS = {"auth.login", "auth.signup"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.signup", "auth.forgot_password", "auth.reset_password"}
 
 
 @pytest.fixture
@@ -74,8 +84,21 @@ def world(app, logged_in_owner):
         resource = make_resource(theirs, "Their Channel", can_restrict_members=False)
         plan = make_plan(theirs, name="Their Plan", resources=[resource])
         code = make_code(plan, NOW)
-        ids = {"mine": mine.id, "project": theirs.id, "resource": resource.id, "plan": plan.id,
-               "code": code.id}
+        pending = make_resource(theirs, "Their Pending Chat", pending_since=NOW)
+        eve_logged_in = OwnerSession(
+            owner_id=theirs.owner_id, token_hash="e" * 64, created_at=NOW, last_seen_at=NOW
+        )
+        session.add(eve_logged_in)
+        session.flush()
+        ids = {
+            "mine": mine.id,
+            "project": theirs.id,
+            "resource": resource.id,
+            "plan": plan.id,
+            "pending": pending.id,
+            "session": eve_logged_in.id,
+            "code": code.id,
+        }
     return ids
 
 
@@ -83,7 +106,10 @@ def _snapshot(app, ids):
     project = fetch(app, Project, ids["project"])
     resource = fetch(app, Resource, ids["resource"])
     plan = fetch(app, Plan, ids["plan"])
+    pending = fetch(app, Resource, ids["pending"])
+    eve_logged_in = fetch(app, OwnerSession, ids["session"])
     return (
+        (pending.pending_since, eve_logged_in.ended_at),
         (project.name, project.bot_token),
         (resource.title, resource.can_restrict_members, resource.updated_at),
         (plan.name, plan.period_count, plan.archived_at),
@@ -138,7 +164,7 @@ def test_routes_without_ids_never_show_another_owners_things(
 )
 def test_anonymous_visitors_are_sent_to_log_in_from_every_route(app, endpoint, method, path):
     client = app.test_client()
-    url = path.format(mine=1, project=1, resource=1, plan=1, code=1)
+    url = path.format(mine=1, project=1, resource=1, plan=1, pending=1, session=1, code=1)
     response = client.get(url) if method == "GET" else client.post(url, data=FORM)
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")

@@ -168,9 +168,7 @@ def test_only_zone_database_names_become_the_owners_time_zone(app, name):
         assert owner.timezone == "Asia/Tokyo"
 
 
-def test_a_zone_name_outside_the_list_is_refused_by_the_account_page(
-    app, client, logged_in_owner
-):
+def test_a_zone_name_outside_the_list_is_refused_by_the_account_page(app, client, logged_in_owner):
     response = client.post("/account", data={"timezone": "../../etc/passwd"})
     assert response.status_code == 400
     assert "Pick a time zone from the list." in text(response)
@@ -247,8 +245,9 @@ def test_the_linked_account_is_shown_and_can_be_unlinked(app, client, logged_in_
 def test_the_bot_links_an_owner_with_the_token_once(app):
     with data(app) as session:
         owner = make_owner()
+        bot = make_project(owner).id
         token = issue_link_token(session, owner, T0)
-        linked = link_telegram_account(session, token, 5555, "olga", T0)
+        linked = link_telegram_account(session, token, 5555, "olga", T0, via_project_id=bot)
         assert (linked.id, linked.telegram_user_id, linked.telegram_username) == (
             owner.id,
             5555,
@@ -256,20 +255,26 @@ def test_the_bot_links_an_owner_with_the_token_once(app):
         )
         assert linked.telegram_link_token is None
         with pytest.raises(NotFound):
-            link_telegram_account(session, token, 5555, "olga", T0)
+            link_telegram_account(session, token, 5555, "olga", T0, via_project_id=bot)
 
 
 def test_an_owner_link_works_for_an_hour_then_is_refused_and_changes_nothing(app):
     with data(app) as session:
         owner = make_owner()
+        bot = make_project(owner).id
         token = issue_link_token(session, owner, T0)
         assert timedelta(hours=1) == LINK_LIFETIME
         with pytest.raises(OwnerLinkExpired):
-            link_telegram_account(session, token, 5555, "olga", T0 + LINK_LIFETIME)
+            link_telegram_account(
+                session, token, 5555, "olga", T0 + LINK_LIFETIME, via_project_id=bot
+            )
         assert owner.telegram_user_id is None
         assert owner.telegram_link_token == token  # the dashboard can still say it expired
         just_in_time = T0 + LINK_LIFETIME - timedelta(seconds=1)
-        assert link_telegram_account(session, token, 5555, "olga", just_in_time) is owner
+        assert (
+            link_telegram_account(session, token, 5555, "olga", just_in_time, via_project_id=bot)
+            is owner
+        )
         assert owner.telegram_user_id == 5555
         assert (owner.telegram_link_token, owner.telegram_link_issued_at) == (None, None)
 
@@ -277,11 +282,12 @@ def test_an_owner_link_works_for_an_hour_then_is_refused_and_changes_nothing(app
 def test_an_owner_link_made_before_issue_times_were_kept_is_expired(app):
     with data(app) as session:
         owner = make_owner()
+        bot = make_project(owner).id
         token = issue_link_token(session, owner, T0)
         owner.telegram_link_issued_at = None
         session.flush()
         with pytest.raises(OwnerLinkExpired):
-            link_telegram_account(session, token, 5555, "olga", T0)
+            link_telegram_account(session, token, 5555, "olga", T0, via_project_id=bot)
         assert owner.telegram_user_id is None
 
 
@@ -317,17 +323,32 @@ def test_the_telegram_page_says_when_the_link_expires_and_offers_a_fresh_one(
 def test_a_telegram_account_moves_to_the_owner_whose_link_it_opened(app):
     with data(app) as session:
         first, second = make_owner(), make_owner()
-        link_telegram_account(session, issue_link_token(session, first, T0), 5555, "olga", T0)
-        link_telegram_account(session, issue_link_token(session, second, T0), 5555, "olga", T0)
+        bots = make_project(first).id, make_project(second).id
+        for owner, bot in zip((first, second), bots, strict=True):
+            token = issue_link_token(session, owner, T0)
+            link_telegram_account(session, token, 5555, "olga", T0, via_project_id=bot)
         assert first.telegram_user_id is None
         assert second.telegram_user_id == 5555
+
+
+def test_an_owner_link_opened_through_another_owners_bot_is_refused_and_reveals_nothing(app):
+    with data(app) as session:
+        owner, other = make_owner(), make_owner()
+        own_bot, other_bot = make_project(owner).id, make_project(other).id
+        token = issue_link_token(session, owner, T0)
+        with pytest.raises(NotFound):
+            link_telegram_account(session, token, 5555, "olga", T0, via_project_id=other_bot)
+        assert owner.telegram_user_id is None
+        assert owner.telegram_link_token == token  # still good through the owner's own bot
+        linked = link_telegram_account(session, token, 5555, "olga", T0, via_project_id=own_bot)
+        assert linked is owner
 
 
 @pytest.mark.parametrize("payload", ["", "owner_", "owner_short", "K7QF-M2XD-9PRT", "x" * 70])
 def test_only_owner_link_tokens_are_taken_for_them(app, payload):
     assert not is_owner_link_token(payload)
     with data(app) as session, pytest.raises(NotFound):
-        link_telegram_account(session, payload, 5555, None, T0)
+        link_telegram_account(session, payload, 5555, None, T0, via_project_id=1)
 
 
 def test_the_back_button_gets_a_whole_page_even_from_htmx(client, activity):

@@ -348,6 +348,14 @@ def test_invite_link_names_fit_telegrams_32_characters(session, now):
 # ---- resources ---------------------------------------------------------------------------------
 
 
+OWNER_TG = 4242
+
+
+def _owned_project():
+    """A project whose owner linked Telegram account OWNER_TG (who promotes the bot below)."""
+    return factories.make_project(factories.make_owner(telegram_user_id=OWNER_TG))
+
+
 def _change(chat_id=-100123, status="administrator", **fields):
     return resources.BotStatusChange(
         chat_id=chat_id,
@@ -357,11 +365,12 @@ def _change(chat_id=-100123, status="administrator", **fields):
         new_status=status,
         can_invite_users=fields.pop("can_invite_users", True),
         can_restrict_members=fields.pop("can_restrict_members", True),
+        by_user_id=fields.pop("by_user_id", OWNER_TG),
     )
 
 
 def test_the_bot_made_administrator_makes_the_chat_a_resource_with_its_rights(session, now):
-    project = factories.make_project()
+    project = _owned_project()
 
     change = resources.apply_bot_status(
         session, project.id, _change(can_restrict_members=False), now
@@ -378,7 +387,7 @@ def test_the_bot_made_administrator_makes_the_chat_a_resource_with_its_rights(se
 
 
 def test_the_bot_removed_or_demoted_marks_the_resource_unusable(session, now):
-    project = factories.make_project()
+    project = _owned_project()
     resources.apply_bot_status(session, project.id, _change(), now)
 
     lost = resources.apply_bot_status(session, project.id, _change(status="kicked"), now)
@@ -393,14 +402,14 @@ def test_the_bot_removed_or_demoted_marks_the_resource_unusable(session, now):
 
 
 def test_the_bot_added_without_admin_rights_is_not_a_resource_yet(session, now):
-    project = factories.make_project()
+    project = _owned_project()
     change = resources.apply_bot_status(session, project.id, _change(status="member"), now)
     assert (change.kind, change.resource) == ("not_admin", None)
     assert count(session, Resource) == 0
 
 
 def test_private_chats_and_unknown_chats_are_not_resources(session, now):
-    project = factories.make_project()
+    project = _owned_project()
     assert resources.apply_bot_status(
         session, project.id, _change(chat_type="private", chat_id=5001), now
     ).kind == "none"

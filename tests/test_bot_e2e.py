@@ -505,6 +505,23 @@ def test_bot_made_admin_of_a_channel_becomes_a_resource_and_losing_it_is_reporte
     assert "no longer an administrator" in text_of(last_message(emu, world, world.owner_tg))
 
 
+def test_a_chat_where_a_stranger_made_the_bot_admin_waits_and_its_title_is_not_shown(emu, world):
+    chat = -1004000000000 - unique_id()
+    stranger = new_customer(emu)
+    emu.add_chat(chat, "supergroup", title="Official Gold Club — pay here")
+    added = emu.bot_added_as_admin(world.token, chat, stranger)
+    handled(emu, world, added)
+
+    db.session.rollback()
+    resource = db.session.scalars(select(Resource).where(Resource.chat_id == chat)).one()
+    assert resource.is_pending and not resource.is_usable
+    assert resource.pending_by_user_id == stranger
+    db.session.rollback()
+    notice = text_of(last_message(emu, world, world.owner_tg))
+    assert "Someone else made the bot an administrator" in notice
+    assert "pay here" not in notice
+
+
 # ---- Telegram failures -------------------------------------------------------------------------
 
 

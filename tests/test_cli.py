@@ -32,4 +32,4 @@ def test_owner_create_refuses_a_duplicate_email(app, runner):
     args = ["owner", "create", "ann@example.com", "--password-stdin"]
     assert runner.invoke(args=args, input="a long enough password\n").exit_code == 0
     again = runner.invoke(args=args, input="another long password\n")
-    assert again.exit_code != 0 and "already exists" in again.output
+    assert again.exit_code != 0 and "cannot be used for a new account" in again.output

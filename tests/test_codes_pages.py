@@ -188,7 +188,7 @@ def test_code_list_pages_with_older_and_newer_links(app, client, gold):
     ]
 
 
-def test_statuses_follow_the_clock_the_jobs_use(app, client, gold):
+def test_statuses_follow_the_clock_the_jobs_use(app, auth, client, gold):
     from webapp.clock import set_fake_now
     from webapp.queues import get_redis
 
@@ -196,6 +196,9 @@ def test_statuses_follow_the_clock_the_jobs_use(app, client, gold):
     assert ">active<" in text(client.get("/codes/?status=active", headers=HTMX))
     with app.app_context():
         set_fake_now(get_redis(), NOW + timedelta(days=2))
+    # Two idle days end the log-in (SESSION_IDLE_MINUTES): log in again on the moved clock.
+    assert client.get("/codes/", headers=HTMX).status_code == 401
+    auth.login("owner@example.com")
     body = text(client.get("/codes/?status=expired", headers=HTMX))
     assert code_text in body and ">expired<" in body
     assert code_text not in text(client.get("/codes/?status=active", headers=HTMX))

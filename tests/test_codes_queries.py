@@ -107,7 +107,7 @@ def test_search_matches_the_start_of_a_code_in_any_case_with_or_without_hyphens(
     plan = make_plan(make_project())
     wanted = make_code(plan, now, custom_code="GOLD-2026-VIP")
     make_code(plan, now, custom_code="SILVER-2026")
-    make_code(plan, now, custom_code="XGOLD-1")
+    make_code(plan, now, custom_code="XGOLD-12")
 
     def found(text):
         flt = q.CodeFilter(project_ids=(plan.project_id,), search=text)

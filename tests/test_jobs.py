@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 import webapp.worker
 from bot.owner_codes import send_attention_digests
-from tests.conftest import NOW
+from tests.conftest import NOW, TEST_TOKEN_KEY
 from tests.factories import make_code, make_owner, make_plan, make_project, make_resource, tg_user
 from tests.telegram_emulator import BotApiEmulator
 from webapp import clock, jobs, telegram
@@ -266,6 +266,7 @@ def worker_process(database_url, redis_url, telegram_url):
         ADMIT_FAKE_CLOCK="1",
         ADMIT_ENV="test",
         SECRET_KEY="test-secret",
+        TOKEN_ENCRYPTION_KEYS=TEST_TOKEN_KEY,
     )
     env.pop("DYNO", None)
     return subprocess.Popen(

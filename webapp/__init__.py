@@ -1,8 +1,9 @@
 """Admit's web application."""
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp.config import INSTANCE_DIR, Config, engine_options, secret_key_for
+from webapp.config import INSTANCE_DIR, Config, engine_options, secret_key_for, token_keys_for
 from webapp.extensions import babel, csrf, db, login_manager, migrate
 
 
@@ -23,6 +24,18 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.get("SECRET_KEY"), app.config["SQLALCHEMY_DATABASE_URI"]
     )
     INSTANCE_DIR.mkdir(exist_ok=True)
+    app.config["TOKEN_ENCRYPTION_KEYS"] = token_keys_for(
+        app.config.get("TOKEN_ENCRYPTION_KEYS"), app.config["ADMIT_ENV"]
+    )
+    from webapp import logs, token_crypto
+
+    logs.install_redaction()
+    token_crypto.configure(app.config["TOKEN_ENCRYPTION_KEYS"])
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        # Only the last ``proxies`` entries of X-Forwarded-For/-Proto are believed; anything a
+        # client sends itself sits before them and is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -42,7 +55,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         locale_selector=i18n.dashboard_locale,
     )
 
-    from webapp import auth, cli, health, telegram
+    from webapp import auth, cli, health, params, telegram
+
+    params.register(app)  # before any blueprint adds a route with <int:…>
 
     telegram.configure(app.config["TELEGRAM_API_URL"])
     from webapp import sandbox
@@ -56,6 +71,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webapp.dashboard import rendering
 
     rendering.register(app)
+    from webapp import security_headers
+
+    security_headers.register(app)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(projects.bp)
     app.register_blueprint(plans.bp)

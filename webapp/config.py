@@ -14,16 +14,51 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+ENVIRONMENTS = ("development", "test", "production")
+MIN_SECRET_KEY = 32
+
+
+def _int_setting(env, name: str, default: int, minimum: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise RuntimeError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise RuntimeError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
 class Config:
     def __init__(self, environ=None):
         env = os.environ if environ is None else environ
         default_env = "production" if env.get("DYNO") else "development"
         self.ADMIT_ENV = env.get("ADMIT_ENV") or default_env
+        if self.ADMIT_ENV not in ENVIRONMENTS:
+            # "Production" meaning development would quietly turn off secure cookies and HSTS.
+            raise RuntimeError(
+                f"ADMIT_ENV must be one of {', '.join(ENVIRONMENTS)} (lower case), "
+                f"not {self.ADMIT_ENV!r}"
+            )
         production = self.ADMIT_ENV == "production"
         secret = env.get("SECRET_KEY")
         if not secret and production:
             raise RuntimeError("SECRET_KEY must be set in production")
+        if secret and production:
+            check_secret_key_strength(secret)
         self.SECRET_KEY = secret  # None here gets the development key in create_app, or a refusal
+        # Comma-separated Fernet keys for bot tokens at rest; the first encrypts, all decrypt.
+        # None: create_app uses the local key file on development machines, or refuses.
+        self.TOKEN_ENCRYPTION_KEYS = env.get("TOKEN_ENCRYPTION_KEYS") or None
+        # How many proxies in front of the web process set X-Forwarded-For/-Proto: Heroku's
+        # router is one; without a proxy (0) the peer address is the client's.
+        self.TRUSTED_PROXIES = _int_setting(
+            env, "TRUSTED_PROXIES", 1 if env.get("DYNO") else 0, minimum=0
+        )
+        self.SESSION_IDLE_MINUTES = _int_setting(env, "SESSION_IDLE_MINUTES", 120, minimum=1)
+        self.SESSION_MAX_DAYS = _int_setting(env, "SESSION_MAX_DAYS", 14, minimum=1)
         default_db = f"sqlite:///{INSTANCE_DIR / 'admit.sqlite3'}"
         self.SQLALCHEMY_DATABASE_URI = normalize_database_url(env.get("DATABASE_URL") or default_db)
         self.REDIS_URL = env.get("REDIS_URL") or ""
@@ -97,16 +132,56 @@ def secret_key_for(secret: str | None, database_uri: str) -> str:
     return DEV_SECRET_KEY
 
 
+def check_secret_key_strength(secret: str) -> None:
+    if len(secret) < MIN_SECRET_KEY or secret == DEV_SECRET_KEY or len(set(secret)) < 8:
+        raise RuntimeError(
+            f"SECRET_KEY is too weak for production: use at least {MIN_SECRET_KEY} random "
+            "characters, e.g. python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+
+
+LOCAL_TOKEN_KEY_FILE = INSTANCE_DIR / "token-encryption-key"
+
+
+def token_keys_for(
+    keys: str | None, environment: str, key_file: Path = LOCAL_TOKEN_KEY_FILE
+) -> str:
+    """The Fernet keys bot tokens are encrypted with: the setting, or on a development machine a
+    key generated once into ``instance/`` (kept there, so tokens stay readable across runs)."""
+    if keys:
+        return keys
+    if environment == "production":
+        raise RuntimeError(
+            "TOKEN_ENCRYPTION_KEYS must be set in production (bot tokens are encrypted with "
+            "it): python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    from cryptography.fernet import Fernet
+
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    if not key_file.exists():
+        # O_EXCL: two processes starting at once must not each write a different key.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(Fernet.generate_key().decode() + "\n")
+    return key_file.read_text().strip()
+
+
 def engine_options(url: str, env=None) -> dict:
     if url.startswith("sqlite"):
         # Concurrent writers (web, bot, worker) wait on SQLite's lock instead of failing at once.
-        return {"connect_args": {"timeout": 30}}
+        # SQL parameters (bot tokens among them) never reach a log or an exception's message.
+        return {"connect_args": {"timeout": 30}, "hide_parameters": True}
     env = os.environ if env is None else env
     # Each process needs one connection per thread that works at once (a web worker: 1; a bot
     # process: BOT_HANDLER_THREADS; an RQ worker: 1); a burst beyond it waits for a connection.
     # Mind the server's max_connections across every process of the deployment.
     return {
         "pool_pre_ping": True,
+        "hide_parameters": True,
         "pool_size": int(env.get("DB_POOL_SIZE") or 5),
         "max_overflow": int(env.get("DB_MAX_OVERFLOW") or 5),
         "pool_timeout": float(env.get("DB_POOL_TIMEOUT") or 30),

@@ -24,9 +24,9 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from webapp import clock
+from webapp import clock, logs, token_crypto
 from webapp.extensions import db
 
 
@@ -49,6 +49,33 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC)
 
 
+class EncryptedToken(TypeDecorator):
+    """A secret encrypted in the database (webapp.token_crypto), plain text in Python."""
+
+    impl = String(255)
+    cache_ok = True
+
+    # Every token this process handles is also kept out of its logs (webapp.logs).
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        logs.remember_secret(value)
+        return token_crypto.encrypt(value)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        token = token_crypto.decrypt(value)
+        logs.remember_secret(token)
+        return token
+
+
+def token_digest(token: str) -> str:
+    """What uniqueness is checked on: the ciphertext differs every time, the digest does not.
+    A bot token is 35 random characters after the id, so a plain SHA-256 reveals nothing."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def utcnow() -> datetime:
     """Now, from the product's one clock (a test's or demo's clock when one is set)."""
     return clock.now()
@@ -68,20 +95,40 @@ class Owner(UserMixin, db.Model):
     telegram_link_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     # When the link token was made: the bot refuses tokens older than an hour.
     telegram_link_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A password-reset link sent by the owner's bot (webapp.domain.password_reset): its SHA-256.
+    password_reset_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    password_reset_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the last "needs attention" digest went to the owner's Telegram: one a day at most.
     digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     projects: Mapped[list[Project]] = relationship(back_populates="owner")
 
+    # The secret of the log-in this request runs under (webapp.domain.sessions); Flask-Login
+    # keeps it in the cookie instead of the owner's id, so each log-in can end on its own.
+    login_token = None  # str, set per instance
+
     def get_id(self) -> str:
-        """What Flask-Login keeps in the session cookie: the id and a fingerprint of the password
-        hash, so a changed password ends every session made with the old one."""
-        return f"{self.id}.{password_fingerprint(self.password_hash)}"
+        if not self.login_token:
+            raise RuntimeError("an owner is logged in through webapp.domain.sessions only")
+        return self.login_token
 
 
-def password_fingerprint(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+class OwnerSession(db.Model):
+    """One log-in of an owner: it ends at log-out, after an idle time or a maximum age, or when
+    the owner logs out everywhere or changes the password."""
+
+    __tablename__ = "owner_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owner.id"), index=True)
+    # SHA-256 of the secret in the cookie: a database dump logs nobody in.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Project(db.Model):
@@ -90,7 +137,9 @@ class Project(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("owner.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
-    bot_token: Mapped[str] = mapped_column(String(128), unique=True)
+    # Encrypted at rest: a dump or a backup of the database does not control the bots.
+    bot_token: Mapped[str] = mapped_column(EncryptedToken)
+    bot_token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     bot_user_id: Mapped[int] = mapped_column(BigInteger)
     bot_username: Mapped[str] = mapped_column(String(64))
     # For customers whose Telegram language the bot does not speak.
@@ -109,6 +158,11 @@ class Project(db.Model):
     owner: Mapped[Owner] = relationship(back_populates="projects")
     resources: Mapped[list[Resource]] = relationship(back_populates="project")
     plans: Mapped[list[Plan]] = relationship(back_populates="project")
+
+    @validates("bot_token")
+    def _keep_digest(self, _key, token: str) -> str:
+        self.bot_token_digest = token_digest(token)
+        return token
 
     @property
     def masked_token(self) -> str:
@@ -131,6 +185,10 @@ class Resource(db.Model):
     can_invite_users: Mapped[bool] = mapped_column(Boolean, default=False)
     can_restrict_members: Mapped[bool] = mapped_column(Boolean, default=False)
     bot_is_admin: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Someone other than the owner made the bot an administrator here: the chat (and its title,
+    # which that person chose) is not used until the owner accepts it in the dashboard.
+    pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pending_by_user_id: Mapped[int | None] = mapped_column(BigInteger)
     # Join buttons are links that ask to join (creates_join_request) and the bot approves only
     # the entitled: a forwarded link lets nobody else in, and no revoke races a second join.
     join_by_request: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -145,8 +203,17 @@ class Resource(db.Model):
     project: Mapped[Project] = relationship(back_populates="resources")
 
     @property
+    def is_pending(self) -> bool:
+        return self.pending_since is not None
+
+    @property
     def is_usable(self) -> bool:
-        return self.bot_is_admin and self.can_invite_users and self.can_restrict_members
+        return (
+            not self.is_pending
+            and self.bot_is_admin
+            and self.can_invite_users
+            and self.can_restrict_members
+        )
 
 
 plan_resource = Table(

@@ -28,13 +28,12 @@ CHROMIUM_ARGS = [
 
 
 def base_template_htmx() -> tuple[str, str]:
-    """The htmx ``src`` and ``integrity`` that templates/base.html loads."""
+    """The htmx ``src`` and ``integrity`` that templates/base.html loads (and the CSP allows)."""
+    from webapp.security_headers import HTMX_INTEGRITY, HTMX_SRC
+
     html = (ROOT / "templates" / "base.html").read_text()
-    tag = re.search(r'<script[^>]*src="(https://[^"]*htmx[^"]*)"[^>]*>', html, re.S)
-    assert tag, "base.html loads no htmx from a CDN"
-    integrity = re.search(r'integrity="([^"]+)"', tag.group(0))
-    assert integrity, "the htmx script tag has no integrity attribute"
-    return tag.group(1), integrity.group(1)
+    assert re.search(r'<script src="{{ htmx_src }}" integrity="{{ htmx_integrity }}"', html)
+    return HTMX_SRC, HTMX_INTEGRITY
 
 
 def sri_sha384(path: Path) -> str:
@@ -107,6 +106,14 @@ def page(playwright_browser, live_server):
     page.set_default_timeout(10_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    # The app's Content-Security-Policy is on: anything it blocks fails the test.
+    def csp_violation(message):
+        if message.type == "error" and "Content Security Policy" in message.text:
+            errors.append(message.text)
+
+    page.on("console", csp_violation)
+    page.admit_errors = errors  # a test that provokes an error on purpose takes it out
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

@@ -33,3 +33,16 @@ class LoginForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[InputRequired(_l("Enter your e-mail address."))])
     password = PasswordField(_l("Password"), validators=[InputRequired(_l("Enter your password."))])
     next = HiddenField()
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("E-mail", validators=[InputRequired("Enter your e-mail address.")])
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField(
+        "New password", validators=[InputRequired("Enter the new password.")]
+    )
+    repeat_password = PasswordField(
+        "Repeat the new password", validators=[InputRequired("Enter the new password again.")]
+    )

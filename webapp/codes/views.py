@@ -26,9 +26,11 @@ from webapp.domain import lifecycle
 from webapp.domain.codes import MAX_BATCH, activation_link, create_codes
 from webapp.domain.csv_export import codes_csv, csv_filename
 from webapp.domain.errors import InvalidInput, NotFound
+from webapp.domain.ids import parse_id
 from webapp.domain.rollback import preview_rollback, rollback_code
 from webapp.extensions import db
 from webapp.models import AccessCode, Plan, Removal
+from webapp.params import cursor_arg
 
 EVENT_LABELS = {
     "code.created": "Created",
@@ -105,10 +107,15 @@ def _owned(lookup, object_id: int):
 
 
 def _int_value(values, name: str) -> int | None:
-    try:
-        return int(values.get(name, ""))
-    except ValueError:
+    """The row id in ``values[name]``: None when absent or empty, a 404 when it cannot be one
+    (``?project=abc``, ``?project=3000000000``: never a query PostgreSQL refuses)."""
+    raw = (values.get(name) or "").strip()
+    if not raw:
         return None
+    value = parse_id(raw)
+    if value is None:
+        abort(404)
+    return value
 
 
 # -- List ---------------------------------------------------------------------------------------
@@ -124,8 +131,8 @@ def list_codes():
         db.session,
         flt,
         now,
-        after=queries.Cursor.decode(request.args.get("after")),
-        before=queries.Cursor.decode(request.args.get("before")),
+        after=cursor_arg("after"),
+        before=cursor_arg("before"),
         limit=current_app.config.get("CODES_PAGE_SIZE", queries.PAGE_SIZE),
     )
     args = {
@@ -360,7 +367,7 @@ def list_batches():
     batches, older = queries.list_batches(
         db.session,
         tuple(p.id for p in projects),
-        after=queries.Cursor.decode(request.args.get("after")),
+        after=cursor_arg("after"),
         limit=current_app.config.get("CODES_PAGE_SIZE", queries.PAGE_SIZE),
     )
     return _render(

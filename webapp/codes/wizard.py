@@ -6,7 +6,7 @@ until the last step passes both these checks and the domain's own (``create_code
 """
 
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from webapp.domain.codes import EXPIRY_PRESETS, MAX_ACTIVATIONS, MAX_BATCH, CodeRequest
@@ -36,6 +36,8 @@ EXPIRY_CHOICES = {**EXPIRY_PRESETS, "custom": "Pick a date…"}
 ACTIVATION_SUGGESTIONS = (1, 5, 10, 100)
 NOTE_MAX = 255
 DATE_INPUT = "%Y-%m-%dT%H:%M"
+# Like the bot's /newcode: a code meant to work "forever" is made without an expiry.
+MAX_EXPIRY_YEARS = 10
 
 
 @dataclass
@@ -107,9 +109,18 @@ class WizardAnswers:
             raise InvalidInput(
                 "expiry_date", "Enter a date and time like 2027-01-31 18:00."
             ) from None
-        moment = local.replace(tzinfo=tz).astimezone(now.tzinfo)
+        within = f"Pick a date within the next {MAX_EXPIRY_YEARS} years."
+        try:
+            moment = local.replace(tzinfo=tz).astimezone(now.tzinfo)
+        except OverflowError:  # before year 1 or after 9999 once in UTC
+            raise InvalidInput(
+                "expiry_date",
+                "The expiry date must be in the future." if local.year < 100 else within,
+            ) from None
         if moment <= now:
             raise InvalidInput("expiry_date", "The expiry date must be in the future.")
+        if moment.date() > date(now.year + MAX_EXPIRY_YEARS, 12, 31):
+            raise InvalidInput("expiry_date", within)
         return moment
 
     def count_value(self) -> int:

@@ -1,7 +1,7 @@
 """The dashboard home, the activity feed, the owner's account and the Telegram link."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 
 from webapp import telegram
 from webapp.attention import owner_inbox
@@ -24,10 +24,14 @@ from webapp.domain.owner_link import (
 )
 from webapp.domain.ownership import owned
 from webapp.domain.projects import owned_project, owner_projects, project_overview
+from webapp.domain.ratelimit import login_blocked, record_login_failure
+from webapp.domain.sessions import active_sessions, end_one_session, end_other_sessions, is_current
 from webapp.domain.setup import judge_link_test, record_link_test, setup_checklist
 from webapp.extensions import db
 from webapp.i18n import LANGUAGES
 from webapp.models import AccessCode, utcnow
+from webapp.params import id_arg, page_arg
+from webapp.queues import get_redis
 
 bp = Blueprint("dashboard", __name__)
 
@@ -81,8 +85,8 @@ def test_link(code_id: int):
 @bp.get("/activity")
 @login_required
 def activity():
-    page = request.args.get("page", 1, type=int)
-    project_id = request.args.get("project", type=int)
+    page = page_arg()
+    project_id = id_arg("project")
     project = None
     if project_id is not None:
         try:
@@ -125,8 +129,17 @@ def account():
 @bp.post("/account/password")
 @login_required
 def change_account_password():
+    from webapp.auth import client_ip
+
     form = PasswordForm()
     if form.validate_on_submit():
+        # Guessing the current password here is guessing the log-in password: the same counts.
+        redis, ip, now = get_redis(), client_ip(), utcnow()
+        blocked = login_blocked(redis, current_user.email, ip, None, now)
+        if blocked:
+            form.current_password.errors.append(blocked.message)
+            page, _ = _account_page(AccountForm(formdata=None, obj=current_user), form, 429)
+            return page, 429, {"Retry-After": str(blocked.retry_after_seconds)}
         try:
             change_password(
                 db.session,
@@ -137,25 +150,52 @@ def change_account_password():
             )
         except InvalidInput as exc:
             db.session.rollback()
+            if exc.field == "current_password":
+                record_login_failure(redis, current_user.email, ip, now)
             getattr(form, exc.field).errors.append(exc.message)
         else:
+            # Whoever knew the old password may hold another session: it ends with it.
+            end_other_sessions(db.session, current_user.id, current_user.login_token, utcnow())
             db.session.commit()
-            # The session's id holds the password's fingerprint: renew it here, while every
-            # other session made with the old password is logged out.
-            login_user(current_user)
             flash("Your password is changed. Use the new one from now on.", "success")
             return redirect(url_for("dashboard.account"), 303)
     return _account_page(AccountForm(formdata=None, obj=current_user), form, 400)
 
 
+@bp.post("/account/sessions/others/end")
+@login_required
+def end_other_account_sessions():
+    ended = end_other_sessions(db.session, current_user.id, current_user.login_token, utcnow())
+    db.session.commit()
+    flash(f"Logged out everywhere else ({ended} session{'s' if ended != 1 else ''}).", "success")
+    return redirect(url_for("dashboard.account"), 303)
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+@login_required
+def end_account_session(session_id: int):
+    try:
+        end_one_session(db.session, current_user.id, session_id, utcnow())
+    except NotFound:
+        abort(404)
+    db.session.commit()
+    flash("That session is logged out.", "success")
+    return redirect(url_for("dashboard.account"), 303)
+
+
 def _account_page(timezone_form, password_form, status):
+    from webapp.auth import session_lifetimes
+
+    now = utcnow()
+    sessions = active_sessions(db.session, current_user.id, now, session_lifetimes())
     return (
         render_template(
             "dashboard/account.html",
             form=timezone_form,
             password_form=password_form,
             min_password=MIN_PASSWORD,
-            now_utc=utcnow(),
+            now_utc=now,
+            sessions=[(row, is_current(row, current_user.login_token)) for row in sessions],
         ),
         status,
     )

@@ -50,7 +50,11 @@ def localtime(value: datetime | None, tz: str | None = None, fmt: str = DATETIME
         value = value.replace(tzinfo=UTC)
     if tz is None:
         tz = current_user.timezone if current_user.is_authenticated else "UTC"
-    return value.astimezone(zone(tz)).strftime(fmt)
+    try:
+        return value.astimezone(zone(tz)).strftime(fmt)
+    except OverflowError:
+        # 9999-12-31 23:59 UTC is past datetime's range in any zone east of UTC: show it in UTC.
+        return value.astimezone(UTC).strftime(fmt) + " UTC"
 
 
 def has_endpoint(name: str) -> bool:

@@ -15,7 +15,7 @@ from webapp.domain.customers import TelegramUser, upsert_customer
 from webapp.domain.entitlements import active_subscriptions_clause
 from webapp.domain.errors import ActivationRefused, NotFound, UnknownCode
 from webapp.domain.memberships import membership_for
-from webapp.models import AccessCode, Customer, Plan, Resource, Subscription
+from webapp.models import AccessCode, Activation, Customer, Plan, Resource, Subscription
 
 AWAITING_CODE = "awaiting_code"
 # Anything longer, or with other characters, cannot be a code (deep links allow 64 of these).
@@ -39,15 +39,24 @@ def enter_code(
     refusals too, to keep it). On success the customer's typed-code step ends and their
     membership rows of the plan's resources exist, ready for invite links. The caller commits.
     """
+    swarm = attempts.guessing_swarm(redis, project_id, now)
+    limit = attempts.LIMIT
+    if swarm and not _has_activated(session, project_id, user.id):
+        limit = attempts.NEWCOMER_LIMIT_IN_SWARM
     key = lookup_key(raw_code) if len(raw_code) <= MAX_TYPED_LENGTH else ""
     try:
-        attempts.check_attempts(redis, project_id, user.id, now)
+        attempts.check_attempts(redis, project_id, user.id, now, limit=limit)
         if not CODE_SHAPE.match(key):
             raise UnknownCode(raw_code[:MAX_TYPED_LENGTH])
         result = activate_code(session, project_id, raw_code.strip(), user, now)
     except ActivationRefused as exc:
         if isinstance(exc, UnknownCode):
             exc.wrong_attempts = attempts.record_wrong_attempt(redis, project_id, user.id, now)
+            exc.attempts_allowed = limit
+            # The owner hears of a swarm once per window (the caller sends the notice).
+            exc.alert_owner = attempts.guessing_swarm(
+                redis, project_id, now
+            ) and attempts.claim_swarm_alert(redis, project_id, now)
         if CODE_SHAPE.match(key):
             funnel.record_refusal(session, project_id, raw_code.strip(), user, exc, now)
         raise
@@ -58,6 +67,18 @@ def enter_code(
     for resource in result.plan.resources:
         membership_for(session, project_id, customer.id, resource.id)
     return result
+
+
+def _has_activated(session: Session, project_id: int, telegram_user_id: int) -> bool:
+    return (
+        session.scalar(
+            select(Activation.id)
+            .join(Customer, Customer.id == Activation.customer_id)
+            .where(Customer.project_id == project_id, Customer.telegram_user_id == telegram_user_id)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def offered_plans(session: Session, project_id: int) -> list[Plan]:

@@ -7,6 +7,7 @@ database filters while it walks the index.
 """
 
 import heapq
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from webapp.domain.codes import lookup_key
 from webapp.domain.errors import NotFound
+from webapp.domain.ids import parse_id
 from webapp.domain.ownership import owned, owned_project
 from webapp.models import (
     AccessCode,
@@ -80,9 +82,12 @@ class Cursor:
         if not text:
             return None
         micros, _, code_id = text.partition(".")
+        row_id = parse_id(code_id)
+        if row_id is None or not re.fullmatch(r"-?[0-9]{1,18}", micros):
+            return None
         try:
-            return cls(EPOCH + timedelta(microseconds=int(micros)), int(code_id))
-        except (ValueError, OverflowError):
+            return cls(EPOCH + timedelta(microseconds=int(micros)), row_id)
+        except OverflowError:
             return None
 
     @classmethod

@@ -20,7 +20,9 @@ GROUP_LENGTH = 4  # 16 symbols of 31: log2(31) * 16 ≈ 79 bits of randomness
 MAX_BATCH = 500
 MAX_ACTIVATIONS = 1_000_000
 DEEP_LINK_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-CUSTOM_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$")
+# At least 8 characters: 4 letters and digits are 1.7 million guesses, which a few dozen
+# throwaway accounts get through; 8 are 2.8 × 10^12.
+CUSTOM_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$")
 # Deep-link payloads with this prefix link an owner's Telegram account (domain.owner_link).
 RESERVED_PREFIX = "OWNER_"
 
@@ -110,7 +112,7 @@ def validate_code_request(session: Session, project_id: int, req: CodeRequest, n
         if not CUSTOM_CODE.match(req.custom_code):
             raise InvalidInput(
                 "custom_code",
-                "A custom code has 4 to 64 letters, digits, '-' or '_' and starts with a "
+                "A custom code has 8 to 64 letters, digits, '-' or '_' and starts with a "
                 "letter or digit.",
             )
         if lookup_key(req.custom_code).startswith(RESERVED_PREFIX):

@@ -23,6 +23,7 @@ from webapp.domain.codes import (
     expiry_from_preset,
 )
 from webapp.domain.errors import DomainError, InvalidInput
+from webapp.domain.ids import is_ascii_number, parse_id
 from webapp.i18n import N_
 from webapp.models import AccessCode, Batch, BotConversation, Owner, Plan, Project
 
@@ -241,7 +242,8 @@ def parse_count(text: str, low: int, high: int, field_name: str, refusal: str) -
     """A whole number typed by a person: '1,000', '1 000' and '1000' alike; ``refusal`` says
     what is wanted, with ``%(low)s`` and ``%(high)s``."""
     cleaned = re.sub(r"[\s,_'.]", "", text or "")
-    number = int(cleaned) if cleaned.isdigit() and len(cleaned) <= 9 else None
+    # ASCII digits only: '²'.isdigit() is true, and int('²') raises.
+    number = int(cleaned) if is_ascii_number(cleaned, 9) else None
     if number is None or not low <= number <= high:
         raise InvalidInput.worded(field_name, refusal, low=low, high=high)
     return number
@@ -274,14 +276,20 @@ def parse_expiry_date(text: str, timezone: str, now: datetime) -> datetime:
                 day = datetime.strptime(cleaned, fmt).date()
             except ValueError:
                 continue
-            local = datetime.combine(day + timedelta(days=1), time())
+            try:
+                local = datetime.combine(day + timedelta(days=1), time())
+            except OverflowError:  # 9999-12-31: the next midnight is past datetime's range
+                raise InvalidInput("expiry", "Pick a date within the next ten years.") from None
             break
     if local is None:
         raise InvalidInput.worded(
             "expiry",
             N_("Type the date as YYYY-MM-DD (for example 2027-02-26), optionally with HH:MM."),
         )
-    expires_at = local.replace(tzinfo=zone).astimezone(UTC)
+    try:
+        expires_at = local.replace(tzinfo=zone).astimezone(UTC)
+    except OverflowError:  # 0001-01-01 05:00 in Tokyo is before year 1 in UTC
+        raise InvalidInput("expiry", "The expiry date must be in the future.") from None
     if expires_at <= now:
         raise InvalidInput.worded("expiry", N_("The expiry date must be in the future."))
     if expires_at.date() > date(now.year + 10, 12, 31):
@@ -290,9 +298,10 @@ def parse_expiry_date(text: str, timezone: str, now: datetime) -> datetime:
 
 
 def _pick(value: str, options: dict):
-    if not value.isdigit() or int(value) not in options:
+    chosen = parse_id(value)
+    if chosen not in options:
         raise WizardGone("tampered value")
-    return options[int(value)]
+    return options[chosen]
 
 
 def _chosen_project(session: Session, owner: Owner, state: dict) -> Project:

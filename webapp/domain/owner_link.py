@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.domain.errors import InvalidInput, NotFound
-from webapp.models import Owner
+from webapp.models import Owner, Project
 
 TOKEN_PREFIX = "owner_"
 # token_urlsafe(24): 32 characters of A-Z a-z 0-9 _ - (192 bits); with the prefix 38 ≤ 64.
@@ -67,8 +67,13 @@ def link_telegram_account(
     telegram_user_id: int,
     telegram_username: str | None,
     now: datetime,
+    *,
+    via_project_id: int,
 ) -> Owner:
     """Bind the Telegram account that opened the deep link to the owner who issued ``token``.
+
+    Only through one of that owner's own bots (``via_project_id`` is the bot's project): another
+    owner's bot is refused like an unknown token, so it learns nothing (not even the e-mail).
 
     The token is used up. A Telegram account linked to another owner moves to this one (the
     person proved access to both by opening a link only this owner's dashboard showed). A token
@@ -78,6 +83,9 @@ def link_telegram_account(
         raise NotFound("owner link token")
     owner = session.scalars(select(Owner).where(Owner.telegram_link_token == token)).first()
     if owner is None:
+        raise NotFound("owner link token")
+    through = session.get(Project, via_project_id)
+    if through is None or through.owner_id != owner.id or through.deleted_at is not None:
         raise NotFound("owner link token")
     if not link_is_live(owner, now):
         raise OwnerLinkExpired("owner link token expired")

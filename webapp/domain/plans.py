@@ -63,7 +63,11 @@ def _clean(session: Session, project_id: int, data: PlanInput):
     resources = list(
         session.scalars(
             select(Resource)
-            .where(Resource.project_id == project_id, Resource.id.in_(ids))
+            .where(
+                Resource.project_id == project_id,
+                Resource.id.in_(ids),
+                Resource.pending_since.is_(None),
+            )
             .order_by(Resource.id)
         )
     )

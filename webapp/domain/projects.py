@@ -6,10 +6,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.ownership import owned_project
-from webapp.models import AccessCode, Activation, Plan, Project, Resource
+from webapp.models import AccessCode, Activation, Plan, Project, Resource, token_digest
 
 MAX_NAME = 120
 MAX_CONTACT = 255
@@ -70,6 +71,7 @@ def project_overview(session: Session, owner_id: int) -> list[ProjectSummary]:
         .where(
             Resource.project_id.in_(ids),
             Resource.bot_is_admin.is_(True),
+            Resource.pending_since.is_(None),
             Resource.can_invite_users.is_(True),
             Resource.can_restrict_members.is_(True),
         )
@@ -103,6 +105,16 @@ def project_overview(session: Session, owner_id: int) -> list[ProjectSummary]:
     ]
 
 
+def _check_token_shape(token: str) -> None:
+    # A bot id is a 64-bit integer; a longer number would overflow the bot_user_id column.
+    if not BOT_TOKEN.match(token) or int(token.partition(":")[0]) >= 2**63:
+        raise InvalidInput(
+            "bot_token",
+            "This does not look like a bot token. It has the form 123456789:AA… "
+            "and comes from @BotFather.",
+        )
+
+
 def check_new_project(session: Session, name: str, bot_token: str) -> tuple[str, str]:
     """The cleaned name and token, or ``InvalidInput`` naming the field that is wrong.
 
@@ -114,13 +126,12 @@ def check_new_project(session: Session, name: str, bot_token: str) -> tuple[str,
         raise InvalidInput("name", "Give the project a name.")
     if len(name) > MAX_NAME:
         raise InvalidInput("name", f"Use at most {MAX_NAME} characters.")
-    if not BOT_TOKEN.match(token):
-        raise InvalidInput(
-            "bot_token",
-            "This does not look like a bot token. It has the form 123456789:AA… "
-            "and comes from @BotFather.",
-        )
-    if session.scalar(select(Project.id).where(Project.bot_token == token)) is not None:
+    _check_token_shape(token)
+    taken = select(Project.id).where(
+        (Project.bot_token_digest == token_digest(token))
+        | ((Project.bot_user_id == int(token.partition(":")[0])) & Project.deleted_at.is_(None))
+    )
+    if session.scalar(taken) is not None:
         raise InvalidInput("bot_token", "This bot is already connected to a project.")
     return name, token
 
@@ -158,15 +169,10 @@ def check_replacement_token(session: Session, project: Project, bot_token: str) 
     Called before asking Telegram, so a token that cannot be right costs no request.
     """
     token = (bot_token or "").strip()
-    if not BOT_TOKEN.match(token):
-        raise InvalidInput(
-            "bot_token",
-            "This does not look like a bot token. It has the form 123456789:AA… "
-            "and comes from @BotFather.",
-        )
+    _check_token_shape(token)
     if token == project.bot_token:
         raise InvalidInput("bot_token", "This is the token the project already uses.")
-    if session.scalar(select(Project.id).where(Project.bot_token == token)) is not None:
+    if session.scalar(select(Project.id).where(Project.bot_token_digest == token_digest(token))):
         raise InvalidInput("bot_token", "This token is already used by another project.")
     return token
 
@@ -274,14 +280,30 @@ def record_resource(
     resource.bot_is_admin = is_admin
     resource.can_invite_users = is_admin and bool(member.get("can_invite_users"))
     resource.can_restrict_members = is_admin and bool(member.get("can_restrict_members"))
+    if require_admin:
+        # The owner adding the chat by hand vouches for it.
+        resource.pending_since = resource.pending_by_user_id = None
     resource.updated_at = now
     session.flush()
     return resource, created
 
 
-def project_resources(session: Session, project_id: int) -> list[Resource]:
-    return list(
-        session.scalars(
-            select(Resource).where(Resource.project_id == project_id).order_by(Resource.title)
-        )
-    )
+def project_resources(
+    session: Session, project_id: int, include_pending: bool = False
+) -> list[Resource]:
+    """The project's channels and groups; chats waiting for the owner's acceptance only when
+    asked for (the project page shows them, the plan form must not offer them)."""
+    stmt = select(Resource).where(Resource.project_id == project_id)
+    if not include_pending:
+        stmt = stmt.where(Resource.pending_since.is_(None))
+    return list(session.scalars(stmt.order_by(Resource.title)))
+
+
+def reencrypt_bot_tokens(session: Session) -> int:
+    """Write every project's bot token again, so it is encrypted with the first of
+    TOKEN_ENCRYPTION_KEYS (key rotation); how many were written."""
+    projects = session.scalars(select(Project).order_by(Project.id)).all()
+    for project in projects:
+        flag_modified(project, "bot_token")
+    session.flush()
+    return len(projects)

@@ -1,10 +1,11 @@
-"""Slowing down password guessing: wrong passwords counted in Redis per account and IP, per
-account and per IP.
+"""Slowing down password guessing without letting strangers lock an owner out.
 
-The strict count is per (account, IP): a stranger's wrong passwords from their own address must
-not lock the real owner out from theirs. A much higher count per account, whatever the address,
-still throttles guessing spread over many addresses, and the per-IP count stops one address
-trying many accounts.
+Wrong passwords are counted in Redis per (account, IP), per account and per IP. Only the
+strict (account, IP) count blocks, so a stranger's guesses block the stranger's address. A device
+(a cookie) or an address that logged in to the account before is let through past the other two.
+Everyone else trying an account that many addresses are guessing at is slowed down, to one try
+per ``SLOW_DOWN_SECONDS`` for the account, never blocked; an address trying many accounts is
+blocked for the window.
 
 Redis, not the process, holds the counts so every gunicorn worker sees the same ones. Counts live
 in fixed windows keyed by the window's start, so the caller's ``now`` decides the window and tests
@@ -12,6 +13,7 @@ need no clock of Redis' own.
 """
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +24,10 @@ MAX_FAILURES_PER_ACCOUNT_AND_IP = 5
 MAX_FAILURES_PER_ACCOUNT = 50
 MAX_FAILURES_PER_IP = 30
 KEY_PREFIX = "admit:login-failures"
+SLOW_DOWN_SECONDS = 10
+DEVICE_COOKIE = "admit_device"
+DEVICE_COOKIE_DAYS = 365
+KNOWN_FOR_SECONDS = 180 * 86400
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,12 @@ class LoginBlocked:
     def message(self) -> str:
         minutes = max(1, -(-self.retry_after_seconds // 60))
         unit = "minute" if minutes == 1 else "minutes"
+        if self.retry_after_seconds < 60:
+            seconds = self.retry_after_seconds
+            return (
+                "Many wrong passwords were tried for this account. Please try again in "
+                f"{seconds} second{'s' if seconds != 1 else ''}."
+            )
         return f"Too many wrong passwords. Please try again in {minutes} {unit}."
 
 
@@ -59,13 +71,38 @@ def _keys(email: str, ip: str, window_start: int) -> tuple[str, str, str]:
     )
 
 
-def login_blocked(redis: Redis, email: str, ip: str, now: datetime) -> LoginBlocked | None:
-    """Whether a log-in for ``email`` from ``ip`` must be refused without checking the password."""
+def new_device_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _known_keys(email: str, ip: str, device: str | None) -> list[str]:
+    account = _account(email)
+    keys = [f"admit:login-known:{account}:ip:{ip}"]
+    if device:
+        digest = hashlib.sha256(device.encode()).hexdigest()[:32]
+        keys.append(f"admit:login-known:{account}:device:{digest}")
+    return keys
+
+
+def login_blocked(
+    redis: Redis, email: str, ip: str, device: str | None, now: datetime
+) -> LoginBlocked | None:
+    """Whether a log-in for ``email`` from ``ip`` (and the device cookie ``device``) must wait
+    without its password being checked."""
     start, left = _window(now)
-    counts = [int(n or 0) for n in redis.mget(*_keys(email, ip, start))]
-    limits = (MAX_FAILURES_PER_ACCOUNT_AND_IP, MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_IP)
-    if any(n >= limit for n, limit in zip(counts, limits, strict=True)):
+    pair, account, address = (int(n or 0) for n in redis.mget(*_keys(email, ip, start)))
+    if pair >= MAX_FAILURES_PER_ACCOUNT_AND_IP:
         return LoginBlocked(left)
+    if any(redis.mget(*_known_keys(email, ip, device))):
+        return None
+    if address >= MAX_FAILURES_PER_IP:
+        return LoginBlocked(left)
+    if account >= MAX_FAILURES_PER_ACCOUNT:
+        # One try per few seconds for the account, whoever takes it: guessing slows to a crawl
+        # and the owner on a new device still gets in.
+        slot = f"{KEY_PREFIX}:slow:{_account(email)}"
+        if not redis.set(slot, 1, nx=True, ex=SLOW_DOWN_SECONDS):
+            return LoginBlocked(max(1, int(redis.ttl(slot))))
     return None
 
 
@@ -79,12 +116,48 @@ def record_login_failure(redis: Redis, email: str, ip: str, now: datetime) -> No
     pipe.execute()
 
 
-def clear_login_failures(redis: Redis, email: str, ip: str, now: datetime) -> None:
-    """A correct password wipes the account's count from this IP.
+def record_login_success(redis: Redis, email: str, ip: str, device: str, now: datetime) -> None:
+    """A correct password: this address and device are the owner's from now on, and the
+    account's count from this IP is wiped.
 
     The account's count over all addresses stays (a right password here says nothing about
     guesses made elsewhere), and so does the IP's (it may be guessing other accounts).
     """
     start, _ = _window(now)
     account_ip_key, _, _ = _keys(email, ip, start)
-    redis.delete(account_ip_key)
+    pipe = redis.pipeline()
+    pipe.delete(account_ip_key)
+    for key in _known_keys(email, ip, device):
+        pipe.set(key, 1, ex=KNOWN_FOR_SECONDS)
+    pipe.execute()
+
+
+MAX_SIGNUPS_PER_IP = 10
+SIGNUP_KEY_PREFIX = "admit:signups"
+
+
+@dataclass(frozen=True)
+class SignupBlocked:
+    """Too many sign-ups from one address lately (they also probe which e-mails have accounts)."""
+
+    retry_after_seconds: int
+
+    @property
+    def message(self) -> str:
+        minutes = max(1, -(-self.retry_after_seconds // 60))
+        unit = "minute" if minutes == 1 else "minutes"
+        return f"Too many requests from your address. Please try again in {minutes} {unit}."
+
+
+def signup_blocked(
+    redis: Redis, ip: str, now: datetime, kind: str = "signup"
+) -> SignupBlocked | None:
+    """Count one sign-up (or password-reset request, ``kind``) from ``ip``; refused past
+    ``MAX_SIGNUPS_PER_IP`` in the window."""
+    start, left = _window(now)
+    key = f"{SIGNUP_KEY_PREFIX}:{kind}:{ip}:{start}"
+    pipe = redis.pipeline()
+    pipe.incr(key)
+    pipe.expire(key, left + 60)
+    count, _ = pipe.execute()
+    return SignupBlocked(left) if int(count) > MAX_SIGNUPS_PER_IP else None

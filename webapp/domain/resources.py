@@ -7,7 +7,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from webapp.domain import audit
-from webapp.models import Customer, Membership, Removal, Resource, plan_resource
+from webapp.domain.errors import InvalidInput, NotFound
+from webapp.models import Customer, Membership, Owner, Project, Removal, Resource, plan_resource
 
 RESOURCE_TYPES = ("channel", "supergroup", "group")
 ADMIN_STATUSES = ("administrator", "creator")
@@ -30,7 +31,8 @@ class BotStatusChange:
 @dataclass(frozen=True)
 class ResourceChange:
     """What happened: ``added``, ``updated``, ``lost``, ``not_admin`` (a chat the bot joined
-    without admin rights) or ``none``."""
+    without admin rights), ``pending`` (someone other than the owner made the bot an
+    administrator: kept aside until the owner accepts it) or ``none``."""
 
     kind: str
     resource: Resource | None
@@ -43,8 +45,11 @@ def apply_bot_status(
 ) -> ResourceChange:
     """Record the bot becoming an administrator of a chat, changing rights, or losing it.
 
-    Made an administrator: the chat becomes (or again is) a resource, with its rights. Demoted,
-    removed or left: the resource stays (plans keep pointing at it) but is marked unusable.
+    Made an administrator: the chat becomes (or again is) a resource, with its rights, when the
+    person who did it is the project's linked owner; by anyone else, a new chat waits as pending
+    until the owner accepts it (any Telegram user can make any bot an admin of their own chat).
+    Demoted, removed or left: the resource stays (plans keep pointing at it) but is marked
+    unusable.
     """
     if change.chat_type not in RESOURCE_TYPES:
         return ResourceChange("none", None)
@@ -57,12 +62,23 @@ def apply_bot_status(
         can_invite = change.can_invite_users or change.new_status == "creator"
         can_restrict = change.can_restrict_members or change.new_status == "creator"
         kind = "updated"
+        by_owner = change.by_user_id is not None and change.by_user_id == _owner_telegram_id(
+            session, project_id
+        )
         if resource is None:
             resource = Resource(project_id=project_id, chat_id=change.chat_id, created_at=now)
             session.add(resource)
             kind = "added"
+            if not by_owner:
+                resource.pending_since = now
+                resource.pending_by_user_id = change.by_user_id
         elif not resource.bot_is_admin:
             kind = "added"
+        if resource.is_pending and by_owner:
+            resource.pending_since = resource.pending_by_user_id = None
+            kind = "added"
+        if resource.is_pending:
+            kind = "pending"
         resource.title = (change.title or str(change.chat_id))[:255]
         resource.username = change.username
         resource.chat_type = change.chat_type
@@ -93,6 +109,39 @@ def apply_bot_status(
     session.flush()
     _audit(session, project_id, "resource.lost", resource, change, now)
     return ResourceChange("lost", resource, ("administrator",))
+
+
+def _owner_telegram_id(session: Session, project_id: int) -> int | None:
+    return session.scalar(
+        select(Owner.telegram_user_id)
+        .join(Project, Project.owner_id == Owner.id)
+        .where(Project.id == project_id)
+    )
+
+
+def accept_resource(session: Session, resource: Resource, now: datetime) -> Resource:
+    """The owner vouches for a pending chat: it becomes a resource plans may use."""
+    if not resource.is_pending:
+        raise InvalidInput("resource", "This chat is already one of the project's resources.")
+    resource.pending_since = resource.pending_by_user_id = None
+    resource.updated_at = now
+    session.flush()
+    audit.record(
+        session,
+        resource.project_id,
+        "resource.accepted",
+        now=now,
+        details={"resource_id": resource.id, "chat_id": resource.chat_id},
+    )
+    return resource
+
+
+def dismiss_resource(session: Session, resource: Resource) -> None:
+    """The owner does not know a pending chat: it is forgotten (no plan can point at it)."""
+    if not resource.is_pending:
+        raise NotFound("pending resource")
+    session.delete(resource)
+    session.flush()
 
 
 def _audit(session, project_id, action, resource, change, now):

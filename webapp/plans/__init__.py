@@ -17,6 +17,7 @@ from webapp.domain.plans import (
 from webapp.domain.projects import owned_project, owner_projects, project_resources
 from webapp.extensions import db
 from webapp.models import utcnow
+from webapp.params import id_arg
 from webapp.plans.forms import PlanForm
 
 bp = Blueprint("plans", __name__)
@@ -49,7 +50,7 @@ def _plan_input(form: PlanForm) -> PlanInput:
 @bp.get("/plans")
 @login_required
 def list_plans():
-    project_id = request.args.get("project", type=int)
+    project_id = id_arg("project")
     project = _project_or_404(project_id) if project_id is not None else None
     archived = request.args.get("archived") == "1"
     plans = owner_plans(db.session, current_user.id, project_id=project_id, archived=archived)

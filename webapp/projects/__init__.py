@@ -23,7 +23,7 @@ from webapp.domain.projects import (
     replace_bot_token,
     set_project_contact,
 )
-from webapp.domain.resources import change_join_mode
+from webapp.domain.resources import accept_resource, change_join_mode, dismiss_resource
 from webapp.extensions import db
 from webapp.i18n import LANGUAGES
 from webapp.models import utcnow
@@ -219,7 +219,7 @@ def _resources_context(project, form, form_error=None, notice=None) -> dict:
         "token_form": BotTokenForm(formdata=None),
         "token_error": None,
         "token_notice": None,
-        "resources": project_resources(db.session, project.id),
+        "resources": project_resources(db.session, project.id, include_pending=True),
         "resource_form": form,
         "form_error": form_error,
         "notice": notice,
@@ -392,6 +392,43 @@ def check_resource(project_id: int, resource_id: int):
             f"“{resource.title}” still needs the bot as an administrator with "
             "the rights to invite and to ban users.",
         )
+    if not is_htmx():
+        flash(notice[1], notice[0])
+        return redirect(url_for("projects.show_project", project_id=project.id), 303)
+    return _resources_answer(project, ResourceForm(formdata=None), notice=notice)
+
+
+@bp.post("/<int:project_id>/resources/<int:resource_id>/accept")
+@login_required
+def accept_pending_resource(project_id: int, resource_id: int):
+    try:
+        resource = owned_resource(db.session, current_user.id, project_id, resource_id)
+        accept_resource(db.session, resource, utcnow())
+    except NotFound:
+        abort(404)
+    except InvalidInput as exc:
+        db.session.rollback()
+        return _pending_answer(project_id, ("info", exc.message))
+    title = resource.title
+    db.session.commit()
+    notice = ("success", f"“{title}” is now one of this project's chats.")
+    return _pending_answer(project_id, notice)
+
+
+@bp.post("/<int:project_id>/resources/<int:resource_id>/dismiss")
+@login_required
+def dismiss_pending_resource(project_id: int, resource_id: int):
+    try:
+        resource = owned_resource(db.session, current_user.id, project_id, resource_id)
+        dismiss_resource(db.session, resource)
+    except NotFound:
+        abort(404)
+    db.session.commit()
+    return _pending_answer(project_id, ("success", "The chat is dismissed."))
+
+
+def _pending_answer(project_id: int, notice):
+    project = _project_or_404(project_id)
     if not is_htmx():
         flash(notice[1], notice[0])
         return redirect(url_for("projects.show_project", project_id=project.id), 303)
