@@ -138,3 +138,16 @@ def active_sessions(
 
 def is_current(row: OwnerSession, token: str | None) -> bool:
     return bool(token) and row.token_hash == _hash(token)
+
+
+def move_sessions_with_the_clock(session: Session, owner_id: int, delta: timedelta) -> None:
+    """The sandbox's clock control moves the product's time by ``delta``: move the owner's live
+    log-ins with it, so a demo that skips a week does not end the session it is watched from."""
+    rows = session.scalars(
+        select(OwnerSession).where(
+            OwnerSession.owner_id == owner_id, OwnerSession.ended_at.is_(None)
+        )
+    )
+    for row in rows:
+        row.created_at = row.created_at + delta
+        row.last_seen_at = row.last_seen_at + delta

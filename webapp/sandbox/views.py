@@ -31,6 +31,7 @@ from webapp.domain.sandbox import (
     persona_ids,
     sandbox_projects,
 )
+from webapp.domain.sessions import move_sessions_with_the_clock
 from webapp.extensions import db
 from webapp.models import utcnow
 from webapp.queues import get_queue, get_redis
@@ -320,11 +321,13 @@ def move_clock():
     project_id = request.form.get("bot", type=int)
     if choice == "real":
         # Back to the real time: whatever a moved clock made due stays done.
-        clock.set_fake_now(get_redis(), None)
         try:
             _client().call("set_clock", unix_time=clock.wall_now().timestamp())
         except SandboxUnavailable as exc:
             return _unavailable(exc)
+        move_sessions_with_the_clock(db.session, current_user.id, clock.wall_now() - clock.now())
+        db.session.commit()
+        clock.set_fake_now(get_redis(), None)
         flash("The clock is back to the real time.", "success")
         return redirect(url_for("sandbox.page", bot=project_id), 303)
     if step is None:
@@ -336,6 +339,8 @@ def move_clock():
         _client().call("set_clock", unix_time=moment.timestamp())
     except SandboxUnavailable as exc:
         return _unavailable(exc)
+    move_sessions_with_the_clock(db.session, current_user.id, step)
+    db.session.commit()
     clock.set_fake_now(get_redis(), moment, ticking=True)
     from webapp import jobs
 
