@@ -289,7 +289,7 @@ def main(argv=None) -> list[Row]:
         wait_for_http(base, web)
         cookie = log_in(base, "bench-owner@example.com")
         for label, path, must_show in pages(ids):
-            if ids["batch"] is None and ("batch" in path or "/code/" in path):
+            if ids["batch"] is None and ("batch" in path or "/funnel/" in path):
                 continue
             page = http.get(base + path, headers={"Cookie": cookie}, timeout=30)
             shown = page.status_code == 200 and must_show in page.text
