@@ -349,9 +349,14 @@ class ProjectHandlers:
 
     def alert_owner_of_guessing(self) -> None:
         owner_chat = self.project().owner.telegram_user_id
-        db.session.rollback()
-        if owner_chat:
-            self.owner_notices.send(owner_chat, texts.guessing_alert(SWARM_ACCOUNTS))
+        if not owner_chat:
+            db.session.rollback()
+            return
+        # Through the outbox like every owner notice: kept if the bot dies, merged, retried.
+        outbox.write(db.session, self.project_id, outbox.OWNER_NOTICE, owner_chat,
+                     texts.guessing_alert(SWARM_ACCOUNTS), utcnow())
+        db.session.commit()
+        self.owner_notices.wake()
 
     def activate(self, chat_id: int, user: TelegramUser, raw_code: str) -> None:
         session = db.session

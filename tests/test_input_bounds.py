@@ -203,9 +203,11 @@ def test_extreme_typed_expiry_dates_get_a_message(raw):
 @given(st.text(max_size=15))
 def test_a_typed_count_is_a_number_or_a_message(raw):
     try:
-        value = newcode_wizard.parse_count(raw, 1, 500, "count", "The count")
+        value = newcode_wizard.parse_count(
+            raw, 1, 500, "count", "The count is a whole number from %(low)s to %(high)s."
+        )
     except InvalidInput as exc:
-        assert "whole number" in exc.message
+        assert exc.message == "The count is a whole number from 1 to 500."
     else:
         assert 1 <= value <= 500
 

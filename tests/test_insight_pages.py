@@ -53,7 +53,7 @@ def test_the_batch_funnel_counts_codes_opened_activated_and_unused_and_offers_th
         assert f'<span class="num">{number}</span><span class="label">{label}</span>' in body
 
     unused = client.get(f"/insight/batches/{history.batch_id}/unused.csv")
-    assert unused.headers["Cache-Control"] == "private, no-store"
+    assert "no-store" in unused.headers["Cache-Control"]  # the codes are secrets
     rows = rows_of(unused)
     assert rows[0][0] == "Code"
     assert [r[0] for r in rows[1:]] == [history.codes[3]]
