@@ -93,6 +93,9 @@ def main(argv=None) -> list[Row]:
     users = [8_000_000 + i for i in range(2 * args.updates + 10)]
     for user_id in users:
         emu.add_user(user_id, "Ann", "Lee", username=f"a{user_id}")
+        # The updates reach the dispatcher directly, not through the emulator: tell it the
+        # customers pressed START, or it refuses the bot's answers as real Telegram would.
+        emu.start_bot(user_id, seeded.bot_token)
 
     from telebot.types import Update
 
