@@ -207,6 +207,28 @@ def test_a_new_activation_racing_a_removal_leaves_the_customer_a_link_that_lets_
     assert db.session.scalar(select(Membership.invite_link)) == join_urls(latest)[0]
 
 
+def test_a_ban_left_by_a_removal_is_lifted_when_the_customer_is_entitled_again(world):
+    listen_for_joins(world)
+    first = world.code()
+    world.start(ANN, first)
+    assert world.emu.open_invite_link(ANN, join_urls(world.confirmations()[-1])[0]) == "joined"
+    deliver_joins(world)
+    roll_back(world, first)
+    world.emu.fail_next("unbanChatMember", 500, times=telegram.MAX_ATTEMPTS)
+    run_jobs(world)  # banned, but the unban failed: the removal retries later
+    assert world.emu.member_status(CHANNEL, ANN) == "kicked"
+    world.start(ANN, world.code())  # entitled again before the retry is due
+    link = join_urls(world.confirmations()[-1])[0]
+    assert world.emu.open_invite_link(ANN, link) == "refused:banned"
+
+    world.at(NOW + timedelta(minutes=5))
+    run_jobs(world)  # the retry skips the removal, and lifts the ban it left
+
+    db.session.rollback()
+    assert db.session.scalar(select(Removal.status)) == "skipped"
+    assert world.emu.open_invite_link(ANN, link) == "joined"
+
+
 # ---- ends and extensions -----------------------------------------------------------------------
 
 

@@ -191,7 +191,12 @@ def carry_out_removal_here(removal_id: int) -> str:
         return "not due"
     work = lifecycle.removal_work(db.session, removal_id, now)
     db.session.commit()
-    outcome = Outcome("skipped") if work.entitled else _remove(work, now)
+    if work.entitled:
+        # An earlier attempt may have banned them and failed to lift the ban (``BanNotLifted``):
+        # someone entitled again must not stay banned, or Telegram refuses their Join link.
+        outcome = _lift_leftover_ban(work, now) if work.attempts > 1 else Outcome("skipped")
+    else:
+        outcome = _remove(work, now)
     revoked = work.invite_link if outcome.status == "done" else None
     lifecycle.settle_removal(db.session, removal_id, now, outcome, clock.now(), revoked)
     db.session.commit()
@@ -308,6 +313,29 @@ def _remove(work: lifecycle.RemovalWork, now: datetime) -> Outcome:
     except telegram.TelegramError as exc:
         return Outcome.failed(removal_failure(exc, title))
     return Outcome.done(note)
+
+
+def _lift_leftover_ban(work: lifecycle.RemovalWork, now: datetime) -> Outcome:
+    """Skip a removal whose customer is entitled again, lifting a ban an earlier attempt left
+    (only if banned: a member is never touched); a transient failure retries the removal."""
+    token, chat_id, title = work.bot_token, work.chat_id, work.resource_title
+    try:
+        _throttle().wait(bot_id_of(token), max_wait=MAX_THROTTLE_WAIT)
+        with telegram.waiting_at_most(INLINE_RETRY_AFTER):
+            telegram.lift_ban(token, chat_id, work.telegram_user_id)
+    except Throttled as exc:
+        return Outcome.retry(now + timedelta(seconds=exc.wait), "waiting for the rate limit")
+    except telegram.RateLimited as exc:
+        wait = timedelta(seconds=exc.retry_after or 1)
+        return Outcome.retry(now + wait, f"Telegram asked to wait {wait.seconds} s")
+    except telegram.Unreachable as exc:
+        return Outcome.retry(now, f"Telegram did not answer ({exc})")
+    except telegram.ChatMigrated as exc:
+        _follow_migration(work.project_id, chat_id, exc.new_chat_id)
+        return Outcome.retry(now, f"{title} became a supergroup; trying there")
+    except telegram.TelegramError as exc:
+        return Outcome.failed(removal_failure(exc, title))
+    return Outcome("skipped")
 
 
 def _follow_migration(project_id: int, old_chat_id: int, new_chat_id: int) -> None:
