@@ -20,13 +20,6 @@ pytestmark = pytest.mark.slow
 CI_SEED = 1
 
 
-# Known failure, found by this test after the merges of 1 Dec 2026 (seeds 1 and 180153 on SQLite):
-# a customer who activates again during a Bot API outage ends up entitled but not in the chat.
-# It stays visible (reported as XFAIL, XPASS once fixed) instead of failing every CI run.
-@pytest.mark.xfail(
-    reason="issue 10: entitled customer left outside a chat after an outage and re-activation",
-    strict=False,
-)
 def test_a_random_month_ends_with_every_chat_holding_exactly_the_entitled_and_nothing_lost(
     app_ctx, emu, migrated, redis_url
 ):
