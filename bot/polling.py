@@ -102,7 +102,7 @@ class Poller:
         self.busy = threading.Lock()  # held while a batch is handled
         self.offset: int | None = None
         self.handled = HandledUpdates()
-        # A supervisor shares one pool among all its pollers: threads follow the load, not the
+        # The fleet (bot.fleet) shares one pool among all its pollers: threads follow the load, not the
         # number of bots. A poller alone (tests) has its own.
         self.own_pool = pool is None
         self.pool = pool or ThreadPoolExecutor(WORKERS_PER_BOT, f"bot{project_id}")
@@ -277,42 +277,3 @@ def wanted_projects(app: Flask) -> dict[int, str]:
         if sandbox:
             telegram.route_to_sandbox(token)
     return {project_id: token for project_id, token, _sandbox in rows}
-
-
-class Supervisor:
-    def __init__(self, app: Flask):
-        self.app = app
-        self.pollers: dict[int, Poller] = {}
-        self.stop_event = threading.Event()
-
-    def sync(self) -> None:
-        try:
-            wanted = wanted_projects(self.app)
-        except Exception:
-            log.exception("could not read the projects; keeping the current pollers")
-            return
-        for project_id, poller in list(self.pollers.items()):
-            if wanted.get(project_id) != poller.token:
-                log.info("project %s: stopping its bot", project_id)
-                poller.stop()
-                del self.pollers[project_id]
-        for project_id, token in wanted.items():
-            if project_id not in self.pollers:
-                log.info("project %s: starting its bot (%s)", project_id, token.split(":")[0])
-                self.pollers[project_id] = Poller(self.app, project_id, token).start()
-
-    def run(self) -> None:
-        log.info("membership bot started (reload every %s s)", RELOAD_SECONDS)
-        while not self.stop_event.is_set():
-            self.sync()
-            self.stop_event.wait(RELOAD_SECONDS)
-        log.info("stopping %d bot(s)", len(self.pollers))
-        stoppers = [
-            threading.Thread(target=poller.stop, name=f"stop{pid}")
-            for pid, poller in self.pollers.items()
-        ]
-        for thread in stoppers:
-            thread.start()
-        for thread in stoppers:
-            thread.join()
-        log.info("membership bot stopped")

@@ -147,25 +147,32 @@ def test_a_telegram_server_error_gives_a_clear_message_and_nothing_is_saved(
 
 
 def test_the_bot_process_switches_to_the_new_token(app, client, project_id, bot, monkeypatch):
+    from bot import fleet as bot_fleet
     from bot import polling
 
     monkeypatch.setattr(polling, "POLL_TIMEOUT", 1)
-    supervisor = polling.Supervisor(app)
+    now = [0.0]  # the fleet's clock: a reload of the projects is due when the test says so
+    fleet = bot_fleet.Fleet(app, clock=lambda: now[0])
     try:
-        supervisor.sync()
+        fleet.tick()
         bot.wait_for(lambda emu: emu.calls(token=OLD, method="getUpdates"), timeout=10)
         assert _replace(client, project_id).status_code == 303
-        old_poller = supervisor.pollers[project_id]
-        supervisor.sync()
+        old_poller = fleet.pollers[project_id]
+
+        now[0] += bot_fleet.RELOAD_SECONDS
+        fleet.tick()
         assert old_poller.stopping.is_set()
-        assert supervisor.pollers[project_id].token == NEW
+        assert project_id not in fleet.pollers  # the same bot: not before the old one let go
+        for stopper in list(fleet.stopping.values()):
+            stopper.join(timeout=10)
+
+        fleet.tick()
+        assert fleet.pollers[project_id].token == NEW
         bot.wait_for(lambda emu: emu.calls(token=NEW, method="getUpdates"), timeout=10)
-        old_poller.thread.join(timeout=10)
+        old_poller.thread.join(timeout=10)  # its long poll in flight ends, handling nothing
         assert not old_poller.thread.is_alive()
     finally:
-        for poller in supervisor.pollers.values():
-            poller.stop()
-            poller.thread.join(timeout=10)
+        fleet.shutdown()
 
 
 def test_the_new_token_is_checked_outside_any_transaction(
