@@ -133,3 +133,40 @@ def test_a_proxy_error_page_is_retried_and_never_shows_the_token(app_config, mon
     assert len(seen) == telegram.MAX_ATTEMPTS
     assert TOKEN not in str(failed.value) and failed.value.__cause__ is None
     assert failed.value.__suppress_context__
+
+
+# ---- the HTTP session ----------------------------------------------------------------------
+
+
+def _no_proxies(monkeypatch, tmp_path):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+
+
+def test_without_a_proxy_the_session_stops_reading_the_environment_per_call(
+    monkeypatch, tmp_path
+):
+    _no_proxies(monkeypatch, tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
+    session = telegram.new_session()
+    assert session.trust_env is False
+    assert session.verify == "/etc/ssl/company-ca.pem"  # still honoured, read once
+
+
+def test_a_proxy_in_the_environment_is_still_used(monkeypatch, tmp_path):
+    _no_proxies(monkeypatch, tmp_path)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    session = telegram.new_session()
+    assert session.trust_env is True
+    settings = session.merge_environment_settings(
+        "https://api.telegram.org/botX/getMe", {}, None, None, None
+    )
+    assert settings["proxies"]["https"] == "http://proxy.example:3128"
+
+
+def test_a_netrc_file_keeps_the_session_reading_it(monkeypatch, tmp_path):
+    _no_proxies(monkeypatch, tmp_path)
+    (tmp_path / ".netrc").write_text("machine bot-api.example login a password b\n")
+    assert telegram.new_session().trust_env is True
