@@ -74,28 +74,27 @@ def activate(handlers: ProjectHandlers, chat_id: int, user: TelegramUser, raw_co
     # (the outbox), claimed by this handler, which sends the confirmation right away: if it
     # cannot (a crash, Telegram away), the sweep sends it later. Committed before any
     # Telegram call: whatever happens next, the activation stands.
-    project, customer, plan, code = handlers.project(), result.customer, result.plan, result.code
-    owner_chat = project.owner.telegram_user_id
-    owner_lang = i18n.resolve(project.owner.language)
-    ends_at = result.subscription.ends_at
+    project = handlers.facts()
+    owner_chat = project.owner_chat
+    owner_lang = i18n.resolve(project.owner_language)
     text = texts.activated(
-        project.name, plan.name, ends_at, result.extended, lang, voice.tz,
+        project.name, result.plan_name, result.ends_at, result.extended, lang, voice.tz,
         voice.custom.get("confirmation"), user.first_name,
     )
     who = texts.person(user.first_name, user.last_name, user.username, user.id)
     notice_text = texts.owner_notice(
-        who, code.code, project.name, plan.name, code.activations_left, code.max_activations,
-        owner_lang,
+        who, result.code_text, project.name, result.plan_name, result.activations_left,
+        result.max_activations, owner_lang,
     )
-    ids = {"customer_id": customer.id, "subscription_id": result.subscription.id,
-           "plan_id": plan.id}
+    ids = {"customer_id": result.customer_id, "subscription_id": result.subscription_id,
+           "plan_id": result.plan_id}
     confirmation = outbox.write(session, handlers.project_id, outbox.CONFIRMATION, chat_id, text,
                                 now, claimed=True, **ids)
     if owner_chat:
         outbox.write(session, handlers.project_id, outbox.OWNER_NOTICE, owner_chat, notice_text,
                      now, **ids)
-    target = Target(project.bot_token, customer.id, [r.id for r in plan.resources],
-                    [r.title for r in plan.resources], lang)
+    target = Target(handlers.token, result.customer_id, [r.id for r in result.resources],
+                    [r.title for r in result.resources], lang)
     session.flush()
     claimed = outbox.claimed_values(confirmation, now)
     session.commit()
@@ -149,7 +148,7 @@ def already_activated(handlers: ProjectHandlers, chat_id: int, user: TelegramUse
     if access is None or access.subscription is None:
         handlers.reply(chat_id, texts.already_activated(None, None, False, voice.lang))
         return
-    label = texts.plan_label(handlers.project().name, access.plan.name)
+    label = texts.plan_label(handlers.facts().name, access.plan.name)
     text = texts.already_activated(
         label, access.subscription.ends_at, True, voice.lang, voice.tz
     )
@@ -183,7 +182,7 @@ def join_links(handlers: ProjectHandlers, customer_id: int, resource_ids: list[i
 
 
 def alert_owner_of_guessing(handlers: ProjectHandlers) -> None:
-    owner_chat = handlers.project().owner.telegram_user_id
+    owner_chat = handlers.facts().owner_chat
     if not owner_chat:
         db.session.rollback()
         return
@@ -217,7 +216,7 @@ def on_plan_button(handlers: ProjectHandlers, chat_id: int, user: TelegramUser,
                 or plan.archived_at is not None):
             handlers.reply(chat_id, texts.button_gone(lang))
             return
-        project = handlers.project()
+        project = handlers.facts()
         period = texts.period(plan.period_unit, plan.period_count, lang)
         handlers.reply(
             chat_id,

@@ -5,9 +5,10 @@ import functools
 import logging
 from dataclasses import dataclass
 
-from flask import Flask
+from flask import Flask, g
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from telebot import types
 
@@ -18,7 +19,7 @@ from webapp import i18n, telegram
 from webapp.domain import owner_texts
 from webapp.domain.customers import TelegramUser
 from webapp.extensions import db
-from webapp.models import Project
+from webapp.models import Owner, Project
 from webapp.queues import get_redis
 from webapp.throttle import BotThrottle, bot_id_of
 
@@ -55,6 +56,19 @@ class Voice:
     tz: str
     custom: dict
     contact: str | None
+
+
+@dataclass(frozen=True)
+class ProjectFacts:
+    """What the conversations read of their project and its owner, as plain values."""
+
+    name: str
+    bot_username: str | None
+    timezone: str
+    default_language: str
+    contact: str | None
+    owner_chat: int | None  # the linked owner's Telegram id
+    owner_language: str
 
 
 class ProjectHandlers:
@@ -106,6 +120,7 @@ class ProjectHandlers:
         def run(update):
             try:
                 with self.app.app_context():
+                    g.project_facts = None  # read once per update, on first use
                     try:
                         handler(self, update)
                     finally:
@@ -178,12 +193,36 @@ class ProjectHandlers:
     def project(self) -> Project:
         return db.session.get(Project, self.project_id)
 
+    def facts(self) -> ProjectFacts:
+        """The project and its owner, read once per update (an update takes milliseconds: what
+        the owner changes meanwhile applies from the next one)."""
+        if g.get("project_facts") is not None:
+            return g.project_facts
+        row = db.session.execute(
+            select(
+                Project.name, Project.bot_username, Project.timezone, Project.default_language,
+                Project.contact, Project.sandbox, Owner.telegram_user_id, Owner.language,
+            )
+            .join(Owner, Owner.id == Project.owner_id)
+            .where(Project.id == self.project_id)
+        ).one()
+        if row.sandbox:
+            # What loading the Project row does (webapp.sandbox): its bot lives in the sandbox.
+            telegram.route_to_sandbox(self.token)
+        facts = ProjectFacts(
+            row.name, row.bot_username, row.timezone, row.default_language, row.contact,
+            row.telegram_user_id, row.language,
+        )
+        if "project_facts" in g:  # inside an update's unit of work
+            g.project_facts = facts
+        return facts
+
     def voice(self, user: TelegramUser) -> Voice:
         """Telegram's language for this user when the bot speaks it, else the project's default."""
-        project = self.project()
-        lang = i18n.resolve(user.language_code, project.default_language)
+        facts = self.facts()
+        lang = i18n.resolve(user.language_code, facts.default_language)
         custom = owner_texts.project_texts(db.session, self.project_id, lang)
-        return Voice(lang, project.timezone, custom, owner_texts.contact(custom, project))
+        return Voice(lang, facts.timezone, custom, owner_texts.contact(custom, facts))
 
     def owner_lang(self) -> str:
-        return i18n.resolve(self.project().owner.language)
+        return i18n.resolve(self.facts().owner_language)

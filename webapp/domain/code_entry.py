@@ -14,7 +14,7 @@ from webapp.domain.codes import ALPHABET, GROUP_LENGTH, GROUPS, lookup_key
 from webapp.domain.customers import TelegramUser, upsert_customer
 from webapp.domain.entitlements import active_subscriptions_clause
 from webapp.domain.errors import ActivationRefused, NotFound, UnknownCode
-from webapp.domain.memberships import membership_for
+from webapp.domain.memberships import ensure_memberships
 from webapp.models import AccessCode, Activation, Customer, Plan, Resource, Subscription
 
 AWAITING_CODE = "awaiting_code"
@@ -61,11 +61,7 @@ def enter_code(
             funnel.record_refusal(session, project_id, raw_code.strip(), user, exc, now)
         raise
     funnel.record_activation(session, result, now)
-    customer = result.customer
-    customer.pending_step = None
-    customer.pending_plan_id = None
-    for resource in result.plan.resources:
-        membership_for(session, project_id, customer.id, resource.id)
+    ensure_memberships(session, project_id, result.customer_id, [r.id for r in result.resources])
     return result
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
 from webapp.domain.codes import lookup_key
-from webapp.domain.customers import TelegramUser, upsert_customer
+from webapp.domain.customers import TelegramUser, customer_id_for
 from webapp.domain.errors import (
     ActivationRefused,
     AlreadyActivated,
@@ -82,15 +82,18 @@ def refusal_reason(exc: ActivationRefused) -> str:
 # -- Recording ---------------------------------------------------------------------------------
 
 
-def _insert(session: Session, rows: list[dict]) -> None:
-    if not rows:
-        return
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(
-        insert(FunnelStep)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["code_id", "customer_id", "step", "detail"])
+_NEW_STEPS = {
+    name: insert(FunnelStep.__table__).on_conflict_do_nothing(
+        index_elements=["code_id", "customer_id", "step", "detail"]
     )
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
+def _insert(session: Session, rows: list[dict]) -> None:
+    if rows:
+        # Built once; the rows go in one round trip (insertmanyvalues) however many there are.
+        session.execute(_NEW_STEPS[session.get_bind().dialect.name], rows)
 
 
 def _row(code: AccessCode, customer_id: int, step: str, detail: str, now: datetime) -> dict:
@@ -109,15 +112,16 @@ def _row(code: AccessCode, customer_id: int, step: str, detail: str, now: dateti
 def record_activation(session: Session, result, now: datetime) -> None:
     """A code was activated (``result`` is an ``ActivationResult``): the customer opened it and
     activated it; an extension is also a renewal of the code that opened the subscription."""
-    code, customer_id = result.code, result.customer.id
+    customer_id = result.customer_id
+    code = _CodeKeys(result.project_id, result.plan_id, result.batch_id, result.code_id)
     rows = [_row(code, customer_id, OPENED, "", now), _row(code, customer_id, ACTIVATED, "", now)]
     if result.extended:
         first = session.scalars(
             select(AccessCode)
             .join(Activation, Activation.code_id == AccessCode.id)
             .where(
-                Activation.subscription_id == result.subscription.id,
-                Activation.code_id != code.id,
+                Activation.subscription_id == result.subscription_id,
+                Activation.code_id != result.code_id,
             )
             .order_by(Activation.activated_at, Activation.id)
             .limit(1)
@@ -125,6 +129,16 @@ def record_activation(session: Session, result, now: datetime) -> None:
         if first is not None:
             rows.append(_row(first, customer_id, RENEWED, "", now))
     _insert(session, rows)
+
+
+@dataclass(frozen=True)
+class _CodeKeys:
+    """What a funnel row says of its code (an ``AccessCode`` has the same attributes)."""
+
+    project_id: int
+    plan_id: int
+    batch_id: int | None
+    id: int
 
 
 def record_refusal(
@@ -146,11 +160,11 @@ def record_refusal(
         return
     if isinstance(exc, UnknownCode) and code.deleted_at is None:
         return
-    customer = upsert_customer(session, project_id, user)
+    customer_id = customer_id_for(session, project_id, user)
     reason = refusal_reason(exc)
     _insert(
         session,
-        [_row(code, customer.id, OPENED, "", now), _row(code, customer.id, REFUSED, reason, now)],
+        [_row(code, customer_id, OPENED, "", now), _row(code, customer_id, REFUSED, reason, now)],
     )
 
 

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,6 +39,30 @@ def membership_for(
         return membership
     except IntegrityError:
         return session.scalars(query).one()
+
+
+def ensure_memberships(
+    session: Session, project_id: int, customer_id: int, resource_ids: list[int]
+) -> None:
+    """The customer's membership rows of these resources exist (one statement, whichever
+    exist already)."""
+    if not resource_ids:
+        return
+    session.execute(
+        _NEW_MEMBERSHIPS[session.get_bind().dialect.name],
+        [
+            {"project_id": project_id, "customer_id": customer_id, "resource_id": resource_id}
+            for resource_id in resource_ids
+        ],
+    )
+
+
+_NEW_MEMBERSHIPS = {
+    name: insert(Membership.__table__).on_conflict_do_nothing(
+        index_elements=["customer_id", "resource_id"]
+    )
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 
 
 def usable_link(membership: Membership, now: datetime) -> str | None:
