@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot import keyboards, texts
 from bot.handlers.project import ProjectHandlers
-from bot.join_links import JoinLinks, issue_join_links
+from bot.join_links import JoinLinks, issue_join_links, read_link_needs
 from bot.outbox import Target, deliver_customer_message, settle_customer_message
 from bot.redaction import redacted_traceback
 from webapp import i18n, jobs, telegram
@@ -88,18 +88,19 @@ def activate(handlers: ProjectHandlers, chat_id: int, user: TelegramUser, raw_co
     )
     ids = {"customer_id": result.customer_id, "subscription_id": result.subscription_id,
            "plan_id": result.plan_id}
-    confirmation = outbox.write(session, handlers.project_id, outbox.CONFIRMATION, chat_id, text,
-                                now, claimed=True, **ids)
+    claimed = outbox.write_claimed(session, handlers.project_id, outbox.CONFIRMATION, chat_id,
+                                   text, now, **ids)
     if owner_chat:
         outbox.write(session, handlers.project_id, outbox.OWNER_NOTICE, owner_chat, notice_text,
                      now, **ids)
-    target = Target(handlers.token, result.customer_id, [r.id for r in result.resources],
+    resource_ids = [r.id for r in result.resources]
+    target = Target(handlers.token, result.customer_id, resource_ids,
                     [r.title for r in result.resources], lang)
-    session.flush()
-    claimed = outbox.claimed_values(confirmation, now)
+    # What the Join links need is read in this transaction too: one commit fewer.
+    needs = read_link_needs(session, handlers.project_id, result.customer_id, resource_ids, now)
     session.commit()
     delivery = deliver_customer_message(
-        session, claimed, now, functools.partial(send_now, handlers), target
+        session, claimed, now, functools.partial(send_now, handlers), target, needs
     )
     follow_up = settle_customer_message(session, claimed, delivery, utcnow())
     if owner_chat and delivery.missing:
@@ -173,7 +174,8 @@ def join_links(handlers: ProjectHandlers, customer_id: int, resource_ids: list[i
                titles: list[str], now) -> JoinLinks:
     """The customer's Join links; on an unexpected failure all of them follow by job."""
     try:
-        return issue_join_links(db.session, handlers.project_id, customer_id, resource_ids, now)
+        return issue_join_links(db.session, handlers.project_id, customer_id, resource_ids, now,
+                                token=handlers.token)
     except Exception as exc:  # noqa: BLE001 - the links follow by job
         log.error("project %s: join links for customer %s\n%s", handlers.project_id,
                   customer_id, redacted_traceback(exc, handlers.token))

@@ -3,13 +3,14 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.domain import funnel
 from webapp.domain.entitlements import is_entitled
+from webapp.domain.loaded import expire_loaded
 from webapp.models import Customer, Membership, Removal, Resource
 
 # Invite links are made for one customer (member_limit=1) and live a day: long enough to tap
@@ -128,22 +129,13 @@ def store_new_link(
     still usable it is handed out and ours is revoked instead.
     """
     for _ in range(STORE_ATTEMPTS):
-        unchanged = (
-            Membership.invite_link.is_(None) if seen is None else Membership.invite_link == seen
-        )
         stored = session.execute(
-            update(Membership)
-            .where(Membership.id == membership_id, unchanged)
-            .values(
-                invite_link=invite_link,
-                invite_link_expires_at=expires_at,
-                # A link after a leave starts a new stay (as in ``store_link``).
-                joined_at=case((Membership.left_at.is_not(None), None), else_=Membership.joined_at),
-                left_at=None,
-            )
-            .execution_options(synchronize_session=False)
+            STORE_LINK,
+            {"membership_id": membership_id, "seen": seen, "invite_link": invite_link,
+             "invite_link_expires_at": expires_at},
         )
         if stored.rowcount == 1:
+            expire_loaded(session, (Membership, membership_id))
             return StoredLink(invite_link, seen)
         membership = session.get(Membership, membership_id, populate_existing=True)
         if membership is None:
@@ -155,9 +147,32 @@ def store_new_link(
     return StoredLink(None, invite_link)  # still contended: the join-link job tries again
 
 
+memberships = Membership.__table__
+STORE_LINK = (
+    update(memberships)
+    .where(
+        memberships.c.id == bindparam("membership_id"),
+        memberships.c.invite_link.is_not_distinct_from(bindparam("seen")),
+    )
+    .values(
+        # A link after a leave starts a new stay (as in ``store_link``).
+        joined_at=case((memberships.c.left_at.is_not(None), None), else_=memberships.c.joined_at),
+        left_at=None,
+        # A link made is a link no longer missing (see ``note_link_delivery``).
+        link_undelivered_at=None,
+        link_undelivered_reason=None,
+    )
+)
+LOCK_CUSTOMER = (
+    select(Customer.__table__.c.id)
+    .where(Customer.__table__.c.id == bindparam("customer_id"))
+    .with_for_update()
+)
+
+
 def lock_customer(session: Session, customer_id: int) -> None:
     """Take the customer's row lock (PostgreSQL), as activations and rollbacks do."""
-    session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+    session.execute(LOCK_CUSTOMER, {"customer_id": customer_id})
 
 
 def forget_link(session: Session, membership_id: int, invite_link: str) -> bool:
