@@ -12,11 +12,8 @@ put them in the query string, where long texts hit HTTP 414 and land in proxies'
 
 import contextlib
 import io
-import os
 import re
-import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import datetime
@@ -29,6 +26,8 @@ from telebot.apihelper import (
     ApiInvalidJSONException,
     ApiTelegramException,
 )
+
+from webapp import telegram_http
 
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = 0.5  # seconds: 0.5, 1, 2, 4 between attempts
@@ -219,39 +218,10 @@ def api_url_for(token: str) -> str:
     return _api_url
 
 
-_sessions = threading.local()
-_NETRC_FILES = ("~/.netrc", "~/_netrc")
-
-
-def new_session() -> requests.Session:
-    """An HTTP session that reads the environment's settings once, not on every call.
-
-    requests looks up proxies (a scan of every environment variable), a CA bundle and netrc
-    credentials again for each request: about a tenth of the bot's CPU per update. Without a
-    proxy or a netrc file in the environment there is nothing to find, so the session stops
-    looking; with one, it keeps looking per call, so ``NO_PROXY`` and the rest apply as ever.
-    """
-    session = requests.Session()
-    netrc = os.environ.get("NETRC") or any(
-        os.path.exists(os.path.expanduser(name)) for name in _NETRC_FILES
-    )
-    if not urllib.request.getproxies() and not netrc:
-        session.trust_env = False
-        session.verify = (
-            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        )
-    return session
-
-
 def send_request(method, url, params=None, files=None, timeout=None, proxies=None):
-    """pyTelegramBotAPI's HTTP layer, with the parameters in the body instead of the URL."""
-    session = getattr(_sessions, "session", None)
-    if session is None:
-        session = _sessions.session = new_session()
+    """pyTelegramBotAPI's HTTP layer (webapp.telegram_http), with this call's timeouts."""
     timeout = _request_timeout.get() or timeout
-    if files:
-        return session.post(url, data=params, files=files, timeout=timeout, proxies=proxies)
-    return session.post(url, json=params or {}, timeout=timeout, proxies=proxies)
+    return telegram_http.send(method, url, params, files, timeout, proxies)
 
 
 def bot_for(token: str) -> telebot.TeleBot:
