@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from flask import Flask, g
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from telebot import types
 
@@ -19,7 +19,7 @@ from webapp import i18n, telegram
 from webapp.domain import owner_texts
 from webapp.domain.customers import TelegramUser
 from webapp.extensions import db
-from webapp.models import Owner, Project
+from webapp.models import Owner, Project, ProjectText
 from webapp.queues import get_redis
 from webapp.throttle import BotThrottle, bot_id_of
 
@@ -69,6 +69,22 @@ class ProjectFacts:
     contact: str | None
     owner_chat: int | None  # the linked owner's Telegram id
     owner_language: str
+    templates: dict[str, dict[str, str]]  # the owner's own texts, by language and key
+
+
+# The project, its owner and all the owner's texts (a few rows) in one round trip, built once.
+_texts = ProjectText.__table__
+FACTS = (
+    select(
+        Project.name, Project.bot_username, Project.timezone, Project.default_language,
+        Project.contact, Project.sandbox, Owner.telegram_user_id,
+        Owner.language.label("owner_language"), _texts.c.language, _texts.c.key,
+        _texts.c.template,
+    )
+    .join(Owner, Owner.id == Project.owner_id)
+    .outerjoin(_texts, _texts.c.project_id == Project.id)
+    .where(Project.id == bindparam("project_id"))
+)
 
 
 class ProjectHandlers:
@@ -198,20 +214,20 @@ class ProjectHandlers:
         the owner changes meanwhile applies from the next one)."""
         if g.get("project_facts") is not None:
             return g.project_facts
-        row = db.session.execute(
-            select(
-                Project.name, Project.bot_username, Project.timezone, Project.default_language,
-                Project.contact, Project.sandbox, Owner.telegram_user_id, Owner.language,
-            )
-            .join(Owner, Owner.id == Project.owner_id)
-            .where(Project.id == self.project_id)
-        ).one()
+        rows = db.session.execute(FACTS, {"project_id": self.project_id}).all()
+        if not rows:
+            raise LookupError(f"project {self.project_id} is gone")
+        row = rows[0]
         if row.sandbox:
             # What loading the Project row does (webapp.sandbox): its bot lives in the sandbox.
             telegram.route_to_sandbox(self.token)
+        templates: dict[str, dict[str, str]] = {}
+        for text in rows:
+            if text.key is not None:
+                templates.setdefault(text.language, {})[text.key] = text.template
         facts = ProjectFacts(
             row.name, row.bot_username, row.timezone, row.default_language, row.contact,
-            row.telegram_user_id, row.language,
+            row.telegram_user_id, row.owner_language, templates,
         )
         if "project_facts" in g:  # inside an update's unit of work
             g.project_facts = facts
@@ -221,7 +237,7 @@ class ProjectHandlers:
         """Telegram's language for this user when the bot speaks it, else the project's default."""
         facts = self.facts()
         lang = i18n.resolve(user.language_code, facts.default_language)
-        custom = owner_texts.project_texts(db.session, self.project_id, lang)
+        custom = facts.templates.get(lang, {})
         return Voice(lang, facts.timezone, custom, owner_texts.contact(custom, facts))
 
     def owner_lang(self) -> str:

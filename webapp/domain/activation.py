@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from webapp.domain import audit
@@ -156,7 +157,6 @@ OPEN_SUBSCRIPTION = (
     .order_by(subscriptions.c.id.desc())
     .with_for_update()
 )
-NEW_SUBSCRIPTION = insert(subscriptions).returning(subscriptions.c.id)
 # Sets the columns it is given: ends_at, and reminded_for_ends_at when the end is near.
 EXTEND_SUBSCRIPTION = update(subscriptions).where(
     subscriptions.c.id == bindparam("subscription_id")
@@ -284,25 +284,48 @@ def _open_or_extend(
     Returns the subscription's id and end, whether it was extended, and the moment this
     activation's period starts from (so a rollback can take back exactly that much).
     """
+    # Most activations open the plan for the customer: try that first. The partial unique index
+    # (one open subscription per customer and plan) turns it into nothing when one is open.
+    ends_at = period_end(now, code.period_unit, code.period_count)
+    subscription_id = session.execute(
+        _new_subscription(session),
+        {"project_id": project_id, "customer_id": customer_id, "plan_id": code.plan_id,
+         "started_at": now, **_end_values(ends_at, now)},
+    ).scalar()
+    if subscription_id is not None:
+        return subscription_id, ends_at, False, now
     current = session.execute(
         OPEN_SUBSCRIPTION, {"customer_id": customer_id, "plan_id": code.plan_id}
     ).first()
-    if current is not None and current.ends_at is None:
+    if current.ends_at is None:
         return current.id, None, True, None  # lifetime stays lifetime
     # An end that passed before the sweep got to it is not extended from the past.
-    start = now if current is None else max(current.ends_at, now)
+    start = max(current.ends_at, now)
     ends_at = period_end(start, code.period_unit, code.period_count)
+    session.execute(
+        EXTEND_SUBSCRIPTION, {"subscription_id": current.id, **_end_values(ends_at, now)}
+    )
+    return current.id, ends_at, True, start
+
+
+def _end_values(ends_at: datetime | None, now: datetime) -> dict:
     values = {"ends_at": ends_at}
     if ends_at is not None and ends_at - now <= REMINDER_LEAD:
         # The confirmation has just told them the end; "ends tomorrow" minutes later would
         # only repeat it. Marking this end as reminded skips it.
         values["reminded_for_ends_at"] = ends_at
-    if current is None:
-        subscription_id = session.execute(
-            NEW_SUBSCRIPTION,
-            {"project_id": project_id, "customer_id": customer_id, "plan_id": code.plan_id,
-             "started_at": now, **values},
-        ).scalar_one()
-        return subscription_id, ends_at, False, now
-    session.execute(EXTEND_SUBSCRIPTION, {"subscription_id": current.id, **values})
-    return current.id, ends_at, True, start
+    return values
+
+
+_NEW_SUBSCRIPTION = {
+    name: insert(subscriptions)
+    .on_conflict_do_nothing(
+        index_elements=["customer_id", "plan_id"], index_where=subscriptions.c.ended_at.is_(None)
+    )
+    .returning(subscriptions.c.id)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
+def _new_subscription(session: Session):
+    return _NEW_SUBSCRIPTION[session.get_bind().dialect.name]
