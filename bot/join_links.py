@@ -20,6 +20,7 @@ from bot import keyboards, texts
 from bot.redaction import describe
 from webapp import telegram
 from webapp.domain import memberships
+from webapp.domain.core_sql import connection_of
 from webapp.domain.customers import customer_language
 from webapp.domain.entitlements import active_access, active_subscriptions_clause, is_entitled
 from webapp.models import Customer, Membership, Plan, Project, Resource, Subscription, plan_resource
@@ -108,13 +109,13 @@ def read_link_needs(
         customer = session.get(Customer, customer_id)
         return LinkNeeds(memberships.link_name(customer), [])
     params = {"customer_id": customer_id, "resource_ids": resource_ids, "now": now}
-    rows = session.execute(NEEDS, params).all()
+    rows = connection_of(session).execute(NEEDS, params).all()
     if any(row.entitled and row.membership_id is None for row in rows):
         memberships.ensure_memberships(
             session, project_id, customer_id,
             [row.resource_id for row in rows if row.entitled and row.membership_id is None],
         )
-        rows = session.execute(NEEDS, params).all()
+        rows = connection_of(session).execute(NEEDS, params).all()
     name = memberships.link_name(rows[0] if rows else session.get(Customer, customer_id))
     order = {resource_id: i for i, resource_id in enumerate(resource_ids)}
     rows = sorted((row for row in rows if row.entitled), key=lambda r: order[r.resource_id])

@@ -17,6 +17,7 @@ from bot.owner_notices import OwnerNotices
 from bot.redaction import describe, redacted_traceback
 from webapp import i18n, telegram
 from webapp.domain import owner_texts
+from webapp.domain.core_sql import connection_of
 from webapp.domain.customers import TelegramUser
 from webapp.extensions import db
 from webapp.models import Owner, Project, ProjectText
@@ -214,7 +215,7 @@ class ProjectHandlers:
         the owner changes meanwhile applies from the next one)."""
         if g.get("project_facts") is not None:
             return g.project_facts
-        rows = db.session.execute(FACTS, {"project_id": self.project_id}).all()
+        rows = connection_of(db.session).execute(FACTS, {"project_id": self.project_id}).all()
         if not rows:
             raise LookupError(f"project {self.project_id} is gone")
         row = rows[0]

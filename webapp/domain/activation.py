@@ -8,12 +8,13 @@ loaded, tracked or flushed unless a caller asks the result for one.
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import Connection, bindparam, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from webapp.domain import audit
 from webapp.domain.codes import lookup_key
+from webapp.domain.core_sql import connection_of, expire_loaded
 from webapp.domain.customers import TelegramUser, customer_id_for
 from webapp.domain.errors import (
     AlreadyActivated,
@@ -23,7 +24,6 @@ from webapp.domain.errors import (
     UnknownCode,
 )
 from webapp.domain.lifecycle import REMINDER_LEAD
-from webapp.domain.loaded import expire_loaded
 from webapp.domain.periods import period_end
 from webapp.models import (
     AccessCode,
@@ -182,7 +182,8 @@ def activate_code(
     stays as the last word). Activating ends the customer's typed-code step, if any. The
     caller commits.
     """
-    rows = session.execute(
+    db = connection_of(session)
+    rows = db.execute(
         CODE_TO_ACTIVATE, {"project_id": project_id, "lookup_key": lookup_key(raw_code)}
     ).all()
     if not rows:
@@ -195,25 +196,25 @@ def activate_code(
 
     customer_id = customer_id_for(session, project_id, user)
     ids = {"code_id": code.id, "customer_id": customer_id}
-    new_count = session.execute(COUNT_ACTIVATION, {"code_id": code.id}).scalar()
+    new_count = db.execute(COUNT_ACTIVATION, {"code_id": code.id}).scalar()
     if new_count is None:
         # "Already activated by you" comes first, even for a used-up code.
-        if session.scalar(HAS_ACTIVATED, ids):
+        if db.scalar(HAS_ACTIVATED, ids):
             raise AlreadyActivated(code.code)
-        raise _why_not_counted(session, code.id)
+        raise _why_not_counted(db, code.id)
     # Serialises one customer's activations (PostgreSQL row lock; SQLite has one writer), so two
     # codes of the same plan tapped at once extend one subscription twice instead of racing, and
     # the same code tapped twice at once is seen activated by the second tap, read after the lock.
-    session.execute(LOCK_CUSTOMER, {"customer_id": customer_id})
-    already, pending_step = session.execute(CUSTOMER_AFTER_LOCK, ids).one()
+    db.execute(LOCK_CUSTOMER, {"customer_id": customer_id})
+    already, pending_step = db.execute(CUSTOMER_AFTER_LOCK, ids).one()
     if already:
         # Counted, but theirs already: the count goes back in this same transaction.
-        session.execute(UNCOUNT_ACTIVATION, {"code_id": code.id})
+        db.execute(UNCOUNT_ACTIVATION, {"code_id": code.id})
         raise AlreadyActivated(code.code)
     subscription_id, ends_at, extended, ends_before = _open_or_extend(
-        session, project_id, customer_id, code, now
+        db, project_id, customer_id, code, now
     )
-    session.execute(
+    db.execute(
         NEW_ACTIVATION,
         {
             "project_id": project_id,
@@ -228,7 +229,7 @@ def activate_code(
     )
     if pending_step:
         # The code they were asked to type has come (or a link made it moot): the step ends.
-        session.execute(END_PENDING_STEP, {"customer_id": customer_id})
+        db.execute(END_PENDING_STEP, {"customer_id": customer_id})
     audit.record(
         session,
         project_id,
@@ -267,8 +268,8 @@ def activate_code(
     )
 
 
-def _why_not_counted(session: Session, code_id: int) -> Exception:
-    deleted_at, paused_at = session.execute(WHY_NOT_COUNTED, {"code_id": code_id}).one()
+def _why_not_counted(db: Connection, code_id: int) -> Exception:
+    deleted_at, paused_at = db.execute(WHY_NOT_COUNTED, {"code_id": code_id}).one()
     if deleted_at is not None:
         return UnknownCode(str(code_id))
     if paused_at is not None:
@@ -277,7 +278,7 @@ def _why_not_counted(session: Session, code_id: int) -> Exception:
 
 
 def _open_or_extend(
-    session: Session, project_id: int, customer_id: int, code, now: datetime
+    db: Connection, project_id: int, customer_id: int, code, now: datetime
 ) -> tuple[int, datetime | None, bool, datetime | None]:
     """The customer's open subscription to the code's plan, extended by one period, or a new one.
 
@@ -287,14 +288,14 @@ def _open_or_extend(
     # Most activations open the plan for the customer: try that first. The partial unique index
     # (one open subscription per customer and plan) turns it into nothing when one is open.
     ends_at = period_end(now, code.period_unit, code.period_count)
-    subscription_id = session.execute(
-        _new_subscription(session),
+    subscription_id = db.execute(
+        _NEW_SUBSCRIPTION[db.dialect.name],
         {"project_id": project_id, "customer_id": customer_id, "plan_id": code.plan_id,
          "started_at": now, **_end_values(ends_at, now)},
     ).scalar()
     if subscription_id is not None:
         return subscription_id, ends_at, False, now
-    current = session.execute(
+    current = db.execute(
         OPEN_SUBSCRIPTION, {"customer_id": customer_id, "plan_id": code.plan_id}
     ).first()
     if current.ends_at is None:
@@ -302,7 +303,7 @@ def _open_or_extend(
     # An end that passed before the sweep got to it is not extended from the past.
     start = max(current.ends_at, now)
     ends_at = period_end(start, code.period_unit, code.period_count)
-    session.execute(
+    db.execute(
         EXTEND_SUBSCRIPTION, {"subscription_id": current.id, **_end_values(ends_at, now)}
     )
     return current.id, ends_at, True, start
@@ -325,7 +326,3 @@ _NEW_SUBSCRIPTION = {
     .returning(subscriptions.c.id)
     for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
-
-
-def _new_subscription(session: Session):
-    return _NEW_SUBSCRIPTION[session.get_bind().dialect.name]

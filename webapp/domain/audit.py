@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from webapp.domain.core_sql import connection_of
 from webapp.models import AuditEvent
 
 NEW_EVENT = insert(AuditEvent.__table__)
@@ -22,7 +23,7 @@ def record(
     details: dict | None = None,
 ) -> None:
     """Add an event to the trail, in the caller's transaction (a Core insert, sent at once)."""
-    session.execute(
+    connection_of(session).execute(
         NEW_EVENT,
         {
             "project_id": project_id,

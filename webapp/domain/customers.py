@@ -7,7 +7,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from webapp import i18n
-from webapp.domain.loaded import expire_loaded
+from webapp.domain.core_sql import connection_of, expire_loaded
 from webapp.models import Customer, Project
 
 customers = Customer.__table__
@@ -46,11 +46,12 @@ def customer_id_for(session: Session, project_id: int, user: TelegramUser) -> in
     is ``ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite alike), and the loser reads the
     winner's row, without failing the activation or needing a savepoint.
     """
+    db = connection_of(session)
     key = {"project_id": project_id, "telegram_user_id": user.id}
-    row = session.execute(CUSTOMER_NAMES, key).first()
+    row = db.execute(CUSTOMER_NAMES, key).first()
     if row is None:
-        customer_id = session.execute(
-            _first_contact(session),
+        customer_id = db.execute(
+            _FIRST_CONTACT[db.dialect.name],
             {
                 **key,
                 "first_name": user.first_name,
@@ -61,7 +62,7 @@ def customer_id_for(session: Session, project_id: int, user: TelegramUser) -> in
         ).scalar()
         if customer_id is not None:
             return customer_id
-        row = session.execute(CUSTOMER_NAMES, key).one()
+        row = db.execute(CUSTOMER_NAMES, key).one()
     changes = {}
     if (row.first_name, row.last_name, row.username) != (
         user.first_name,
@@ -73,7 +74,7 @@ def customer_id_for(session: Session, project_id: int, user: TelegramUser) -> in
     if user.language_code and row.language_code != user.language_code:
         changes["language_code"] = user.language_code
     if changes:
-        session.execute(RENAME_CUSTOMER, {"customer_id": row.id, **changes})
+        db.execute(RENAME_CUSTOMER, {"customer_id": row.id, **changes})
     return row.id
 
 
@@ -92,8 +93,3 @@ _FIRST_CONTACT = {
     .returning(customers.c.id)
     for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
-
-
-def _first_contact(session: Session):
-    """The first-contact INSERT, ``ON CONFLICT DO NOTHING``, for the session's database."""
-    return _FIRST_CONTACT[session.get_bind().dialect.name]

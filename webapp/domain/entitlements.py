@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from webapp.domain.core_sql import connection_of
 from webapp.models import Membership, Removal, Resource, Subscription, plan_resource
 
 
@@ -55,7 +56,9 @@ ACTIVE_ACCESS = (
 
 def active_access(session: Session, customer_id: int, now: datetime) -> Access:
     """``entitled_resource_ids`` and which subscriptions are active, in one round trip."""
-    rows = session.execute(ACTIVE_ACCESS, {"customer_id": customer_id, "now": now}).all()
+    rows = connection_of(session).execute(
+        ACTIVE_ACCESS, {"customer_id": customer_id, "now": now}
+    ).all()
     return Access(
         frozenset(row.id for row in rows),
         frozenset(row.resource_id for row in rows if row.resource_id is not None),

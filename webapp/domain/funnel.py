@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
 from webapp.domain.codes import lookup_key
+from webapp.domain.core_sql import connection_of
 from webapp.domain.customers import TelegramUser, customer_id_for
 from webapp.domain.errors import (
     ActivationRefused,
@@ -93,7 +94,8 @@ _NEW_STEPS = {
 def _insert(session: Session, rows: list[dict]) -> None:
     if rows:
         # Built once; the rows go in one round trip (insertmanyvalues) however many there are.
-        session.execute(_NEW_STEPS[session.get_bind().dialect.name], rows)
+        db = connection_of(session)
+        db.execute(_NEW_STEPS[db.dialect.name], rows)
 
 
 def _row(code: AccessCode, customer_id: int, step: str, detail: str, now: datetime) -> dict:

@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.domain import funnel
+from webapp.domain.core_sql import connection_of, expire_loaded
 from webapp.domain.entitlements import is_entitled
-from webapp.domain.loaded import expire_loaded
 from webapp.models import Customer, Membership, Removal, Resource
 
 # Invite links are made for one customer (member_limit=1) and live a day: long enough to tap
@@ -49,8 +49,9 @@ def ensure_memberships(
     exist already)."""
     if not resource_ids:
         return
-    session.execute(
-        _NEW_MEMBERSHIPS[session.get_bind().dialect.name],
+    db = connection_of(session)
+    db.execute(
+        _NEW_MEMBERSHIPS[db.dialect.name],
         [
             {"project_id": project_id, "customer_id": customer_id, "resource_id": resource_id}
             for resource_id in resource_ids
@@ -129,7 +130,7 @@ def store_new_link(
     still usable it is handed out and ours is revoked instead.
     """
     for _ in range(STORE_ATTEMPTS):
-        stored = session.execute(
+        stored = connection_of(session).execute(
             STORE_LINK,
             {"membership_id": membership_id, "seen": seen, "invite_link": invite_link,
              "invite_link_expires_at": expires_at},
@@ -172,7 +173,7 @@ LOCK_CUSTOMER = (
 
 def lock_customer(session: Session, customer_id: int) -> None:
     """Take the customer's row lock (PostgreSQL), as activations and rollbacks do."""
-    session.execute(LOCK_CUSTOMER, {"customer_id": customer_id})
+    connection_of(session).execute(LOCK_CUSTOMER, {"customer_id": customer_id})
 
 
 def forget_link(session: Session, membership_id: int, invite_link: str) -> bool:

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from webapp.domain.core_sql import connection_of
 from webapp.domain.lifecycle import LEASE, Outcome
 from webapp.models import Customer, OutboxMessage, Subscription
 
@@ -76,7 +77,7 @@ def write(
     """
     if kind not in KINDS:
         raise ValueError(f"unknown outbox kind {kind!r}")
-    return session.execute(
+    return connection_of(session).execute(
         NEW_MESSAGE,
         {
             "project_id": project_id,
@@ -221,7 +222,7 @@ def settle(
     """
     if outcome.status == "done" and not outcome.blocked:
         # The common case in one statement: the customer's answer waits for it.
-        sent = session.execute(
+        sent = connection_of(session).execute(
             SENT, {"message_id": message_id, "lease_end": claimed_at + LEASE, "sent_at": now}
         )
         return sent.rowcount == 1
