@@ -11,6 +11,7 @@ put them in the query string, where long texts hit HTTP 414 and land in proxies'
 """
 
 import contextlib
+import functools
 import io
 import re
 import time
@@ -224,8 +225,11 @@ def send_request(method, url, params=None, files=None, timeout=None, proxies=Non
     return telegram_http.send(method, url, params, files, timeout, proxies)
 
 
+@functools.lru_cache(maxsize=4096)
 def bot_for(token: str) -> telebot.TeleBot:
-    """A client for one project's bot; no handlers, no polling."""
+    """A client for one project's bot; no handlers, no polling. Kept per token (making one
+    checks the token's shape and sets up handler lists: CPU on every call otherwise); it holds
+    nothing that changes, so threads share it."""
     return telebot.TeleBot(token, threaded=False, parse_mode=None)
 
 

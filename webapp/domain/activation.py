@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from webapp.domain import audit
 from webapp.domain.codes import lookup_key
 from webapp.domain.core_sql import connection_of, expire_loaded
-from webapp.domain.customers import TelegramUser, customer_id_for
+from webapp.domain.customers import TelegramUser, current_customer_id
 from webapp.domain.errors import (
     AlreadyActivated,
     CodeExpired,
@@ -97,16 +97,23 @@ class ActivationResult:
 
 # The statements, built once: building a statement costs about as much CPU as running it.
 CODE_TO_ACTIVATE = (
-    # The code, its plan and the plan's resources in one round trip: every activation needs them.
+    # The code, its plan, the plan's resources and the customer if known, in one round trip:
+    # every activation needs them.
     select(
         codes.c.id, codes.c.code, codes.c.batch_id, codes.c.max_activations, codes.c.expires_at,
         codes.c.paused_at, plans.c.id.label("plan_id"), plans.c.name.label("plan_name"),
         plans.c.period_unit, plans.c.period_count, resources.c.id.label("resource_id"),
-        resources.c.title,
+        resources.c.title, customers.c.id.label("customer_id"), customers.c.first_name,
+        customers.c.last_name, customers.c.username, customers.c.language_code,
     )
     .join(plans, plans.c.id == codes.c.plan_id)
     .outerjoin(plan_resource, plan_resource.c.plan_id == plans.c.id)
     .outerjoin(resources, resources.c.id == plan_resource.c.resource_id)
+    .outerjoin(
+        customers,
+        (customers.c.project_id == codes.c.project_id)
+        & (customers.c.telegram_user_id == bindparam("telegram_user_id")),
+    )
     .where(
         codes.c.project_id == bindparam("project_id"),
         codes.c.lookup_key == bindparam("lookup_key"),
@@ -184,7 +191,8 @@ def activate_code(
     """
     db = connection_of(session)
     rows = db.execute(
-        CODE_TO_ACTIVATE, {"project_id": project_id, "lookup_key": lookup_key(raw_code)}
+        CODE_TO_ACTIVATE,
+        {"project_id": project_id, "lookup_key": lookup_key(raw_code), "telegram_user_id": user.id},
     ).all()
     if not rows:
         raise UnknownCode(raw_code)
@@ -194,7 +202,10 @@ def activate_code(
     if code.paused_at is not None:
         raise CodePaused(code.code)
 
-    customer_id = customer_id_for(session, project_id, user)
+    customer_id = current_customer_id(
+        db, project_id, user, code if code.customer_id is not None else None
+    )
+    expire_loaded(session, (Customer, customer_id))  # a refusal below keeps the new names
     ids = {"code_id": code.id, "customer_id": customer_id}
     new_count = db.execute(COUNT_ACTIVATION, {"code_id": code.id}).scalar()
     if new_count is None:

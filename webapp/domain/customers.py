@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -47,9 +47,17 @@ def customer_id_for(session: Session, project_id: int, user: TelegramUser) -> in
     winner's row, without failing the activation or needing a savepoint.
     """
     db = connection_of(session)
-    key = {"project_id": project_id, "telegram_user_id": user.id}
-    row = db.execute(CUSTOMER_NAMES, key).first()
-    if row is None:
+    seen = db.execute(
+        CUSTOMER_NAMES, {"project_id": project_id, "telegram_user_id": user.id}
+    ).first()
+    return current_customer_id(db, project_id, user, seen)
+
+
+def current_customer_id(db: Connection, project_id: int, user: TelegramUser, seen) -> int:
+    """``customer_id_for`` with the customer's row already read (``seen``: ``customer_id`` and
+    the names, as ``CUSTOMER_NAMES`` reads them; None when there was no row)."""
+    if seen is None:
+        key = {"project_id": project_id, "telegram_user_id": user.id}
         customer_id = db.execute(
             _FIRST_CONTACT[db.dialect.name],
             {
@@ -62,25 +70,25 @@ def customer_id_for(session: Session, project_id: int, user: TelegramUser) -> in
         ).scalar()
         if customer_id is not None:
             return customer_id
-        row = db.execute(CUSTOMER_NAMES, key).one()
+        seen = db.execute(CUSTOMER_NAMES, key).one()
     changes = {}
-    if (row.first_name, row.last_name, row.username) != (
+    if (seen.first_name, seen.last_name, seen.username) != (
         user.first_name,
         user.last_name,
         user.username,
     ):
         changes.update(first_name=user.first_name, last_name=user.last_name,
                        username=user.username)
-    if user.language_code and row.language_code != user.language_code:
+    if user.language_code and seen.language_code != user.language_code:
         changes["language_code"] = user.language_code
     if changes:
-        db.execute(RENAME_CUSTOMER, {"customer_id": row.id, **changes})
-    return row.id
+        db.execute(RENAME_CUSTOMER, {"customer_id": seen.customer_id, **changes})
+    return seen.customer_id
 
 
 CUSTOMER_NAMES = select(
-    customers.c.id, customers.c.first_name, customers.c.last_name, customers.c.username,
-    customers.c.language_code,
+    customers.c.id.label("customer_id"), customers.c.first_name, customers.c.last_name,
+    customers.c.username, customers.c.language_code,
 ).where(
     customers.c.project_id == bindparam("project_id"),
     customers.c.telegram_user_id == bindparam("telegram_user_id"),
