@@ -138,6 +138,22 @@ def read_link_needs(
     )
 
 
+def fresh_link_needs(result, username: str | None, telegram_user_id: int) -> LinkNeeds | None:
+    """What an activation's links need when it made every membership row itself: nothing to
+    read back (no link yet, access just given, the resources as the activation read them).
+    None when some row is older: ``read_link_needs`` then."""
+    if any(r.id not in result.new_memberships for r in result.resources):
+        return None
+    return LinkNeeds(
+        memberships.link_name_of(username, telegram_user_id),
+        [
+            _Need(result.new_memberships[r.id], r.id, r.chat_id, r.title, None, None,
+                  r.bot_is_admin, r.join_by_request, False)
+            for r in result.resources
+        ],
+    )
+
+
 def issue_join_links(
     session: Session,
     project_id: int,

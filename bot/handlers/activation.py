@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot import keyboards, texts
 from bot.handlers.project import ProjectHandlers
-from bot.join_links import JoinLinks, issue_join_links, read_link_needs
+from bot.join_links import JoinLinks, fresh_link_needs, issue_join_links, read_link_needs
 from bot.outbox import Target, deliver_customer_message, settle_customer_message
 from bot.redaction import redacted_traceback
 from webapp import i18n, jobs, telegram
@@ -96,8 +96,10 @@ def activate(handlers: ProjectHandlers, chat_id: int, user: TelegramUser, raw_co
     resource_ids = [r.id for r in result.resources]
     target = Target(handlers.token, result.customer_id, resource_ids,
                     [r.title for r in result.resources], lang)
-    # What the Join links need is read in this transaction too: one commit fewer.
-    needs = read_link_needs(session, handlers.project_id, result.customer_id, resource_ids, now)
+    # What the Join links need is known (rows just made) or read in this transaction too.
+    needs = fresh_link_needs(result, user.username, user.id) or read_link_needs(
+        session, handlers.project_id, result.customer_id, resource_ids, now
+    )
     session.commit()
     delivery = deliver_customer_message(
         session, claimed, now, functools.partial(send_now, handlers), target, needs

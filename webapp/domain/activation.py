@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from webapp.domain import audit
 from webapp.domain.codes import lookup_key
 from webapp.domain.core_sql import connection_of, expire_loaded
-from webapp.domain.customers import TelegramUser, current_customer_id
+from webapp.domain.customers import TelegramUser, current_customer
 from webapp.domain.errors import (
     AlreadyActivated,
     CodeExpired,
@@ -44,6 +44,9 @@ customers = Customer.__table__
 class PlanResource:
     id: int
     title: str
+    chat_id: int
+    bot_is_admin: bool
+    join_by_request: bool
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class ActivationResult:
     subscription_id: int
     ends_at: datetime | None  # None: lifetime
     extended: bool
+    # Membership ids by resource, of the rows this activation made (see ``enter_code``).
+    new_memberships: dict[int, int] = field(default_factory=dict, compare=False)
 
     @property
     def activations_left(self) -> int:
@@ -103,7 +108,8 @@ CODE_TO_ACTIVATE = (
         codes.c.id, codes.c.code, codes.c.batch_id, codes.c.max_activations, codes.c.expires_at,
         codes.c.paused_at, plans.c.id.label("plan_id"), plans.c.name.label("plan_name"),
         plans.c.period_unit, plans.c.period_count, resources.c.id.label("resource_id"),
-        resources.c.title, customers.c.id.label("customer_id"), customers.c.first_name,
+        resources.c.title, resources.c.chat_id, resources.c.bot_is_admin,
+        resources.c.join_by_request, customers.c.id.label("customer_id"), customers.c.first_name,
         customers.c.last_name, customers.c.username, customers.c.language_code,
     )
     .join(plans, plans.c.id == codes.c.plan_id)
@@ -202,7 +208,7 @@ def activate_code(
     if code.paused_at is not None:
         raise CodePaused(code.code)
 
-    customer_id = current_customer_id(
+    customer_id, first_contact = current_customer(
         db, project_id, user, code if code.customer_id is not None else None
     )
     expire_loaded(session, (Customer, customer_id))  # a refusal below keeps the new names
@@ -216,8 +222,12 @@ def activate_code(
     # Serialises one customer's activations (PostgreSQL row lock; SQLite has one writer), so two
     # codes of the same plan tapped at once extend one subscription twice instead of racing, and
     # the same code tapped twice at once is seen activated by the second tap, read after the lock.
-    db.execute(LOCK_CUSTOMER, {"customer_id": customer_id})
-    already, pending_step = db.execute(CUSTOMER_AFTER_LOCK, ids).one()
+    # A customer made in this transaction needs neither: nothing of theirs exists yet, and their
+    # other taps wait on the new row until this commits, then take this path.
+    already = pending_step = False
+    if not first_contact:
+        db.execute(LOCK_CUSTOMER, {"customer_id": customer_id})
+        already, pending_step = db.execute(CUSTOMER_AFTER_LOCK, ids).one()
     if already:
         # Counted, but theirs already: the count goes back in this same transaction.
         db.execute(UNCOUNT_ACTIVATION, {"code_id": code.id})
@@ -270,7 +280,9 @@ def activate_code(
         plan_id=code.plan_id,
         plan_name=code.plan_name,
         resources=tuple(
-            PlanResource(r.resource_id, r.title) for r in rows if r.resource_id is not None
+            PlanResource(r.resource_id, r.title, r.chat_id, r.bot_is_admin, r.join_by_request)
+            for r in rows
+            if r.resource_id is not None
         ),
         customer_id=customer_id,
         subscription_id=subscription_id,

@@ -1,5 +1,6 @@
 """A customer entering a code in the bot: by activation link or typed, guarded by the counter."""
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,13 +40,13 @@ def enter_code(
     refusals too, to keep it). On success the customer's typed-code step ends and their
     membership rows of the plan's resources exist, ready for invite links. The caller commits.
     """
-    swarm = attempts.guessing_swarm(redis, project_id, now)
+    standing = attempts.standing(redis, project_id, user.id, now)
     limit = attempts.LIMIT
-    if swarm and not _has_activated(session, project_id, user.id):
+    if standing.swarm and not _has_activated(session, project_id, user.id):
         limit = attempts.NEWCOMER_LIMIT_IN_SWARM
     key = lookup_key(raw_code) if len(raw_code) <= MAX_TYPED_LENGTH else ""
     try:
-        attempts.check_attempts(redis, project_id, user.id, now, limit=limit)
+        standing.check(now, limit)
         if not CODE_SHAPE.match(key):
             raise UnknownCode(raw_code[:MAX_TYPED_LENGTH])
         result = activate_code(session, project_id, raw_code.strip(), user, now)
@@ -61,8 +62,10 @@ def enter_code(
             funnel.record_refusal(session, project_id, raw_code.strip(), user, exc, now)
         raise
     funnel.record_activation(session, result, now)
-    ensure_memberships(session, project_id, result.customer_id, [r.id for r in result.resources])
-    return result
+    made = ensure_memberships(
+        session, project_id, result.customer_id, [r.id for r in result.resources]
+    )
+    return dataclasses.replace(result, new_memberships=made)
 
 
 def _has_activated(session: Session, project_id: int, telegram_user_id: int) -> bool:

@@ -50,12 +50,15 @@ def customer_id_for(session: Session, project_id: int, user: TelegramUser) -> in
     seen = db.execute(
         CUSTOMER_NAMES, {"project_id": project_id, "telegram_user_id": user.id}
     ).first()
-    return current_customer_id(db, project_id, user, seen)
+    return current_customer(db, project_id, user, seen)[0]
 
 
-def current_customer_id(db: Connection, project_id: int, user: TelegramUser, seen) -> int:
+def current_customer(
+    db: Connection, project_id: int, user: TelegramUser, seen
+) -> tuple[int, bool]:
     """``customer_id_for`` with the customer's row already read (``seen``: ``customer_id`` and
-    the names, as ``CUSTOMER_NAMES`` reads them; None when there was no row)."""
+    the names, as ``CUSTOMER_NAMES`` reads them; None when there was no row), and whether the
+    row was made now (first contact, in the caller's transaction)."""
     if seen is None:
         key = {"project_id": project_id, "telegram_user_id": user.id}
         customer_id = db.execute(
@@ -69,7 +72,7 @@ def current_customer_id(db: Connection, project_id: int, user: TelegramUser, see
             },
         ).scalar()
         if customer_id is not None:
-            return customer_id
+            return customer_id, True
         seen = db.execute(CUSTOMER_NAMES, key).one()
     changes = {}
     if (seen.first_name, seen.last_name, seen.username) != (
@@ -83,7 +86,7 @@ def current_customer_id(db: Connection, project_id: int, user: TelegramUser, see
         changes["language_code"] = user.language_code
     if changes:
         db.execute(RENAME_CUSTOMER, {"customer_id": seen.customer_id, **changes})
-    return seen.customer_id
+    return seen.customer_id, False
 
 
 CUSTOMER_NAMES = select(

@@ -44,25 +44,26 @@ def membership_for(
 
 def ensure_memberships(
     session: Session, project_id: int, customer_id: int, resource_ids: list[int]
-) -> None:
+) -> dict[int, int]:
     """The customer's membership rows of these resources exist (one statement, whichever
-    exist already)."""
+    exist already); the ids of those made now, by resource."""
     if not resource_ids:
-        return
+        return {}
     db = connection_of(session)
-    db.execute(
+    made = db.execute(
         _NEW_MEMBERSHIPS[db.dialect.name],
         [
             {"project_id": project_id, "customer_id": customer_id, "resource_id": resource_id}
             for resource_id in resource_ids
         ],
     )
+    return {row.resource_id: row.id for row in made}
 
 
 _NEW_MEMBERSHIPS = {
-    name: insert(Membership.__table__).on_conflict_do_nothing(
-        index_elements=["customer_id", "resource_id"]
-    )
+    name: insert(Membership.__table__)
+    .on_conflict_do_nothing(index_elements=["customer_id", "resource_id"])
+    .returning(Membership.__table__.c.id, Membership.__table__.c.resource_id)
     for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
 
@@ -189,7 +190,11 @@ def forget_link(session: Session, membership_id: int, invite_link: str) -> bool:
 
 def link_name(customer: Customer) -> str:
     """The invite link's name as the owner sees it in Telegram (at most 32 characters)."""
-    who = f"@{customer.username}" if customer.username else str(customer.telegram_user_id)
+    return link_name_of(customer.username, customer.telegram_user_id)
+
+
+def link_name_of(username: str | None, telegram_user_id: int) -> str:
+    who = f"@{username}" if username else str(telegram_user_id)
     return f"Admit {who}"[:32]
 
 
