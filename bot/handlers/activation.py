@@ -81,16 +81,16 @@ def activate(handlers: ProjectHandlers, chat_id: int, user: TelegramUser, raw_co
         project.name, result.plan_name, result.ends_at, result.extended, lang, voice.tz,
         voice.custom.get("confirmation"), user.first_name,
     )
-    who = texts.person(user.first_name, user.last_name, user.username, user.id)
-    notice_text = texts.owner_notice(
-        who, result.code_text, project.name, result.plan_name, result.activations_left,
-        result.max_activations, owner_lang,
-    )
     ids = {"customer_id": result.customer_id, "subscription_id": result.subscription_id,
            "plan_id": result.plan_id}
     claimed = outbox.write_claimed(session, handlers.project_id, outbox.CONFIRMATION, chat_id,
                                    text, now, **ids)
     if owner_chat:
+        who = texts.person(user.first_name, user.last_name, user.username, user.id)
+        notice_text = texts.owner_notice(
+            who, result.code_text, project.name, result.plan_name, result.activations_left,
+            result.max_activations, owner_lang,
+        )
         outbox.write(session, handlers.project_id, outbox.OWNER_NOTICE, owner_chat, notice_text,
                      now, **ids)
     resource_ids = [r.id for r in result.resources]
