@@ -11,7 +11,7 @@ from sqlalchemy import event, func, insert, select, text
 
 from tests.dashboard_helpers import data
 from tests.factories import make_code, make_plan, make_project, tg_user
-from webapp.domain import attention, charts
+from webapp.domain import attention, charts, code_queries, exports
 from webapp.domain.activation import activate_code
 from webapp.domain.codes import CodeRequest, create_codes
 from webapp.domain.projects import project_overview
@@ -94,6 +94,29 @@ def test_members_active_before_the_period_are_all_starts_less_all_ends_before_it
     days = charts.activity(session, (project.id,), 30, ZoneInfo("UTC"), now).days
     assert days[0].active == 2  # two of the three from before, the third ended
     assert days[-1].active == 3 and days[-1].started == 1
+
+
+def test_exports_longer_than_their_first_page_have_every_row_once(session, now, monkeypatch):
+    """The first page of a download is small (it starts at once), the rest come in bigger
+    pages; every code, member and activation is in it exactly once."""
+    monkeypatch.setattr(exports, "FIRST_PAGE", 2)
+    monkeypatch.setattr(exports, "EXPORT_PAGE", 3)
+    project = make_project()
+    plan = make_plan(project)
+    codes = [make_code(plan, now - timedelta(minutes=i)) for i in range(8)]
+    for code in codes[:7]:
+        activate_code(session, project.id, code.code, tg_user(), now - timedelta(hours=1))
+    session.flush()
+    projects, tz = {project.id: project}, ZoneInfo("UTC")
+    listed = [row[0] for row in exports.code_rows(
+        session, code_queries.CodeFilter(project_ids=(project.id,)), projects, tz, now
+    )]
+    assert sorted(listed) == sorted(c.code for c in codes)
+    members = list(exports.member_rows(session, projects, tz, now))
+    assert len({row[2] for row in members}) == len(members) == 7
+    span = exports.parse_range(None, None, now.date())
+    activated = [row[4] for row in exports.activation_rows(session, projects, span, tz, now)]
+    assert sorted(activated) == sorted(c.code for c in codes[:7])
 
 
 # -- The plans on PostgreSQL -------------------------------------------------------------------
