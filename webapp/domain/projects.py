@@ -90,14 +90,14 @@ def project_overview(session: Session, owner_id: int) -> list[ProjectSummary]:
         .group_by(Plan.project_id)
     )
     # Kept by triggers (migration insight_02): a project's million codes are one row to read.
-    codes = counts(
-        select(CodeTally.project_id, CodeTally.codes).where(CodeTally.project_id.in_(ids))
-    )
-    activations = counts(
-        select(ActivityTotal.project_id, ActivityTotal.activations).where(
-            ActivityTotal.project_id.in_(ids)
-        )
-    )
+    tallies = session.execute(
+        select(Project.id, CodeTally.codes, ActivityTotal.activations)
+        .outerjoin(CodeTally, CodeTally.project_id == Project.id)
+        .outerjoin(ActivityTotal, ActivityTotal.project_id == Project.id)
+        .where(Project.id.in_(ids))
+    ).all()
+    codes = {pid: n or 0 for pid, n, _ in tallies}
+    activations = {pid: n or 0 for pid, _, n in tallies}
     return [
         ProjectSummary(
             project=p,
