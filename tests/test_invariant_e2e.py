@@ -20,14 +20,6 @@ pytestmark = pytest.mark.slow
 CI_SEED = 1
 
 
-# Known open failure (issue 10): on PostgreSQL seed 1 ends with "25 activations but the owner read
-# 26 notices", a notice for an activation rolled back at once, depending on who wins the race. Until
-# it is settled (count such notices, or cancel them with the rollback) the test reports XFAIL, or
-# XPASS where the race goes the other way, instead of failing CI by chance.
-@pytest.mark.xfail(
-    reason="issue 10: owner notice of an activation rolled back at once (PostgreSQL, seed 1)",
-    strict=False,
-)
 def test_a_random_month_ends_with_every_chat_holding_exactly_the_entitled_and_nothing_lost(
     app_ctx, emu, migrated, redis_url
 ):
