@@ -230,8 +230,8 @@ def logged_in_owner(auth) -> OwnerRef:
 @pytest.fixture
 def emulator(app_config):
     """A running Bot API emulator that the app (built before or after this) talks to."""
-    from tests.telegram_emulator import BotApiEmulator
     from webapp import telegram
+    from webapp.telegram_emulator import BotApiEmulator
 
     emu = BotApiEmulator(clock_start=NOW.timestamp()).start()
     previous = app_config["TELEGRAM_API_URL"]

@@ -17,7 +17,7 @@ import telebot
 from telebot import apihelper, types
 from telebot.apihelper import ApiTelegramException
 
-from tests.telegram_emulator import BotApiEmulator
+from webapp.telegram_emulator import BotApiEmulator
 
 TOKEN = "123456:GOLD-token"
 OTHER_TOKEN = "654321:SILVER-token"
@@ -430,7 +430,7 @@ def test_wait_for_timeout_is_helpful(emu):
 
 def test_standalone_module_runs(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.telegram_emulator", "--port", "0", "--bot", TOKEN],
+        [sys.executable, "-m", "webapp.telegram_emulator", "--port", "0", "--bot", TOKEN],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )

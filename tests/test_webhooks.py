@@ -14,12 +14,12 @@ import webapp.worker
 from tests import factories
 from tests.bot_process import unique_id
 from tests.conftest import NOW
-from tests.telegram_emulator import BotApiEmulator
 from webapp import telegram
 from webapp.config import bot_mode
 from webapp.extensions import db
 from webapp.models import utcnow
 from webapp.queues import get_redis
+from webapp.telegram_emulator import BotApiEmulator
 from webapp.webhook import UPDATES_QUEUE, registration
 
 CONFLICT = (
