@@ -81,6 +81,7 @@ class Run:
     customers: list[Person] = field(default_factory=list)
     processes: list = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+    seconds: Counter = field(default_factory=Counter)  # wall time per kind of event
 
     # ---- the world ---------------------------------------------------------------------------
 
@@ -210,6 +211,13 @@ class Run:
         self.sweep()
 
     def step(self) -> None:
+        began, before = time.monotonic(), len(self.log)
+        self._step()
+        if len(self.log) > before:
+            kind = self.log[-1].split()[0]
+            self.seconds[kind] += time.monotonic() - began
+
+    def _step(self) -> None:
         rng = self.rng
         customer = rng.choice(self.customers)
         roll = rng.random()
@@ -330,6 +338,18 @@ class Run:
         )
         if notices != activations:
             found.append(f"{activations} activations but the owner read {notices} notices")
+            lines = Counter(
+                line for m in self.emu.sent_messages(TOKEN, chat_id=OWNER_TG)
+                for line in (m.get("text") or "").split("\n\n") if "🔑" in line
+            )
+            for line, times in lines.items():
+                if times > 1:
+                    rows = db.session.scalars(
+                        select(OutboxMessage).where(OutboxMessage.text == line)
+                    ).all()
+                    found.append(f"read {times} times: {line!r}; rows " + "; ".join(
+                        f"{r.id} {r.status} attempts {r.attempts} error {r.last_error} "
+                        f"created {r.created_at} sent {r.sent_at}" for r in rows))
         db.session.rollback()
         return found
 
@@ -422,4 +442,8 @@ def run(seed: int, events: int, app, emu, database_url: str, redis_url: str, sta
         stop_processes(state)
     print(f"invariant run: seed {seed} took {time.monotonic() - began:.0f} s, "
           f"{len(found)} violation(s)", flush=True)
+    counts = Counter(entry.split()[0] for entry in state.log)
+    print("invariant run: seconds per event: " + ", ".join(
+        f"{kind} {state.seconds[kind] / counts[kind]:.2f} (×{counts[kind]})"
+        for kind in sorted(counts)), flush=True)
     return found, state
