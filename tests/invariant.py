@@ -82,6 +82,7 @@ class Run:
     processes: list = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     seconds: Counter = field(default_factory=Counter)  # wall time per kind of event
+    sure_activations: int = 0  # fresh codes sent and never rolled back: each must activate
 
     # ---- the world ---------------------------------------------------------------------------
 
@@ -164,6 +165,8 @@ class Run:
         self.emu.send_message(TOKEN, customer.user_id, f"/start {code}")
         if roll_back_at_once:
             self.roll_back(code)  # while the bot may still be answering
+        else:
+            self.sure_activations += 1
         self.quiet()
 
     def roll_back(self, code: str) -> None:
@@ -330,6 +333,10 @@ class Run:
                 AuditEvent.action == "code.activated"
             )
         )
+        # Not a vacuous pass: a bot that handled nothing would break none of the rules above.
+        if activations < self.sure_activations:
+            found.append(f"{self.sure_activations} fresh codes sent, only {activations} "
+                         f"activations")
         if len(rows) != activations:
             found.append(f"{activations} activations but {len(rows)} confirmations promised")
         notices = sum(
