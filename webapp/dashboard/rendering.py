@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from flask import Flask, current_app, render_template, request
 from flask_login import current_user
 
+from webapp import i18n
+
 DATETIME_FORMAT = "%d %b %Y, %H:%M"
 
 
@@ -62,7 +64,13 @@ def has_endpoint(name: str) -> bool:
     return name in current_app.view_functions
 
 
+def page_language() -> str:
+    """The dashboard's language as an HTML ``lang`` tag (``pt-BR``, not Babel's ``pt_BR``)."""
+    return i18n.dashboard_locale().replace("_", "-")
+
+
 def register(app: Flask) -> None:
+    app.add_template_global(page_language, "page_language")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(fromisoformat, "fromisoformat")
     app.add_template_global(has_endpoint, "has_endpoint")
