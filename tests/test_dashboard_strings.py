@@ -194,7 +194,8 @@ def _printed_constants(node: nodes.Node, printed: bool = True):
                 yield from _printed_constants(child, printed)
     elif isinstance(node, nodes.Filter):
         if node.node is not None:
-            yield from _printed_constants(node.node, printed)
+            # "%.1f"|format(x) formats a number.
+            yield from _printed_constants(node.node, printed and node.name != "format")
         for arg in node.args:
             yield from _printed_constants(arg, printed and node.name == "default")
     elif isinstance(node, (nodes.Template, nodes.Output)):
