@@ -5,6 +5,7 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import Flask, current_app, render_template, request
+from flask_babel import gettext
 from flask_login import current_user
 
 from webapp import i18n
@@ -62,6 +63,19 @@ def localtime(value: datetime | None, tz: str | None = None, fmt: str = DATETIME
 def has_endpoint(name: str) -> bool:
     """Whether a blueprint that may not be registered yet serves ``name`` (for the navigation)."""
     return name in current_app.view_functions
+
+
+def domain_message(error) -> str:
+    """A domain refusal (or a message the domain marked with ``D_``) in the dashboard's
+    language, with its values put in (a value that is a refusal itself is worded too)."""
+    template = getattr(error, "template", None)
+    if template:
+        values = {
+            name: domain_message(value) if getattr(value, "template", None) else value
+            for name, value in error.params.items()
+        }
+        return gettext(template, **values)
+    return gettext(getattr(error, "message", None) or str(error))
 
 
 def page_language() -> str:

@@ -12,8 +12,9 @@ class InvalidInput(DomainError):
         super().__init__(message)
         self.field = field
         self.message = message
-        # For the bot, which words refusals in the owner's language: the untranslated message
-        # (a msgid of the bot catalogue, marked with ``webapp.i18n.N_``) and its values.
+        # For whoever words the refusal in the owner's language: the untranslated message (a
+        # msgid of the bot catalogue, marked with ``webapp.i18n.N_``, or of the dashboard's,
+        # marked with ``webapp.i18n.D_``) and its values.
         self.template = template
         self.params = params
 
@@ -23,6 +24,12 @@ class InvalidInput(DomainError):
         from webapp.i18n import gettext
 
         return cls(field, gettext("en", template, **params), template, **params)
+
+    @classmethod
+    def marked(cls, field: str, template: str, **params) -> "InvalidInput":
+        """An ``InvalidInput`` shown in the dashboard: ``template`` (marked with
+        ``webapp.i18n.D_``) with ``params`` put in, both kept so the dashboard can translate."""
+        return cls(field, template % params, template, **params)
 
 
 class NotFound(DomainError):

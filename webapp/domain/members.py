@@ -17,6 +17,7 @@ from webapp.domain.entitlements import RemovalDecision, decide_removals, queue_r
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.ownership import owned
 from webapp.domain.periods import period_end
+from webapp.i18n import D_
 from webapp.models import (
     AccessCode,
     Activation,
@@ -251,7 +252,7 @@ def extend_member(
         raise NotFound("no such customer")
     plan = session.get(Plan, plan_id)
     if plan is None or plan.project_id != project_id:
-        raise InvalidInput("plan", "Choose one of this project's plans.")
+        raise InvalidInput("plan", D_("Choose one of this project's plans."))
     session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
     subscription = session.scalars(
         select(Subscription)
@@ -332,7 +333,7 @@ def end_access(
     session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
     effects = _end_effects(session, project_id, customer_id, now)
     if not effects.ending:
-        raise InvalidInput("customer", "They have no access to end.")
+        raise InvalidInput("customer", D_("They have no access to end."))
     for subscription in effects.ending:
         subscription.ended_at = now
         subscription.end_reason = "ended_by_owner"
