@@ -5,7 +5,7 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import Flask, current_app, render_template, request
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 
 from webapp import i18n
@@ -78,6 +78,16 @@ def domain_message(error) -> str:
     return gettext(getattr(error, "message", None) or str(error))
 
 
+def period_label(plan) -> str:
+    """How long a plan's access lasts, in the dashboard's language (``Plan.period_label`` is
+    the English, which a plan's name is compared with)."""
+    if plan.is_lifetime:
+        return gettext("lifetime")
+    if plan.period_unit == "day":
+        return ngettext("%(num)s day", "%(num)s days", plan.period_count)
+    return ngettext("%(num)s month", "%(num)s months", plan.period_count)
+
+
 def page_language() -> str:
     """The dashboard's language as an HTML ``lang`` tag (``pt-BR``, not Babel's ``pt_BR``)."""
     return i18n.dashboard_locale().replace("_", "-")
@@ -85,6 +95,7 @@ def page_language() -> str:
 
 def register(app: Flask) -> None:
     app.add_template_global(page_language, "page_language")
+    app.add_template_global(period_label, "period_label")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(fromisoformat, "fromisoformat")
     app.add_template_global(has_endpoint, "has_endpoint")
