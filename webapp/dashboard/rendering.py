@@ -9,6 +9,7 @@ from flask_babel import gettext, ngettext
 from flask_login import current_user
 
 from webapp import i18n
+from webapp.i18n import Worded
 
 DATETIME_FORMAT = "%d %b %Y, %H:%M"
 
@@ -65,17 +66,23 @@ def has_endpoint(name: str) -> bool:
     return name in current_app.view_functions
 
 
-def domain_message(error) -> str:
-    """A domain refusal (or a message the domain marked with ``D_``) in the dashboard's
-    language, with its values put in (a value that is a refusal itself is worded too)."""
-    template = getattr(error, "template", None)
-    if template:
-        values = {
-            name: domain_message(value) if getattr(value, "template", None) else value
-            for name, value in error.params.items()
-        }
-        return gettext(template, **values)
-    return gettext(getattr(error, "message", None) or str(error))
+def domain_message(text) -> str:
+    """What the domain wrote for an owner, in the dashboard's language: a refusal's message, a
+    message it marked with ``D_``, or a ``Worded`` one with its values (worded too if they are
+    ``Worded``)."""
+    text = getattr(text, "message", text)
+    if not isinstance(text, str):
+        text = str(text)
+    if not isinstance(text, Worded):
+        return gettext(text) if text else text
+    values = {
+        name: domain_message(value) if isinstance(value, Worded) else value
+        for name, value in text.params.items()
+    }
+    if text.plural is not None:
+        values.pop("num", None)  # ngettext puts the number in itself
+        return ngettext(text.template, text.plural, text.num, **values)
+    return gettext(text.template, **values)
 
 
 def period_label(plan) -> str:
@@ -96,6 +103,7 @@ def page_language() -> str:
 def register(app: Flask) -> None:
     app.add_template_global(page_language, "page_language")
     app.add_template_global(period_label, "period_label")
+    app.add_template_filter(domain_message, "worded")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(fromisoformat, "fromisoformat")
     app.add_template_global(has_endpoint, "has_endpoint")

@@ -120,14 +120,19 @@ def edit_code(
     """
     code = _live_code(session, project_id, code_id)
     if not 1 <= edit.max_activations <= MAX_ACTIVATIONS:
-        raise InvalidInput(
-            "max_activations", f"Max activations must be between 1 and {MAX_ACTIVATIONS:,}."
+        raise InvalidInput.marked(
+            "max_activations",
+            D_("Max activations must be between 1 and %(max)s."),
+            max=f"{MAX_ACTIVATIONS:,}",
         )
     if edit.max_activations < code.activation_count:
-        raise InvalidInput(
+        raise InvalidInput.marked(
             "max_activations",
-            f"It has been activated {code.activation_count} times already: max activations "
-            f"cannot be lower than that.",
+            D_(
+                "It has been activated %(count)s times already: max activations cannot be "
+                "lower than that."
+            ),
+            count=code.activation_count,
         )
     moved = edit.expires_at != code.expires_at
     if edit.expires_at is not None and moved and edit.expires_at <= now:

@@ -28,11 +28,11 @@ CUSTOM_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$")
 RESERVED_PREFIX = "OWNER_"
 
 EXPIRY_PRESETS = {
-    "never": "No expiry",
-    "1d": "1 day",
-    "1w": "1 week",
-    "1m": "1 month",
-    "3m": "3 months",
+    "never": D_("No expiry"),
+    "1d": D_("1 day"),
+    "1w": D_("1 week"),
+    "1m": D_("1 month"),
+    "3m": D_("3 months"),
 }
 
 
@@ -100,8 +100,10 @@ def validate_code_request(session: Session, project_id: int, req: CodeRequest, n
     if plan.archived_at is not None:
         raise InvalidInput("plan", D_("This plan is archived; choose an active plan."))
     if not 1 <= req.max_activations <= MAX_ACTIVATIONS:
-        raise InvalidInput(
-            "max_activations", f"Max activations must be between 1 and {MAX_ACTIVATIONS:,}."
+        raise InvalidInput.marked(
+            "max_activations",
+            D_("Max activations must be between 1 and %(max)s."),
+            max=f"{MAX_ACTIVATIONS:,}",
         )
     if req.expires_at is not None and req.expires_at <= now:
         raise InvalidInput("expiry", D_("The expiry date must be in the future."))

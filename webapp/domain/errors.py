@@ -12,9 +12,9 @@ class InvalidInput(DomainError):
         super().__init__(message)
         self.field = field
         self.message = message
-        # For whoever words the refusal in the owner's language: the untranslated message (a
-        # msgid of the bot catalogue, marked with ``webapp.i18n.N_``, or of the dashboard's,
-        # marked with ``webapp.i18n.D_``) and its values.
+        # For the bot, which words refusals in the owner's language: the untranslated message
+        # (a msgid of the bot catalogue, marked with ``webapp.i18n.N_``) and its values. The
+        # dashboard words its own from ``message`` (marked ``D_``, or a ``webapp.i18n.Worded``).
         self.template = template
         self.params = params
 
@@ -28,8 +28,10 @@ class InvalidInput(DomainError):
     @classmethod
     def marked(cls, field: str, template: str, **params) -> "InvalidInput":
         """An ``InvalidInput`` shown in the dashboard: ``template`` (marked with
-        ``webapp.i18n.D_``) with ``params`` put in, both kept so the dashboard can translate."""
-        return cls(field, template % params, template, **params)
+        ``webapp.i18n.D_``) with ``params`` put in, which the dashboard words in its language."""
+        from webapp.i18n import Worded
+
+        return cls(field, Worded(template, **params))
 
 
 class NotFound(DomainError):

@@ -17,7 +17,7 @@ from webapp.domain.entitlements import RemovalDecision, decide_removals, queue_r
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.ownership import owned
 from webapp.domain.periods import period_end
-from webapp.i18n import D_
+from webapp.i18n import D_, Worded, joined_names
 from webapp.models import (
     AccessCode,
     Activation,
@@ -313,12 +313,14 @@ class EndAccessEffects:
             if not (r.bot_is_admin and r.can_restrict_members)
         ]
 
-    def summary(self, done: bool = False) -> str:
+    def summary(self, done: bool = False) -> Worded:
         titles = [r.title for r, _ in self.resources_affected()]
         if not titles:
-            return "They are not in any channel or group to be removed from."
-        names = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
-        return f"{'They are being' if done else 'They will be'} removed from {names}."
+            return Worded(D_("They are not in any channel or group to be removed from."))
+        names = joined_names(titles)
+        if done:
+            return Worded(D_("They are being removed from %(names)s."), names=names)
+        return Worded(D_("They will be removed from %(names)s."), names=names)
 
 
 def preview_end_access(session: Session, project_id: int, customer_id: int, now: datetime):

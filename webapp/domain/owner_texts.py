@@ -96,7 +96,7 @@ def check_template(key: str, template: str) -> str:
     try:
         names = placeholders_of(text)
     except InvalidInput as exc:
-        raise InvalidInput(key, exc.message, exc.template, **exc.params) from None
+        raise InvalidInput(key, exc.message) from None
     unknown = [n for n in dict.fromkeys(names) if n not in kind.placeholders]
     if unknown:
         if kind.placeholders:
@@ -114,9 +114,9 @@ def check_template(key: str, template: str) -> str:
     try:
         telegram_html.check(render(text, **dict.fromkeys(kind.placeholders, "x")))
     except telegram_html.HtmlProblem as exc:
-        # The problem is a marked message itself: the dashboard words both.
+        # The problem is worded itself: the dashboard words both.
         raise InvalidInput.marked(
-            key, D_("Telegram would refuse this text: %(problem)s"), problem=exc
+            key, D_("Telegram would refuse this text: %(problem)s"), problem=exc.message
         ) from None
     return text
 

@@ -10,7 +10,7 @@ import re
 
 from markupsafe import Markup
 
-from webapp.i18n import D_
+from webapp.i18n import D_, Worded
 
 # tag -> the attributes it may carry (Bot API "HTML style").
 ALLOWED_TAGS = {
@@ -28,15 +28,11 @@ MAX_MESSAGE_LENGTH = 4096
 
 
 class HtmlProblem(ValueError):
-    """The text is not HTML Telegram would accept; the message says what to fix.
-
-    ``template`` (marked for the dashboard) and ``params`` let the dashboard word it."""
+    """The text is not HTML Telegram would accept; ``message`` (``Worded``) says what to fix."""
 
     def __init__(self, template: str, **params):
-        super().__init__(template % params if params else template)
-        self.message = str(self)
-        self.template = template
-        self.params = params
+        self.message = Worded(template, **params)
+        super().__init__(self.message)
 
 
 def check(text: str) -> None:
