@@ -33,10 +33,10 @@ from webapp.models import (
 ENDING_SOON = timedelta(days=7)
 MEMBERS_LIMIT = 200
 STATES = {
-    "active": "Active",
-    "ending": "Ending within 7 days",
-    "ended": "Ended",
-    "removal_failed": "Removal failed",
+    "active": D_("Active"),
+    "ending": D_("Ending within 7 days"),
+    "ended": D_("Ended"),
+    "removal_failed": D_("Removal failed"),
 }
 
 
