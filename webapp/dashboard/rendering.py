@@ -9,7 +9,7 @@ from flask_babel import gettext, ngettext
 from flask_login import current_user
 
 from webapp import i18n
-from webapp.i18n import Worded
+from webapp.i18n import D_, Worded
 
 DATETIME_FORMAT = "%d %b %Y, %H:%M"
 
@@ -85,6 +85,18 @@ def domain_message(text) -> str:
     return gettext(text.template, **values)
 
 
+# Why a subscription ended (``Subscription.end_reason``), as the dashboard says it.
+END_REASONS = {
+    "expired": D_("expired"),
+    "rolled_back": D_("rolled back"),
+    "ended_by_owner": D_("ended by owner"),
+}
+
+
+def end_reason(reason: str) -> str:
+    return gettext(END_REASONS[reason]) if reason in END_REASONS else reason.replace("_", " ")
+
+
 def period_label(plan) -> str:
     """How long a plan's access lasts, in the dashboard's language (``Plan.period_label`` is
     the English, which a plan's name is compared with)."""
@@ -103,6 +115,7 @@ def page_language() -> str:
 def register(app: Flask) -> None:
     app.add_template_global(page_language, "page_language")
     app.add_template_global(period_label, "period_label")
+    app.add_template_filter(end_reason, "end_reason")
     app.add_template_filter(domain_message, "worded")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(fromisoformat, "fromisoformat")
