@@ -40,7 +40,7 @@ EXPRESSION = re.compile("\ue000(\\d+)\ue001")
 # bot's messages, ``webapp.i18n.gettext(language, …)`` translates them).
 DASHBOARD_KEYWORDS = [
     "--no-default-keywords", "-k", "_", "-k", "gettext", "-k", "ngettext:1,2",
-    "-k", "lazy_gettext", "-k", "_l", "-k", "D_",
+    "-k", "lazy_gettext", "-k", "_l", "-k", "D_", "-k", "ND_:1,2",
 ]
 
 

@@ -265,7 +265,7 @@ def _silent_bots(projects, last_polls, now) -> list[AttentionItem]:
                     "@%(bot)s has not received updates from Telegram since %(when)s UTC: "
                     "activations are not answered."
                 ),
-                bot=project.bot_username, when=f"{last:%d %b %Y, %H:%M}",
+                bot=project.bot_username, when=last.strftime("%d %b %Y, %H:%M"),
             )
         else:
             problem = Worded(
@@ -351,7 +351,8 @@ def _expiring(session, ids, projects, now) -> list[AttentionItem]:
             ND_(
                 "%(code)s expires %(when)s UTC with %(num)s activation left.",
                 "%(code)s expires %(when)s UTC with %(num)s activations left.",
-                code.activations_left, code=code.code, when=f"{code.expires_at:%d %b %Y, %H:%M}",
+                code.activations_left,
+                code=code.code, when=code.expires_at.strftime("%d %b %Y, %H:%M"),
             ),
             Worded(D_("Edit it to move the expiry if it should keep working.")),
             code_id=code.id,
@@ -380,7 +381,7 @@ def _expiring(session, ids, projects, now) -> list[AttentionItem]:
             ND_(
                 "A batch of %(num)s code expires %(when)s UTC with codes nobody has used yet.",
                 "A batch of %(num)s codes expires %(when)s UTC with codes nobody has used yet.",
-                batch.size, when=f"{batch.expires_at:%d %b %Y, %H:%M}",
+                batch.size, when=batch.expires_at.strftime("%d %b %Y, %H:%M"),
             ),
             Worded(D_("Hand the unused codes out before then, or make a new batch.")),
             batch_id=batch.id,

@@ -107,7 +107,7 @@ def bot_health(
                     "/start and joins are not being answered. Check that the bot process is "
                     "running."
                 ),
-                when=f"{health.last_poll_at:%d %b %Y %H:%M}",
+                when=health.last_poll_at.strftime("%d %b %Y %H:%M"),
             )
         else:
             silent = Worded(

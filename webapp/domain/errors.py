@@ -21,9 +21,9 @@ class InvalidInput(DomainError):
     @classmethod
     def worded(cls, field: str, template: str, **params) -> "InvalidInput":
         """An ``InvalidInput`` worded in English from ``template``, translatable later."""
-        from webapp.i18n import gettext
+        from webapp.i18n import DEFAULT_LANGUAGE, gettext
 
-        return cls(field, gettext("en", template, **params), template, **params)
+        return cls(field, gettext(DEFAULT_LANGUAGE, template, **params), template, **params)
 
     @classmethod
     def marked(cls, field: str, template: str, **params) -> "InvalidInput":

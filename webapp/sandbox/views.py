@@ -353,7 +353,8 @@ def move_clock():
     # The minute's sweep would find what is due anyway; this one shows it at once.
     get_queue().enqueue(jobs.sweep_lifecycle, job_timeout=jobs.SWEEP_TIMEOUT)
     flash(
-        gettext("The clock now reads %(when)s UTC.", when=f"{moment:%d %b %Y, %H:%M}"), "success"
+        gettext("The clock now reads %(when)s UTC.", when=moment.strftime("%d %b %Y, %H:%M")),
+        "success",
     )
     return redirect(url_for("sandbox.page", bot=project_id), 303)
 
@@ -399,7 +400,7 @@ def new_project():
             "Sandbox project “%(project)s” is ready: @%(bot)s administers “%(channel)s” and "
             "“%(group)s” in the sandbox Telegram. Next: make a plan.",
             project=project.name, bot=project.bot_username,
-            channel=f"{name} Channel", group=f"{name} Chat",
+            channel=name + " Channel", group=name + " Chat",
         ),
         "success",
     )
