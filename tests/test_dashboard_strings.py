@@ -2,6 +2,7 @@
 translating it is only a matter of catalogues: no template holds visible text outside ``_()`` /
 ``{% trans %}``, and the committed ``dashboard.pot`` holds every marked string."""
 
+import ast
 import re
 import subprocess
 import sys
@@ -264,3 +265,50 @@ def test_the_dashboard_catalogue_template_holds_every_marked_string(tmp_path):
         cwd=ROOT, check=True, capture_output=True,
     )
     assert _message_ids(fresh) == _message_ids(POT)
+
+
+# The bot's own conversation (/newcode): its refusals are worded from the bot catalogue.
+BOT_ONLY = {"webapp/domain/newcode_wizard.py"}
+# What takes words an owner reads in the dashboard: a flash, a refusal, a form's error.
+WORDING_CALLS = {"flash": 0, "InvalidInput": 1, "ValidationError": 0, "HtmlProblem": 0}
+
+
+def _unmarked_python_words(source: str) -> list[tuple[int, str]]:
+    """Words handed to ``flash``, ``InvalidInput``, ``ValidationError`` or ``HtmlProblem`` as a
+    plain string or f-string instead of through gettext, ``D_``/``Worded`` or a lazy string."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+        position = WORDING_CALLS.get(name)
+        if position is None or len(node.args) <= position:
+            continue
+        arg = node.args[position]
+        if isinstance(arg, ast.JoinedStr) or (
+            isinstance(arg, ast.Constant) and isinstance(arg.value, str) and _has_words(arg.value)
+        ):
+            found.append((node.lineno, ast.unparse(arg)))
+    return found
+
+
+def test_the_checker_of_python_finds_words_given_as_plain_strings():
+    source = (
+        'flash("Saved.", "success")\n'
+        'flash(gettext("Saved."), "success")\n'
+        'raise InvalidInput("name", f"Use at most {n} characters.")\n'
+        'raise InvalidInput("name", D_("Give the plan a name."))\n'
+    )
+    assert _unmarked_python_words(source) == [
+        (1, "'Saved.'"), (3, "f'Use at most {n} characters.'"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in sorted((ROOT / "webapp").rglob("*.py"))
+     if str(p.relative_to(ROOT)) not in BOT_ONLY],
+    ids=lambda p: str(p.relative_to(ROOT / "webapp")),
+)
+def test_python_hands_the_dashboard_only_marked_words(path):
+    assert _unmarked_python_words(path.read_text(encoding="utf-8")) == []
