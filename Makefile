@@ -45,11 +45,12 @@ test: $(STAMP) node_modules/htmx.org/dist/htmx.min.js
 
 # The SQLite leg again a year back and a year ahead of today: whatever reads the wall clock
 # instead of the tests' clock (ADMIT_TEST_NOW) fails at once instead of on some later date.
+# These legs look for dates, not races: the random month is shorter there.
 test-dates: $(STAMP) node_modules/htmx.org/dist/htmx.min.js
 	@for days in -365 365; do \
 		now=$$(date -u -d "$$days days" +%Y-%m-%dT%H:%M:%SZ); \
 		echo "== SQLite + embedded Redis, ADMIT_TEST_NOW=$$now =="; \
-		ADMIT_TEST_NOW=$$now env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(PY) -m pytest -q || exit 1; \
+		ADMIT_TEST_NOW=$$now ADMIT_INVARIANT_EVENTS=60 env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(PY) -m pytest -q || exit 1; \
 	done
 
 # The bot's gettext catalogues (webapp/translations): extract the messages from the code, merge
