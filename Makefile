@@ -56,7 +56,8 @@ test-dates: $(STAMP) node_modules/htmx.org/dist/htmx.min.js
 # The bot's gettext catalogues (webapp/translations): extract the messages from the code, merge
 # them into each language's .po (a changed message comes back fuzzy, which fails the tests until
 # a translator confirms it), compile the .mo files the processes read. Both are committed.
-# The dashboard's marked strings go to dashboard.pot only: it stays English for now.
+# The dashboard's marked strings go to dashboard.pot only: it stays English for now. Only its own
+# markers count there (N_ marks the bot's messages; webapp.i18n.gettext(language, ...) reads them).
 BOT_LANGUAGES := en ru es pt_BR uk
 PYBABEL := $(VENV)/bin/pybabel
 translations: $(STAMP)
@@ -69,7 +70,8 @@ translations: $(STAMP)
 			--width 100 --ignore-pot-creation-date; \
 	done
 	$(PYBABEL) compile -D bot -d webapp/translations --statistics
-	$(PYBABEL) extract -F babel-dashboard.cfg -k lazy_gettext -k _l -k D_ --sort-by-file --project Admit \
+	$(PYBABEL) extract -F babel-dashboard.cfg --no-default-keywords -k _ -k gettext -k ngettext:1,2 \
+		-k lazy_gettext -k _l -k D_ -k ND_:1,2 --sort-by-file --project Admit \
 		-o webapp/translations/dashboard.pot .
 
 lint: $(STAMP)
