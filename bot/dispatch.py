@@ -5,18 +5,32 @@ here: an update is handled at most once across every process of the deployment, 
 Telegram delivers it (a webhook retried after a slow answer, a poller taking over another's bot
 and getting the unconfirmed batch again), and at least once: a claim is only made permanent after
 the handlers are done, so a process that dies mid-update leaves the update to the next delivery.
+And here each update is routed to the conversation it belongs to (``register_handlers``).
 """
 
 import contextlib
 import logging
 
 import telebot
-from flask import Flask
+from flask import Flask, current_app
 from redis import Redis
 from redis.exceptions import RedisError
+from telebot import types, util
 
-from bot.handlers import ServiceUnavailable, register_handlers
+from bot import keyboards, owner_codes
+from bot.handlers import (
+    ProjectHandlers,
+    ServiceUnavailable,
+    activation,
+    bot_chats,
+    help,
+    members,
+    newcode,
+    owner_link,
+    telegram_user,
+)
 from bot.redaction import redacted_traceback
+from webapp.domain.customers import TelegramUser
 from webapp.queues import get_redis
 from webapp.throttle import bot_id_of
 
@@ -140,3 +154,103 @@ class Dispatcher:
 
     def close(self) -> None:
         self.handlers.close()
+
+
+# ---- routing: which conversation an update belongs to -----------------------------------------
+
+ALL_CONTENT_TYPES = list(dict.fromkeys(util.content_type_media + util.content_type_service))
+
+
+def everything(_update) -> bool:
+    return True
+
+
+def register_handlers(bot: telebot.TeleBot, project_id: int, app: Flask | None = None):
+    """Attach the membership bot's handlers for one project to ``bot``; the handlers object
+    (``close()`` it when the bot stops, to send the owner notices still queued)."""
+    handlers = ProjectHandlers(app or current_app._get_current_object(), project_id, bot.token)
+    bot.message_handler(func=everything, content_types=ALL_CONTENT_TYPES)(
+        handlers.unit(on_message)
+    )
+    bot.edited_message_handler(func=everything, content_types=ALL_CONTENT_TYPES)(
+        lambda message: None  # edits change nothing: a code is read when it is sent
+    )
+    bot.callback_query_handler(func=everything)(handlers.unit(on_callback))
+    bot.my_chat_member_handler()(handlers.unit(bot_chats.on_my_chat_member))
+    bot.chat_member_handler()(handlers.unit(members.on_chat_member))
+    bot.chat_join_request_handler()(handlers.unit(members.on_join_request))
+    return handlers
+
+
+def on_message(handlers: ProjectHandlers, message: types.Message) -> None:
+    if message.migrate_to_chat_id or message.migrate_from_chat_id:
+        bot_chats.on_chat_migrated(handlers, message)
+        return
+    if message.chat.type != "private" or message.from_user is None:
+        return  # the bot talks to people only in private chats
+    if message.from_user.is_bot:
+        return
+    user = telegram_user(message.from_user)
+    chat_id = message.chat.id
+    if message.content_type != "text" or not message.text:
+        help.text_only(handlers, chat_id, user)
+        return
+    text = message.text.strip()
+    if not text.startswith("/"):
+        on_text(handlers, chat_id, user, text)
+        return
+    command, *rest = text.split(None, 1)
+    command = command[1:].split("@", 1)[0].lower()
+    payload = rest[0].strip() if rest else ""
+    if command == "start":
+        on_start(handlers, chat_id, user, payload)
+    elif command == "newcode":
+        newcode.on_newcode(handlers, chat_id, user)
+    elif command == "code":
+        owner_codes.on_code_command(handlers, chat_id, user, payload)
+    elif command == "cancel":
+        help.on_cancel(handlers, chat_id, user)
+    elif command == "help":
+        help.on_help(handlers, chat_id, user)
+    else:
+        help.unknown_command(handlers, chat_id, user)
+
+
+def on_start(handlers: ProjectHandlers, chat_id: int, user: TelegramUser, payload: str) -> None:
+    """``/start``: alone, from an activation link (a code) or from the owner's link."""
+    if not payload:
+        help.welcome(handlers, chat_id, user)
+    elif payload.startswith(owner_link.TOKEN_PREFIX):
+        owner_link.link_owner(handlers, chat_id, user, payload)
+    else:
+        activation.activate(handlers, chat_id, user, payload)
+
+
+def on_text(handlers: ProjectHandlers, chat_id: int, user: TelegramUser, text: str) -> None:
+    """Typed text: the answer to the owner's wizard, else a code, else nothing we asked for."""
+    if newcode.answer_text(handlers, chat_id, user, text):
+        return
+    if activation.is_code_entry(handlers, user, text):
+        activation.activate(handlers, chat_id, user, text)
+        return
+    help.nothing_pending(handlers, chat_id, user)
+
+
+def on_callback(handlers: ProjectHandlers, callback: types.CallbackQuery) -> None:
+    message = callback.message
+    if message is None or message.chat.type != "private":
+        handlers.answer_callback(callback.id)
+        return
+    user = telegram_user(callback.from_user)
+    chat_id = message.chat.id
+    parts = (callback.data or "").split(":")
+    if parts[0] == keyboards.PLAN_PREFIX and len(parts) in (2, 3):
+        handlers.answer_callback(callback.id)
+        activation.on_plan_button(handlers, chat_id, user, parts[1:])
+    elif parts[0] == keyboards.NEWCODE_PREFIX and len(parts) == 4:
+        handlers.answer_callback(callback.id)
+        newcode.on_button(handlers, chat_id, user, *parts[1:])
+    elif parts[0] == owner_codes.PREFIX:
+        owner_codes.on_callback(handlers, callback, chat_id, user, parts)
+    else:
+        help.button_gone(handlers, callback.id, user)

@@ -102,8 +102,8 @@ class Poller:
         self.busy = threading.Lock()  # held while a batch is handled
         self.offset: int | None = None
         self.handled = HandledUpdates()
-        # The fleet (bot.fleet) shares one pool among all its pollers: threads follow the load, not the
-        # number of bots. A poller alone (tests) has its own.
+        # The fleet (bot.fleet) shares one pool among all its pollers: threads follow the load,
+        # not the number of bots. A poller alone (tests) has its own.
         self.own_pool = pool is None
         self.pool = pool or ThreadPoolExecutor(WORKERS_PER_BOT, f"bot{project_id}")
         self.thread = threading.Thread(target=self.run, name=f"poll{project_id}", daemon=True)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 import webapp.worker
+from bot.dispatch import on_start
 from bot.handlers import ProjectHandlers
 from bot.outbox import deliver_outbox_message
 from tests.factories import make_code, make_owner, make_plan, make_project, make_resource, tg_user
@@ -41,7 +42,7 @@ class World:
     def start(self, user_id: int, code: str) -> None:
         """The customer taps the activation link; the handler runs to its end."""
         db.session.commit()
-        self.handlers.on_start(user_id, tg_user(user_id), code)
+        on_start(self.handlers, user_id, tg_user(user_id), code)
         db.session.rollback()
 
     def finish(self) -> None:

@@ -110,7 +110,7 @@ def test_a_database_outage_inside_a_handler_becomes_service_unavailable(app, pol
 
     handlers = ProjectHandlers(app, 1, "123:TEST")
 
-    def broken(update):
+    def broken(handlers, update):
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
     with pytest.raises(ServiceUnavailable):
@@ -153,11 +153,11 @@ def test_a_handler_failure_is_logged_with_its_traceback_but_without_the_bot_toke
     poller.pool.shutdown()
     handlers = ProjectHandlers(app, 1, SECRET_TOKEN)
 
-    def leaky(update):
+    def leaky(handlers, update):
         raise RuntimeError(f"POST https://api.telegram.org/bot{SECRET_TOKEN}/sendMessage failed")
 
     handlers.unit(leaky)(types.Update.de_json({"update_id": 1}))
-    poller.bot.process_new_updates = lambda updates: leaky(updates[0])
+    poller.bot.process_new_updates = lambda updates: leaky(handlers, updates[0])
     assert poller.handle_in_order([message_update(2, 5001)]) is None
 
     assert caplog.text.count("Traceback") == 2

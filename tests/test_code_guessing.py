@@ -93,7 +93,7 @@ def test_a_swarm_on_one_project_leaves_other_projects_alone(app_ctx, session, no
 
 
 def test_the_bot_tells_the_linked_owner_when_many_accounts_guess(app, emulator):
-    from bot.handlers import ProjectHandlers
+    from bot.handlers import ProjectHandlers, activation
     from tests.dashboard_helpers import data
 
     token = "7200001:AAguessing-test-token-0123456789abc"
@@ -115,7 +115,7 @@ def test_the_bot_tells_the_linked_owner_when_many_accounts_guess(app, emulator):
                 guesser = TelegramUser(
                     id=5561000 + n, first_name="Guess", last_name=None, username=None
                 )
-                handlers.activate(guesser.id, guesser, "NOPE-NOPE")
+                activation.activate(handlers, guesser.id, guesser, "NOPE-NOPE")
         alert = emulator.wait_for_message(token, 5560000, contains="guessing")
         assert f"At least {attempts.SWARM_ACCOUNTS} Telegram accounts" in alert["text"]
     finally:

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from telebot import types
 
+from bot.dispatch import on_callback, on_message
 from tests.dashboard_helpers import data, text
 from tests.factories import make_code, make_owner, make_plan, make_project
 from webapp.domain import newcode_wizard
@@ -273,14 +274,14 @@ def _message(user_id: int, body: str) -> types.Message:
 )
 def test_callback_data_out_of_range_is_a_button_gone_answer_not_an_apology(bot_handlers, payload):
     handlers, apologies = bot_handlers
-    handlers.unit(handlers.on_callback)(_callback(5550001, payload))
+    handlers.unit(on_callback)(_callback(5550001, payload))
     assert apologies == []
 
 
 def test_the_owner_typing_a_superscript_count_gets_a_message_not_an_apology(bot_handlers):
     handlers, apologies = bot_handlers
     for body in ("/newcode", "²", "٣", "99999999999999999999"):
-        handlers.unit(handlers.on_message)(_message(5550002, body))
+        handlers.unit(on_message)(_message(5550002, body))
     assert apologies == []
 
 
@@ -300,7 +301,7 @@ def test_the_owner_typing_a_superscript_count_gets_a_message_not_an_apology(bot_
 )
 def test_no_callback_data_makes_the_bot_apologise(bot_handlers, payload):
     handlers, apologies = bot_handlers
-    handlers.unit(handlers.on_callback)(_callback(5550001, payload))
+    handlers.unit(on_callback)(_callback(5550001, payload))
     assert apologies == []
 
 
@@ -308,5 +309,5 @@ def test_no_callback_data_makes_the_bot_apologise(bot_handlers, payload):
 @given(body=st.text(min_size=1, max_size=40), who=st.sampled_from([5550001, 5550002]))
 def test_no_typed_text_makes_the_bot_apologise(bot_handlers, body, who):
     handlers, apologies = bot_handlers
-    handlers.unit(handlers.on_message)(_message(who, body))
+    handlers.unit(on_message)(_message(who, body))
     assert apologies == []

@@ -89,7 +89,7 @@ def test_a_bot_that_dies_after_the_activation_commits_still_has_its_messages_sen
     def die(*args, **kwargs):
         raise SystemExit("killed")  # the process ends between the commit and Telegram
 
-    monkeypatch.setattr("bot.handlers.deliver_customer_message", die)
+    monkeypatch.setattr("bot.handlers.activation.deliver_customer_message", die)
     with pytest.raises(SystemExit):
         world.start(ANN, code)
     db.session.rollback()

@@ -8,7 +8,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from telebot import types
 
-from bot.handlers import ALLOWED_UPDATES
+from bot.dispatch import on_start
+from bot.handlers import ALLOWED_UPDATES, members
 from tests.conftest import NOW
 from tests.factories import make_code, make_plan, make_project, make_resource, tg_user
 from tests.outbox_world import ANN, CHANNEL, TOKEN, World, join_urls, world_fixture  # noqa: F401
@@ -39,7 +40,7 @@ def deliver_joins(world: World) -> None:
             continue
         seen.add(update["update_id"])
         event = types.ChatMemberUpdated.de_json(update["chat_member"])
-        world.handlers.unit(world.handlers.on_chat_member)(event)
+        world.handlers.unit(members.on_chat_member)(event)
 
 
 def code_id_of(code: str) -> int:
@@ -192,7 +193,7 @@ def test_a_new_activation_racing_a_removal_leaves_the_customer_a_link_that_lets_
     def customer_activates_again(params):
         world.emu.before_answering("banChatMember", None)
         with world.app.app_context():
-            world.handlers.on_start(ANN, tg_user(ANN), second)
+            on_start(world.handlers, ANN, tg_user(ANN), second)
 
     roll_back(world, first)
     world.emu.before_answering("banChatMember", customer_activates_again)

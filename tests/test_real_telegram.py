@@ -12,7 +12,8 @@ import requests
 from telebot import types
 
 import webapp.worker
-from bot.handlers import ALLOWED_UPDATES
+from bot.dispatch import on_message
+from bot.handlers import ALLOWED_UPDATES, members
 from tests.conftest import NOW
 from tests.factories import make_owner, make_plan, make_project, make_resource
 from tests.test_jobs import BOT_ID, TOKEN, Harness, activate, end_test_transaction
@@ -81,9 +82,9 @@ def deliver(emu, handlers, kind: str):
             continue
         update = types.Update.de_json(raw)
         handler = {
-            "chat_join_request": handlers.on_join_request,
-            "chat_member": handlers.on_chat_member,
-            "message": handlers.on_message,
+            "chat_join_request": members.on_join_request,
+            "chat_member": members.on_chat_member,
+            "message": on_message,
         }[kind]
         handlers.unit(handler)(getattr(update, kind))
         handled += 1

@@ -77,6 +77,42 @@ def D_(message: str) -> str:
     return message
 
 
+class Worded(str):
+    """English the domain wrote for an owner from a message of the dashboard catalogue and its
+    values: a plain ``str`` everywhere (logs, audit details, tests), which the dashboard words
+    again in its own language (``webapp.dashboard.rendering.domain_message``).
+
+    ``Worded(D_("Use at most %(num)s characters."), num=100)``; plurals with ``ND_``.
+    """
+
+    template: str
+    plural: str | None
+    num: int | None
+    params: dict
+
+    def __new__(cls, template: str, **params):
+        return cls.made(template, None, None, params)
+
+    @classmethod
+    def made(cls, template: str, plural: str | None, num: int | None, params: dict):
+        chosen = template if plural is None or num == 1 else plural
+        text = super().__new__(cls, chosen % params if params else chosen)
+        text.template, text.plural, text.num, text.params = template, plural, num, params
+        return text
+
+
+def ND_(singular: str, plural: str, num: int, **params) -> Worded:
+    """The plural twin of ``D_`` + ``Worded``: English by ``num``, ``%(num)s`` in both forms."""
+    return Worded.made(singular, plural, num, {"num": num, **params})
+
+
+def joined_names(names: list[str]) -> str:
+    """``A``, ``A and B``, ``A, B and C`` (worded for the dashboard)."""
+    if len(names) == 1:
+        return names[0]
+    return Worded(D_("%(names)s and %(last)s"), names=", ".join(names[:-1]), last=names[-1])
+
+
 def gettext(language: str, message: str, **values) -> str:
     """``message`` in ``language``, with ``values`` put in (whole numbers written its way)."""
     text = translations(language).gettext(message)

@@ -14,6 +14,7 @@ from sqlalchemy import Date, cast, func, select
 from sqlalchemy.orm import Session
 
 from webapp.domain.errors import InvalidInput
+from webapp.i18n import D_
 from webapp.models import ActivityHour, ActivityTotal
 
 PERIODS = (30, 90, 365)
@@ -65,7 +66,7 @@ def parse_period(text: str | None) -> int:
     except ValueError:
         days = 0
     if days not in PERIODS:
-        raise InvalidInput("days", "Choose 30, 90 or 365 days.")
+        raise InvalidInput("days", D_("Choose 30, 90 or 365 days."))
     return days
 
 

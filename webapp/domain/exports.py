@@ -20,6 +20,7 @@ from webapp.domain import code_queries
 from webapp.domain.codes import activation_link
 from webapp.domain.csv_export import safe_cell
 from webapp.domain.errors import InvalidInput
+from webapp.i18n import D_
 from webapp.models import AccessCode, Activation, Customer, Plan, Project, Subscription
 
 EXPORT_PAGE = 1000
@@ -200,11 +201,11 @@ def parse_range(first: str | None, last: str | None, today: date) -> DateRange:
         try:
             days[name] = date.fromisoformat((text or "").strip())
         except ValueError:
-            raise InvalidInput(name, "Enter a date as YYYY-MM-DD, e.g. 2026-11-01.") from None
+            raise InvalidInput(name, D_("Enter a date as YYYY-MM-DD, e.g. 2026-11-01.")) from None
     if days["to"] < days["from"]:
-        raise InvalidInput("to", "The last day comes before the first.")
+        raise InvalidInput("to", D_("The last day comes before the first."))
     if (days["to"] - days["from"]).days > MAX_RANGE_DAYS:
-        raise InvalidInput("to", "Choose at most five years at a time.")
+        raise InvalidInput("to", D_("Choose at most five years at a time."))
     return DateRange(days["from"], days["to"])
 
 

@@ -27,6 +27,7 @@ from webapp.domain.errors import (
     UnknownCode,
 )
 from webapp.domain.ownership import owned
+from webapp.i18n import D_
 from webapp.models import (
     AccessCode,
     Activation,
@@ -41,15 +42,15 @@ from webapp.models import (
 OPENED, REFUSED, ACTIVATED, JOINED, JOINED_ALL = "opened", "refused", "activated", "joined", "all"
 RENEWED, REMINDED, ENDED, REMOVED = "renewed", "reminded", "ended", "removed"
 STEP_LABELS = {
-    OPENED: "Opened the link",
-    REFUSED: "Refused",
-    ACTIVATED: "Activated",
-    JOINED: "Joined",
-    JOINED_ALL: "Joined every chat",
-    RENEWED: "Renewed",
-    REMINDED: "Reminded",
-    ENDED: "Ended",
-    REMOVED: "Removed",
+    OPENED: D_("Opened the link"),
+    REFUSED: D_("Refused"),
+    ACTIVATED: D_("Activated"),
+    JOINED: D_("Joined"),
+    JOINED_ALL: D_("Joined every chat"),
+    RENEWED: D_("Renewed"),
+    REMINDED: D_("Reminded"),
+    ENDED: D_("Ended"),
+    REMOVED: D_("Removed"),
 }
 REFUSAL_REASONS = {
     CodeUsedUp: "used_up",
@@ -59,12 +60,12 @@ REFUSAL_REASONS = {
     UnknownCode: "rolled_back",  # a code that exists yet is unknown to customers was rolled back
 }
 DETAIL_LABELS = {
-    "used_up": "used up",
-    "expired": "expired",
-    "paused": "paused",
-    "already_activated": "already activated",
-    "too_many_attempts": "too many wrong codes",
-    "rolled_back": "rolled back",
+    "used_up": D_("used up"),
+    "expired": D_("expired"),
+    "paused": D_("paused"),
+    "already_activated": D_("already activated"),
+    "too_many_attempts": D_("too many wrong codes"),
+    "rolled_back": D_("rolled back"),
 }
 SCOPES = ("code", "batch", "plan")
 
@@ -287,7 +288,9 @@ class Funnel:
 def detail_label(step: str, detail: str, chats: dict[int, str]) -> str:
     """Words for a step's detail: the chat of a join, the reason of a refusal or an end."""
     if step == JOINED:
-        return chats.get(int(detail), "a chat no longer in the plan") if detail.isdigit() else ""
+        if not detail.isdigit():
+            return ""
+        return chats.get(int(detail), D_("a chat no longer in the plan"))
     return DETAIL_LABELS.get(detail, detail.replace("_", " ")) or STEP_LABELS[step]
 
 
