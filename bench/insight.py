@@ -3,7 +3,8 @@ recording the funnel adds to the activation path.
 
 1. Seeds 1,000,000 codes (as ``bench.code_list``), a batch of 500, 100,000 customers with a
    funnel history (opened, activated, refused, joined every chat, renewed, reminded, ended),
-   the subscriptions and activations of the 70,000 who activated, and a year of hourly
+   the subscriptions, activations and activity-feed events of the 70,000 who activated, and
+   a year of hourly
    activity, all in SQL with the tally triggers off and the tallies counted after in one pass;
    then loads each insight page through gunicorn (2 sync workers) with ``bench.pages``, as
    ``bench.code_list`` does: p95 < 100 ms (a CSV export to its first row).
@@ -92,6 +93,14 @@ SELECT :project, :first_code + (m.customer_id - :first_customer), m.customer_id,
 FROM made m
 """
 
+# What each activation writes to the owner's activity feed.
+_SEED_FEED = """
+INSERT INTO audit_event (project_id, code_id, customer_id, action, details, created_at)
+SELECT a.project_id, a.code_id, a.customer_id, 'code.activated',
+       json_build_object('code', c.code, 'username', 'c' || a.customer_id), a.activated_at
+FROM activation a JOIN access_code c ON c.id = a.code_id
+"""
+
 _COUNT_ACTIVATIONS = """
 UPDATE access_code SET activation_count = activation_count + 1
 WHERE id IN (SELECT code_id FROM activation) AND activation_count < max_activations
@@ -108,6 +117,7 @@ _SEEDED_TABLES = (
     "activity_hour",
     "activity_total",
     "code_tally",
+    "audit_event",
 )
 
 
@@ -180,6 +190,7 @@ def seed_history(app, seeded, now, customers: int) -> tuple[dict, float]:
                 conn.execute(text(_SEED_FUNNEL), segment)
                 conn.execute(text(_SEED_ACTIVATIONS), segment)
             conn.execute(text(_COUNT_ACTIVATIONS))
+            conn.execute(text(_SEED_FEED))
             conn.execute(text(TALLY_FROM_STEPS))
             conn.execute(text(_SEED_HOURS), params)
             for statement in TOTALS_FROM_ROWS:

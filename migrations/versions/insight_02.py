@@ -1,5 +1,6 @@
 """insight at scale: one activity row per hour, all-time totals per project, a project's live
-code count, and indexes for the needs-attention inbox's code questions
+code count, an activation's funnel steps written with it, indexes for the needs-attention
+inbox's code questions and the link tests
 
 The dashboard home and the charts read these instead of a million codes: the code count from
 ``code_tally``, the activations from ``activity_total``, a year of charts from 8,760 hour rows
@@ -29,11 +30,16 @@ NEARLY_USED_UP = (
 SINGLE_CODE_EXPIRING = (
     "deleted_at IS NULL AND paused_at IS NULL AND batch_id IS NULL AND expires_at IS NOT NULL"
 )
+LINK_TESTS = "action = 'link.tested'"
 
+# An activation's own funnel steps (opened, activated) are written by the activation trigger,
+# in the same statement as the activation: no round trip of their own on the activation path,
+# and no code path that inserts an activation can leave them out.
+#
 # Lock order. Each tally row is one row that many transactions update, so each is taken at a
 # point where every transaction that takes it has the same locks before and after it:
 # - activity_total right after the hour's activity_hour row, in the same trigger (an
-#   activation, a subscription's end); the only other writer, a rollback deleting activations,
+#   activation, a subscription's end), and before the funnel's tallies; the only other writer, a rollback deleting activations,
 #   has taken it already when it ended a subscription, or holds nothing an activation waits for.
 # - code_tally is a row of its own: a rollback takes it first thing (its UPDATE of deleted_at)
 #   and then locks customers; an activation, which locks its customer first, never touches it.
@@ -54,6 +60,12 @@ BEGIN
   ON CONFLICT (project_id) DO UPDATE SET
     activations = activity_total.activations + 1,
     started = activity_total.started + EXCLUDED.started;
+  INSERT INTO funnel_step (project_id, plan_id, batch_id, code_id, customer_id, step, detail, at)
+  SELECT NEW.project_id, c.plan_id, c.batch_id, NEW.code_id, NEW.customer_id, s.step, '',
+         NEW.activated_at
+  FROM access_code c CROSS JOIN (VALUES ('opened'), ('activated')) AS s(step)
+  WHERE c.id = NEW.code_id
+  ON CONFLICT (code_id, customer_id, step, detail) DO NOTHING;
   RETURN NULL;
 END $$ LANGUAGE plpgsql;
 CREATE TRIGGER activation_tally AFTER INSERT ON activation
@@ -148,6 +160,12 @@ BEGIN
   VALUES (NEW.project_id, 1, CASE WHEN NEW.created_subscription THEN 1 ELSE 0 END, 0)
   ON CONFLICT (project_id) DO UPDATE SET
     activations = activations + 1, started = started + excluded.started;
+  INSERT INTO funnel_step (project_id, plan_id, batch_id, code_id, customer_id, step, detail, at)
+  SELECT NEW.project_id, c.plan_id, c.batch_id, NEW.code_id, NEW.customer_id, s.step, '',
+         NEW.activated_at
+  FROM access_code c, (SELECT 'opened' AS step UNION ALL SELECT 'activated') AS s
+  WHERE c.id = NEW.code_id
+  ON CONFLICT (code_id, customer_id, step, detail) DO NOTHING;
 END
 """,
     """
@@ -318,6 +336,13 @@ FROM activity_hour_old GROUP BY project_id, hour
         postgresql_where=sa.text(SINGLE_CODE_EXPIRING),
         sqlite_where=sa.text(SINGLE_CODE_EXPIRING),
     )
+    op.create_index(
+        "ix_audit_event_link_tests",
+        "audit_event",
+        ["project_id"],
+        postgresql_where=sa.text(LINK_TESTS),
+        sqlite_where=sa.text(LINK_TESTS),
+    )
     # Created last, so the counts above are not counted twice. (A later SQLite migration that
     # rebuilds one of these tables in batch mode drops its triggers: create them again there.)
     if postgres:
@@ -330,6 +355,7 @@ FROM activity_hour_old GROUP BY project_id, hour
 def downgrade():
     postgres = op.get_bind().dialect.name == "postgresql"
     _drop_triggers(postgres, PG_FUNCTIONS)
+    op.drop_index("ix_audit_event_link_tests", table_name="audit_event")
     op.drop_index("ix_access_code_project_expires", table_name="access_code")
     op.drop_index("ix_access_code_nearly_used_up", table_name="access_code")
     op.drop_table("code_tally")

@@ -3,8 +3,9 @@
 Each step is one ``FunnelStep`` row, kept the first time a customer reaches it with a code
 (``INSERT … ON CONFLICT DO NOTHING`` on the (code, customer, step, detail) key), so counts are
 people, not taps. A database trigger adds every new row to its plan's and batch's
-``FunnelTally``: a plan's funnel is a few rows to read however many codes it has. The recording
-calls work in the caller's session and never commit.
+``FunnelTally``: a plan's funnel is a few rows to read however many codes it has. An
+activation's own steps (opened, activated) are written by the activation's trigger; the
+recording calls here work in the caller's session and never commit.
 """
 
 import re
@@ -113,10 +114,11 @@ def _row(code: AccessCode, customer_id: int, step: str, detail: str, now: dateti
 
 
 def record_activation(session: Session, result, now: datetime) -> None:
-    """A code was activated (``result`` is an ``ActivationResult``): the customer opened it and
-    activated it; an extension is also a renewal of the code that opened the subscription."""
+    """A code was activated (``result`` is an ``ActivationResult``): an extension is also a
+    renewal of the code that opened the subscription. That the customer opened the code and
+    activated it the database records with the activation itself (its trigger, insight_02)."""
     code, customer_id = result.code, result.customer.id
-    rows = [_row(code, customer_id, OPENED, "", now), _row(code, customer_id, ACTIVATED, "", now)]
+    rows = []
     if result.extended:
         first = session.scalars(
             select(AccessCode)
