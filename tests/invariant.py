@@ -445,6 +445,14 @@ def run(seed: int, events: int, app, emu, database_url: str, redis_url: str, sta
             state.step()
         state.settle()
         found = state.violations()
+        if found:  # what the bot had to say about it, while its log is still there
+            for process in state.processes:
+                if isinstance(process, BotProcess):
+                    with open(process.log_path, errors="replace") as log:
+                        said = [line.rstrip() for line in log
+                                if " WARNING " in line or " ERROR " in line]
+                    print("invariant run: the bot's warnings and errors:\n"
+                          + "\n".join(said[-80:]), flush=True)
     finally:
         stop_processes(state)
     print(f"invariant run: seed {seed} took {time.monotonic() - began:.0f} s, "

@@ -8,12 +8,14 @@ The dashboard home shows the list; the bot sends it once a day as a digest.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session, joinedload
 
 from webapp.domain.bot_health import POLL_SILENCE as SILENT_AFTER
 from webapp.i18n import D_, ND_, Worded
 from webapp.models import (
+    NEARLY_USED_UP,
+    SINGLE_CODE_EXPIRING,
     AccessCode,
     Batch,
     Customer,
@@ -27,8 +29,6 @@ from webapp.models import (
 )
 
 EXPIRING_WITHIN = timedelta(days=3)
-# A code with at least this many activations is "nearly used up" with a tenth (at least 1) left.
-NEARLY_USED_UP_MIN = 5
 PER_KIND = 20  # items of one kind shown, at most (the count says how many more)
 
 
@@ -291,22 +291,23 @@ def _silent_bots(projects, last_polls, now) -> list[AttentionItem]:
     return found
 
 
-def _nearly_used_up(session, ids, projects, now) -> list[AttentionItem]:
-    left = AccessCode.max_activations - AccessCode.activation_count
-    codes = session.scalars(
+def nearly_used_up_query(ids, now):
+    # The rule is the index's own condition (webapp.models.NEARLY_USED_UP), so the newest come
+    # off the end of an index that holds only such codes.
+    return (
         select(AccessCode)
         .where(
             AccessCode.project_id.in_(ids),
-            AccessCode.deleted_at.is_(None),
-            AccessCode.paused_at.is_(None),
-            AccessCode.max_activations >= NEARLY_USED_UP_MIN,
-            left > 0,
-            left * 10 <= AccessCode.max_activations,
+            text(NEARLY_USED_UP),
             or_(AccessCode.expires_at.is_(None), AccessCode.expires_at > now),
         )
         .order_by(AccessCode.id.desc())
         .limit(PER_KIND * 5)
     )
+
+
+def _nearly_used_up(session, ids, projects, now) -> list[AttentionItem]:
+    codes = session.scalars(nearly_used_up_query(ids, now))
     return [
         AttentionItem(
             "code_nearly_used_up",
@@ -325,25 +326,43 @@ def _nearly_used_up(session, ids, projects, now) -> list[AttentionItem]:
     ]
 
 
-def _expiring(session, ids, projects, now) -> list[AttentionItem]:
-    soon = and_(
-        AccessCode.expires_at.is_not(None),
-        AccessCode.expires_at > now,
-        AccessCode.expires_at <= now + EXPIRING_WITHIN,
-    )
-    codes = session.scalars(
+def expiring_codes_query(ids, now):
+    # Single codes by expiry, from an index of only those (webapp.models.SINGLE_CODE_EXPIRING):
+    # the read is the codes expiring within the window, however many codes expire later.
+    return (
         select(AccessCode)
         .where(
             AccessCode.project_id.in_(ids),
-            AccessCode.deleted_at.is_(None),
-            AccessCode.paused_at.is_(None),
-            AccessCode.batch_id.is_(None),
+            text(SINGLE_CODE_EXPIRING),
+            AccessCode.expires_at > now,
+            AccessCode.expires_at <= now + EXPIRING_WITHIN,
             AccessCode.activation_count < AccessCode.max_activations,
-            soon,
         )
         .order_by(AccessCode.expires_at)
         .limit(PER_KIND * 5)
     )
+
+
+def expiring_batches_query(ids, now):
+    return (
+        select(Batch)
+        .where(
+            Batch.project_id.in_(ids),
+            Batch.expires_at.is_not(None),
+            Batch.expires_at > now,
+            Batch.expires_at <= now + EXPIRING_WITHIN,
+            Batch.id.in_(
+                select(AccessCode.batch_id).where(
+                    AccessCode.deleted_at.is_(None), AccessCode.activation_count == 0
+                )
+            ),
+        )
+        .order_by(Batch.expires_at)
+    )
+
+
+def _expiring(session, ids, projects, now) -> list[AttentionItem]:
+    codes = session.scalars(expiring_codes_query(ids, now))
     found = [
         AttentionItem(
             "code_expiring",
@@ -359,21 +378,7 @@ def _expiring(session, ids, projects, now) -> list[AttentionItem]:
         )
         for code in codes
     ]
-    batches = session.scalars(
-        select(Batch)
-        .where(
-            Batch.project_id.in_(ids),
-            Batch.expires_at.is_not(None),
-            Batch.expires_at > now,
-            Batch.expires_at <= now + EXPIRING_WITHIN,
-            Batch.id.in_(
-                select(AccessCode.batch_id).where(
-                    AccessCode.deleted_at.is_(None), AccessCode.activation_count == 0
-                )
-            ),
-        )
-        .order_by(Batch.expires_at)
-    )
+    batches = session.scalars(expiring_batches_query(ids, now))
     found += [
         AttentionItem(
             "code_expiring",

@@ -117,6 +117,7 @@ def people(scope: str, scope_id: int):
         title=_scope_title(scope, thing),
         label=label,
         limit=funnel.PEOPLE_LIMIT,
+        timezone=current_user.timezone,  # read once, not once per row
     )
 
 
