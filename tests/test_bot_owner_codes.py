@@ -115,3 +115,24 @@ def test_daily_digest_lists_failed_removals_with_a_retry_button_and_ended_access
     owner = db.session.get(Owner, world.owner_id)
     assert owner.digest_sent_at == NOW
     db.session.rollback()
+
+
+def test_an_owner_whose_account_speaks_russian_gets_the_code_card_and_its_buttons_in_russian(
+    emu, world
+):
+    owner = db.session.get(Owner, world.owner_id)
+    owner.language = "ru"
+    code = e2e.new_code(world, max_activations=5)  # commits the language too
+    ann = e2e.new_customer(emu)
+    say(emu, world, ann, f"/start {code}")
+
+    say(emu, world, world.owner_tg, f"/code {code}")
+    card = last_message(emu, world, world.owner_tg)
+    assert "Активации: 1/5" in text_of(card) and "активен" in text_of(card)
+    assert "Тариф: 3 months" in text_of(card) and "Usage" not in text_of(card)
+    press(emu, world, "⏸ Приостановить")
+    paused = last_message(emu, world, world.owner_tg)
+    assert "Приостановлен." in text_of(paused) and "сохраняют доступ" in text_of(paused)
+    assert [b["text"] for b in buttons(paused)] == ["▶️ Возобновить"]
+    say(emu, world, world.owner_tg, "/code NOPE-NOPE")
+    assert "В этом проекте нет кода NOPE-NOPE" in text_of(last_message(emu, world, world.owner_tg))
