@@ -136,3 +136,20 @@ def test_an_owner_whose_account_speaks_russian_gets_the_code_card_and_its_button
     assert [b["text"] for b in buttons(paused)] == ["▶️ Возобновить"]
     say(emu, world, world.owner_tg, "/code NOPE-NOPE")
     assert "В этом проекте нет кода NOPE-NOPE" in text_of(last_message(emu, world, world.owner_tg))
+
+
+def test_linking_a_russian_speaking_owner_sets_her_command_menu_in_russian(emu, world):
+    token = "owner_" + "R" * 32
+    owner = db.session.get(Owner, world.owner_id)
+    owner.telegram_user_id, owner.language = None, "ru"
+    owner.telegram_link_token, owner.telegram_link_issued_at = token, NOW
+    db.session.commit()
+    olga = e2e.new_customer(emu)
+
+    say(emu, world, olga, f"/start {token}")
+    assert "привязан" in text_of(last_message(emu, world, olga))
+    [menu] = [c["params"] for c in emu.calls(world.token, "setMyCommands")
+              if c["params"].get("scope") == {"type": "chat", "chat_id": olga}]
+    described = {c["command"]: c["description"] for c in menu["commands"]}
+    assert described["newcode"] == "Создать коды доступа"
+    assert described["help"] == "Что умеет этот бот"
