@@ -261,12 +261,18 @@ def already_activated(
     )
 
 
-def guessing_alert(accounts: int) -> str:
-    return (
-        f"🚨 At least {accounts} Telegram accounts sent wrong codes to this bot in the last "
+def guessing_alert(accounts: int, lang: str = "en") -> str:
+    return ngettext(
+        lang,
+        "🚨 At least %(num)s Telegram account sent wrong codes to this bot in the last "
         "10 minutes: someone may be guessing codes. New accounts get one try per 10 minutes "
         "for now; your customers are not slowed down. Long random codes are safe; short "
-        "custom codes are the ones at risk."
+        "custom codes are the ones at risk.",
+        "🚨 At least %(num)s Telegram accounts sent wrong codes to this bot in the last "
+        "10 minutes: someone may be guessing codes. New accounts get one try per 10 minutes "
+        "for now; your customers are not slowed down. Long random codes are safe; short "
+        "custom codes are the ones at risk.",
+        accounts,
     )
 
 
@@ -439,11 +445,14 @@ def resource_added(title: str, chat_type: str, missing: tuple[str, ...], lang: s
     return text + _missing_rights(missing, lang)
 
 
-def resource_pending(chat_type: str, chat_id: int) -> str:
+def resource_pending(chat_type: str, chat_id: int, lang: str = "en") -> str:
     # No title: whoever promoted the bot chose it, and it could say anything.
-    return (
-        f"⚠️ Someone else made the bot an administrator of a {esc(chat_type)} (id {chat_id}). "
-        "It is not used until you accept it on the project's page in the dashboard."
+    return gettext(
+        lang,
+        "⚠️ Someone else made the bot an administrator of a %(kind)s (id %(id)s). "
+        "It is not used until you accept it on the project's page in the dashboard.",
+        kind=esc(_chat_kind(chat_type, lang)),
+        id=str(chat_id),  # a number that is not formatted as one
     )
 
 

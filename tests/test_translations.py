@@ -210,3 +210,17 @@ def test_the_code_card_and_the_digest_lines_count_with_the_languages_plural_form
         "• Ann — Gold (periodo terminado)"
     assert texts.digest_more(3, "pt_BR") == "…e mais 3."
     assert texts.code_changed("resume", False, "ru") == "Без изменений: уже действует."
+
+
+def test_the_guessing_alert_and_a_chat_waiting_for_acceptance_are_in_the_owners_language():
+    assert texts.guessing_alert(5, "ru").startswith("🚨 Как минимум 5 аккаунтов Telegram")
+    assert texts.guessing_alert(21, "uk").startswith("🚨 Щонайменше 21 обліковий запис")
+    assert texts.guessing_alert(1, "en").startswith("🚨 At least 1 Telegram account sent")
+    assert texts.guessing_alert(5, "en").startswith("🚨 At least 5 Telegram accounts sent")
+    pending = texts.resource_pending("channel", -1001000000701, "es")
+    # The chat id stays a bare number: digit grouping would make it a different id.
+    assert "de un canal (id -1001000000701)" in pending
+    assert texts.resource_pending("supergroup", -100123, "en") == (
+        "⚠️ Someone else made the bot an administrator of a supergroup (id -100123). "
+        "It is not used until you accept it on the project's page in the dashboard."
+    )
