@@ -409,7 +409,7 @@ def start_processes(run: Run) -> None:
             subprocess.Popen(argv, cwd=ROOT, env=run.env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         )
-    wait_until(lambda: run.emu.calls(TOKEN, "getUpdates"), 30, "the bot's first poll")
+    wait_until(lambda: run.emu.calls(TOKEN, "getUpdates"), 90, "the bot's first poll")
 
 
 def stop_processes(run: Run) -> None:
