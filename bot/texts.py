@@ -754,6 +754,11 @@ CUSTOMER_COMMANDS = [
 OWNER_COMMANDS = CUSTOMER_COMMANDS + [("newcode", N_("Create access codes"))]
 
 
+def customer_commands(lang: str = "en") -> list[tuple[str, str]]:
+    """The customers' menu in one language (Telegram shows the one of the user's language)."""
+    return [(command, gettext(lang, description)) for command, description in CUSTOMER_COMMANDS]
+
+
 def owner_commands(lang: str = "en") -> list[tuple[str, str]]:
     """The owner's menu, set for the owner's chat alone, in the owner's language."""
     return [(command, gettext(lang, description)) for command, description in OWNER_COMMANDS]

@@ -47,6 +47,11 @@ def supported(language: str | None) -> str | None:
     return _BY_PRIMARY.get(tag.split("_", 1)[0].lower())
 
 
+def telegram_code(language: str) -> str:
+    """The two-letter ISO 639-1 code Telegram matches users' languages by (``pt_BR`` → ``pt``)."""
+    return language.split("_", 1)[0].lower()
+
+
 def resolve(telegram_language: str | None, project_default: str | None = None) -> str:
     """The customer's language: Telegram's ``language_code`` when we speak it, else the
     project's default, else English."""
