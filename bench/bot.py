@@ -1,6 +1,6 @@
 """Bot throughput: 1,000 ``/start <code>`` updates at once against the real ``python -m bot``.
 
-The Bot API emulator (tests.telegram_emulator, no injected delays, no rate limit) runs in this
+The Bot API emulator (webapp.telegram_emulator, no injected delays, no rate limit) runs in this
 process; one bot process long-polls it for every project. Every customer taps the activation
 link of their own single-use code at the same moment (with 10 bots, 100 customers each); each
 must get exactly one confirmation, and the database must hold exactly one activation each.

@@ -17,7 +17,7 @@ def emulator():
     """The Bot API emulator of the test suite, started in this process (``tests`` importable)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from tests.telegram_emulator import BotApiEmulator
+    from webapp.telegram_emulator import BotApiEmulator
 
     return BotApiEmulator(clock_start=bench_now().timestamp()).start()
 

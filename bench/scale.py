@@ -216,24 +216,30 @@ def one_setup(app, setup: str, tokens, codes, args) -> tuple[list[Row], list[str
             for bot in bots:
                 bot.wait_for_log("membership bot started")
             tier["bot"] = [b.pid for b in bots]
+            from bot.fleet import PollerLeases
+            from webapp.throttle import bot_id_of
+
             redis = redis_from_url(redis_url())
-            key = "admit:poll-lease:*"
-
-            def holders():
-                return Counter(redis.get(k) for k in redis.scan_iter(key, count=1000))
-
+            leases = PollerLeases(redis, "bench-observer")  # reads only: never announces itself
+            lease_keys = {bot_id_of(t): PollerLeases.lease_key(bot_id_of(t)) for t in tokens}
             stable = {"last": None, "since": time.monotonic()}
 
             def settled():
-                now_holders = holders()
-                if now_holders != stable["last"]:
-                    stable.update(last=now_holders, since=time.monotonic())
-                return (sum(now_holders.values()) == len(tokens)
-                        and len(now_holders) == len(bots)
+                # Settled is every bot held by the process rendezvous hashing gives it. Not "each
+                # process holds some": with few bots one process may rightly win them all (4 bots,
+                # 2 processes: 1 run in 8), and that wait never ended.
+                live = leases.live_processes()
+                held = dict(zip(lease_keys, redis.mget(list(lease_keys.values())), strict=True))
+                if held != stable["last"]:
+                    stable.update(last=held, since=time.monotonic())
+                return (len(live) == len(bots)
+                        and all(v is not None and v.decode() == PollerLeases.winner(b, live)
+                                for b, v in held.items())
                         and time.monotonic() - stable["since"] > 4)
 
-            wait_until(settled, args.timeout, "every bot leased, shares settled", 0.5)
-            shares = sorted(stable["last"].values())
+            wait_until(settled, args.timeout, "every bot leased by its process, shares settled",
+                       0.5)
+            shares = sorted(Counter(stable["last"].values()).values())
             notes.append(f"{setup}: bots per process {shares}")
         else:
             port = free_port()

@@ -15,9 +15,10 @@ from datetime import datetime
 
 from telebot.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import texts
 from bot.redaction import describe
-from bot.texts import esc, when
-from webapp import clock, telegram
+from bot.texts import esc
+from webapp import clock, i18n, telegram
 from webapp.domain import attention, bot_health, code_control, lifecycle
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.newcode_wizard import is_linked_owner
@@ -34,65 +35,58 @@ MAX_ITEM = 300  # characters of one item, so ten fit Telegram's 4096 with room t
 # ---- /code ------------------------------------------------------------------------------------
 
 
-def code_keyboard(code: AccessCode) -> InlineKeyboardMarkup | None:
+def code_keyboard(code: AccessCode, lang: str = "en") -> InlineKeyboardMarkup | None:
     if code.deleted_at is not None:
         return None
     markup = InlineKeyboardMarkup()
     if code.paused_at is None:
-        markup.row(InlineKeyboardButton("⏸ Pause", callback_data=f"{PREFIX}:pause:{code.id}"))
+        label, action = texts.code_pause_button(lang), "pause"
     else:
-        markup.row(InlineKeyboardButton("▶️ Resume", callback_data=f"{PREFIX}:resume:{code.id}"))
+        label, action = texts.code_resume_button(lang), "resume"
+    markup.row(InlineKeyboardButton(label, callback_data=f"{PREFIX}:{action}:{code.id}"))
     return markup
 
 
-def code_text(code: AccessCode, now: datetime, timezone: str, notice: str = "") -> str:
-    status = code.status(now)
-    lines = [f"🔑 <code>{esc(code.code)}</code> — <b>{esc(status)}</b>"]
-    lines.append(f"Plan: {esc(code.plan.name)}")
-    if code.deleted_at is None:
-        lines.append(f"Usage: {code.activation_count}/{code.max_activations} activations")
-    lines.append(
-        "Expires: " + (when(code.expires_at, timezone) if code.expires_at else "never")
+def code_text(
+    code: AccessCode, now: datetime, timezone: str, notice: str = "", lang: str = "en"
+) -> str:
+    return texts.code_card(
+        code.code, code.status(now), code.plan.name,
+        code.activation_count if code.deleted_at is None else None, code.max_activations,
+        code.expires_at, code.note, timezone, lang, notice,
     )
-    if code.note:
-        lines.append(f"Note: {esc(code.note)}")
-    if status == "paused":
-        lines.append("\nNew activations are refused; everyone it let in keeps their access.")
-    if notice:
-        lines.insert(0, notice + "\n")
-    return "\n".join(lines)
 
 
 def on_code_command(handlers, chat_id: int, user, payload: str) -> None:
     """``/code <code>``: the code's usage and status, with Pause/Resume, for the linked owner."""
     session = db.session
+    lang = handlers.owner_lang()
     if not is_linked_owner(session, handlers.project_id, user.id):
-        handlers.reply(chat_id, "Only the owner of this bot can look up codes.")
+        handlers.reply(chat_id, texts.code_owner_only(lang))
         return
     if not payload:
-        handlers.reply(chat_id, "Send <code>/code</code> and the code, e.g. "
-                                "<code>/code K7QF-M2XD-9PRT</code>.")
+        handlers.reply(chat_id, texts.code_usage_hint(lang))
         return
     try:
         code = code_control.find_code(session, handlers.project_id, payload)
     except NotFound:
-        handlers.reply(chat_id, f"This project has no code {esc(payload[:64])}.")
+        handlers.reply(chat_id, texts.code_not_found(payload[:64], lang))
         return
     project = session.get(Project, handlers.project_id)
-    text = code_text(code, clock.now(), project.owner.timezone)
-    markup = code_keyboard(code)
-    handlers.reply(chat_id, text, markup)
+    text = code_text(code, clock.now(), project.owner.timezone, lang=lang)
+    handlers.reply(chat_id, text, code_keyboard(code, lang))
 
 
 def on_callback(handlers, callback, chat_id: int, user, parts: list[str]) -> None:
     """Pause, Resume and Retry buttons; anyone but the linked owner is refused."""
     session = db.session
+    lang = handlers.owner_lang()
     if len(parts) != 3 or not parts[2].isdigit():
-        handlers.answer_callback(callback.id, "This button no longer works.")
+        handlers.answer_callback(callback.id, texts.owner_button_gone(lang))
         return
     action, target = parts[1], int(parts[2])
     if not is_linked_owner(session, handlers.project_id, user.id):
-        handlers.answer_callback(callback.id, "Only the owner of this bot can do that.")
+        handlers.answer_callback(callback.id, texts.owner_only_action(lang))
         return
     now = clock.now()
     if action in ("pause", "resume"):
@@ -104,20 +98,19 @@ def on_callback(handlers, callback, chat_id: int, user, parts: list[str]) -> Non
             )
         except (NotFound, InvalidInput):
             session.rollback()
-            handlers.answer_callback(callback.id, "This code can no longer be changed.")
+            handlers.answer_callback(callback.id, texts.code_unchangeable(lang))
             return
         session.commit()
         code = session.get(AccessCode, target)
         timezone = session.get(Project, handlers.project_id).owner.timezone
-        done = "Paused." if action == "pause" else "Resumed."
-        text = code_text(code, now, timezone, done if changed else "No change: " + done.lower())
-        markup = code_keyboard(code)
-        handlers.answer_callback(callback.id, done)
-        handlers.reply(chat_id, text, markup)
+        notice = texts.code_changed(action, changed, lang)
+        text = code_text(code, now, timezone, notice, lang)
+        handlers.answer_callback(callback.id, texts.code_changed(action, True, lang))
+        handlers.reply(chat_id, text, code_keyboard(code, lang))
     elif action == "retry":
         removal = session.get(Removal, target)
         if removal is None or removal.project_id != handlers.project_id:
-            handlers.answer_callback(callback.id, "This button no longer works.")
+            handlers.answer_callback(callback.id, texts.owner_button_gone(lang))
             return
         retried = lifecycle.retry_removal(session, handlers.project_id, removal.id, now)
         session.commit()
@@ -125,11 +118,9 @@ def on_callback(handlers, callback, chat_id: int, user, parts: list[str]) -> Non
             from webapp import jobs
 
             jobs.enqueue_removals([removal.id])
-        handlers.answer_callback(
-            callback.id, "Trying again." if retried else "Not failed any more: nothing to retry."
-        )
+        handlers.answer_callback(callback.id, texts.retry_answer(retried, lang))
     else:
-        handlers.answer_callback(callback.id, "This button no longer works.")
+        handlers.answer_callback(callback.id, texts.owner_button_gone(lang))
 
 
 def _owner_id(handlers) -> int:
@@ -139,23 +130,23 @@ def _owner_id(handlers) -> int:
 # ---- The daily digest --------------------------------------------------------------------------
 
 
-def digest_text(project: Project, items, ended, timezone: str) -> str:
-    lines = [f"🗞 <b>{esc(project.name)}</b> — your daily summary"]
+def digest_text(project: Project, items, ended, timezone: str, lang: str = "en") -> str:
+    # The attention items are the dashboard's wording (English until its catalogue exists).
+    lines = [texts.digest_heading(project.name, lang)]
     if items:
-        lines.append("\n<b>Needs attention</b>")
+        lines.append("\n" + texts.digest_needs_attention(lang))
         for item in items[:MAX_DIGEST_ITEMS]:
             lines.append(f"• {esc(_cut(item.problem))}\n  <i>{esc(_cut(item.todo))}</i>")
         if len(items) > MAX_DIGEST_ITEMS:
-            lines.append(f"…and {len(items) - MAX_DIGEST_ITEMS} more in the dashboard.")
+            lines.append(texts.digest_more_in_dashboard(len(items) - MAX_DIGEST_ITEMS, lang))
     if ended:
-        lines.append(f"\n<b>Access ended</b> ({len(ended)})")
+        lines.append("\n" + texts.digest_access_ended(len(ended), lang))
         for end in ended[:MAX_DIGEST_ITEMS]:
-            why = {"rolled_back": "rolled back", "ended_by_owner": "ended by you"}.get(
-                end.reason or "", "period over"
-            )
-            lines.append(f"• {esc(end.customer.display_name)} — {esc(end.plan_name)} ({why})")
+            lines.append(texts.digest_ended_line(
+                end.customer.display_name, end.plan_name, end.reason, lang
+            ))
         if len(ended) > MAX_DIGEST_ITEMS:
-            lines.append(f"…and {len(ended) - MAX_DIGEST_ITEMS} more.")
+            lines.append(texts.digest_more(len(ended) - MAX_DIGEST_ITEMS, lang))
     return "\n".join(lines)
 
 
@@ -163,13 +154,13 @@ def _cut(text: str) -> str:
     return text if len(text) <= MAX_ITEM else text[: MAX_ITEM - 1] + "…"
 
 
-def digest_keyboard(items) -> InlineKeyboardMarkup | None:
+def digest_keyboard(items, lang: str = "en") -> InlineKeyboardMarkup | None:
     retries = [i for i in items[:MAX_DIGEST_ITEMS] if i.removal_id is not None]
     if not retries:
         return None
     markup = InlineKeyboardMarkup()
     for item in retries[:10]:
-        label = f"🔁 Retry: {item.problem}"[:60]
+        label = texts.retry_button(item.problem, lang)[:60]
         markup.row(InlineKeyboardButton(label, callback_data=f"{PREFIX}:retry:{item.removal_id}"))
     return markup
 
@@ -199,6 +190,7 @@ def send_attention_digests() -> dict:
                 polls = None
             inbox = attention.needs_attention(session, owner_id, now, last_polls=polls)
             ended = attention.access_ended_since(session, owner_id, since, now)
+            lang = i18n.resolve(owner.language)
             messages = []
             for project in owner.projects:
                 if project.deleted_at is not None:
@@ -207,8 +199,9 @@ def send_attention_digests() -> dict:
                 ends = [e for e in ended if e.project_id == project.id]
                 if items or ends:
                     messages.append(
-                        (project.bot_token, digest_text(project, items, ends, owner.timezone),
-                         digest_keyboard(items))
+                        (project.bot_token,
+                         digest_text(project, items, ends, owner.timezone, lang),
+                         digest_keyboard(items, lang))
                     )
             chat_id = owner.telegram_user_id
             session.commit()  # the claim stands even if Telegram is away: tomorrow's comes

@@ -96,7 +96,8 @@ def reconcile_resource(resource_id: int) -> str:
         if report.changed and work.owner_chat_id:
             try:
                 telegram.send_message(
-                    work.bot_token, work.owner_chat_id, texts.reconcile_report(report)
+                    work.bot_token, work.owner_chat_id,
+                    texts.reconcile_report(report, work.owner_language),
                 )
             except telegram.TelegramError as exc:
                 log.warning("reconcile report not sent: %s", describe(exc, work.bot_token))

@@ -12,7 +12,7 @@ from html import escape
 
 from webapp.domain import owner_texts
 from webapp.domain.codes import MAX_BATCH, activation_link
-from webapp.i18n import format_moment, gettext, ngettext
+from webapp.i18n import N_, format_moment, gettext, ngettext
 
 
 def esc(value) -> str:
@@ -261,12 +261,18 @@ def already_activated(
     )
 
 
-def guessing_alert(accounts: int) -> str:
-    return (
-        f"🚨 At least {accounts} Telegram accounts sent wrong codes to this bot in the last "
+def guessing_alert(accounts: int, lang: str = "en") -> str:
+    return ngettext(
+        lang,
+        "🚨 At least %(num)s Telegram account sent wrong codes to this bot in the last "
         "10 minutes: someone may be guessing codes. New accounts get one try per 10 minutes "
         "for now; your customers are not slowed down. Long random codes are safe; short "
-        "custom codes are the ones at risk."
+        "custom codes are the ones at risk.",
+        "🚨 At least %(num)s Telegram accounts sent wrong codes to this bot in the last "
+        "10 minutes: someone may be guessing codes. New accounts get one try per 10 minutes "
+        "for now; your customers are not slowed down. Long random codes are safe; short "
+        "custom codes are the ones at risk.",
+        accounts,
     )
 
 
@@ -439,11 +445,14 @@ def resource_added(title: str, chat_type: str, missing: tuple[str, ...], lang: s
     return text + _missing_rights(missing, lang)
 
 
-def resource_pending(chat_type: str, chat_id: int) -> str:
+def resource_pending(chat_type: str, chat_id: int, lang: str = "en") -> str:
     # No title: whoever promoted the bot chose it, and it could say anything.
-    return (
-        f"⚠️ Someone else made the bot an administrator of a {esc(chat_type)} (id {chat_id}). "
-        "It is not used until you accept it on the project's page in the dashboard."
+    return gettext(
+        lang,
+        "⚠️ Someone else made the bot an administrator of a %(kind)s (id %(id)s). "
+        "It is not used until you accept it on the project's page in the dashboard.",
+        kind=esc(_chat_kind(chat_type, lang)),
+        id=str(chat_id),  # a number that is not formatted as one
     )
 
 
@@ -611,28 +620,175 @@ def newcode_bulk_not_sent(count: int, lang: str = "en") -> str:
     )
 
 
+# ---- the owner's codes (/code) and daily digest -------------------------------------------
+
+def _code_status(status: str, lang: str) -> str:
+    statuses = {
+        "active": gettext(lang, "active"),
+        "paused": gettext(lang, "paused"),
+        "expired": gettext(lang, "expired"),
+        "used up": gettext(lang, "used up"),
+        "rolled back": gettext(lang, "rolled back"),
+    }
+    return statuses.get(status, status)
+
+
+def code_card(
+    code: str, status: str, plan_name: str, used: int | None, max_activations: int,
+    expires_at: datetime | None, note: str | None, timezone: str, lang: str = "en",
+    notice: str = "",
+) -> str:
+    """The answer to ``/code``: ``used`` is None for a rolled-back code (its usage is gone)."""
+    lines = [f"🔑 <code>{esc(code)}</code> — <b>{esc(_code_status(status, lang))}</b>"]
+    lines.append(gettext(lang, "Plan: %(plan)s", plan=esc(plan_name)))
+    if used is not None:
+        lines.append(ngettext(
+            lang, "Usage: %(used)s/%(num)s activation", "Usage: %(used)s/%(num)s activations",
+            max_activations, used=used,
+        ))
+    expires = when(expires_at, timezone, lang) if expires_at else gettext(lang, "never")
+    lines.append(gettext(lang, "Expires: %(when)s", when=expires))
+    if note:
+        lines.append(gettext(lang, "Note: %(note)s", note=esc(note)))
+    if status == "paused":
+        lines.append("\n" + gettext(
+            lang, "New activations are refused; everyone it let in keeps their access."
+        ))
+    if notice:
+        lines.insert(0, notice + "\n")
+    return "\n".join(lines)
+
+
+def code_pause_button(lang: str = "en") -> str:
+    return gettext(lang, "⏸ Pause")
+
+
+def code_resume_button(lang: str = "en") -> str:
+    return gettext(lang, "▶️ Resume")
+
+
+def code_changed(action: str, changed: bool, lang: str = "en") -> str:
+    """The notice over the card after Pause or Resume (and the button's answer)."""
+    if action == "pause":
+        return gettext(lang, "Paused.") if changed else gettext(lang, "No change: paused.")
+    return gettext(lang, "Resumed.") if changed else gettext(lang, "No change: resumed.")
+
+
+def code_owner_only(lang: str = "en") -> str:
+    return gettext(lang, "Only the owner of this bot can look up codes.")
+
+
+def code_usage_hint(lang: str = "en") -> str:
+    return gettext(
+        lang,
+        "Send <code>/code</code> and the code, e.g. <code>/code K7QF-M2XD-9PRT</code>.",
+    )
+
+
+def code_not_found(code: str, lang: str = "en") -> str:
+    return gettext(lang, "This project has no code %(code)s.", code=esc(code))
+
+
+def owner_button_gone(lang: str = "en") -> str:
+    return gettext(lang, "This button no longer works.")
+
+
+def owner_only_action(lang: str = "en") -> str:
+    return gettext(lang, "Only the owner of this bot can do that.")
+
+
+def code_unchangeable(lang: str = "en") -> str:
+    return gettext(lang, "This code can no longer be changed.")
+
+
+def retry_answer(retried: bool, lang: str = "en") -> str:
+    if retried:
+        return gettext(lang, "Trying again.")
+    return gettext(lang, "Not failed any more: nothing to retry.")
+
+
+def retry_button(problem: str, lang: str = "en") -> str:
+    return gettext(lang, "🔁 Retry: %(problem)s", problem=problem)
+
+
+def digest_heading(project_name: str, lang: str = "en") -> str:
+    return gettext(
+        lang, "🗞 <b>%(project)s</b> — your daily summary", project=esc(project_name)
+    )
+
+
+def digest_needs_attention(lang: str = "en") -> str:
+    return gettext(lang, "<b>Needs attention</b>")
+
+
+def digest_more_in_dashboard(count: int, lang: str = "en") -> str:
+    return ngettext(
+        lang, "…and %(num)s more in the dashboard.", "…and %(num)s more in the dashboard.", count
+    )
+
+
+def digest_access_ended(count: int, lang: str = "en") -> str:
+    return gettext(lang, "<b>Access ended</b> (%(num)s)", num=count)
+
+
+def digest_ended_line(name: str, plan_name: str, reason: str | None, lang: str = "en") -> str:
+    reasons = {
+        "rolled_back": lambda: gettext(lang, "rolled back"),
+        "ended_by_owner": lambda: gettext(lang, "ended by you"),
+    }
+    why = reasons.get(reason or "", lambda: gettext(lang, "period over"))()
+    return f"• {esc(name)} — {esc(plan_name)} ({esc(why)})"
+
+
+def digest_more(count: int, lang: str = "en") -> str:
+    return ngettext(lang, "…and %(num)s more.", "…and %(num)s more.", count)
+
+
 # ---- the command menu (setMyCommands) -------------------------------------------------------
 
 CUSTOMER_COMMANDS = [
-    ("start", "Activate an access code or see the plans"),
-    ("help", "What this bot does"),
-    ("cancel", "Stop what you are doing"),
+    ("start", N_("Activate an access code or see the plans")),
+    ("help", N_("What this bot does")),
+    ("cancel", N_("Stop what you are doing")),
 ]
-OWNER_COMMANDS = CUSTOMER_COMMANDS + [("newcode", "Create access codes")]
+OWNER_COMMANDS = CUSTOMER_COMMANDS + [("newcode", N_("Create access codes"))]
 
 
-def reconcile_report(report) -> str:
+def customer_commands(lang: str = "en") -> list[tuple[str, str]]:
+    """The customers' menu in one language (Telegram shows the one of the user's language)."""
+    return [(command, gettext(lang, description)) for command, description in CUSTOMER_COMMANDS]
+
+
+def owner_commands(lang: str = "en") -> list[tuple[str, str]]:
+    """The owner's menu, set for the owner's chat alone, in the owner's language."""
+    return [(command, gettext(lang, description)) for command, description in OWNER_COMMANDS]
+
+
+def reconcile_report(report, lang: str = "en") -> str:
     """What the reconciler changed in one chat, for the owner."""
-    lines = [f"🔄 <b>{esc(report.title)}</b> was compared with Admit's records:"]
-    for label, names in (
-        ("joined without the bot seeing it", report.joins),
-        ("left without the bot seeing it", report.leaves),
-        ("in without access, being removed", report.removed),
+    lines = [gettext(
+        lang, "🔄 <b>%(title)s</b> was compared with Admit's records:", title=esc(report.title)
+    )]
+    # Literal msgids in each call, so that extraction finds them.
+    for names, line in (
+        (report.joins, lambda n, shown: ngettext(
+            lang, "%(num)s joined without the bot seeing it: %(names)s",
+            "%(num)s joined without the bot seeing it: %(names)s", n, names=shown)),
+        (report.leaves, lambda n, shown: ngettext(
+            lang, "%(num)s left without the bot seeing it: %(names)s",
+            "%(num)s left without the bot seeing it: %(names)s", n, names=shown)),
+        (report.removed, lambda n, shown: ngettext(
+            lang, "%(num)s in without access, being removed: %(names)s",
+            "%(num)s in without access, being removed: %(names)s", n, names=shown)),
     ):
         if names:
             shown = ", ".join(esc(n) for n in names[:10])
-            more = f" and {len(names) - 10} more" if len(names) > 10 else ""
-            lines.append(f"• {len(names)} {label}: {shown}{more}")
+            if len(names) > 10:
+                shown += ngettext(lang, " and %(num)s more", " and %(num)s more", len(names) - 10)
+            lines.append("• " + line(len(names), shown))
     if report.links_to_revoke:
-        lines.append(f"• {len(report.links_to_revoke)} used invite link(s) revoked")
+        lines.append("• " + ngettext(
+            lang, "%(num)s used invite link revoked", "%(num)s used invite links revoked",
+            len(report.links_to_revoke),
+        ))
     return "\n".join(lines)

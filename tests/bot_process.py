@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_TOKEN_KEY
-from tests.telegram_emulator import BotApiEmulator
+from webapp.telegram_emulator import BotApiEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 _ids = itertools.count(1)

@@ -9,9 +9,9 @@ import pytest
 from bot.fleet import Fleet, PollerLeases
 from tests.bot_process import wait_until
 from tests.conftest import NOW
-from tests.telegram_emulator import BotApiEmulator
 from webapp import telegram
 from webapp.queues import get_redis
+from webapp.telegram_emulator import BotApiEmulator
 from webapp.throttle import bot_id_of
 
 BOTS = {project_id: f"{610000 + project_id}:FLEET-{project_id}" for project_id in range(1, 13)}

@@ -115,3 +115,41 @@ def test_daily_digest_lists_failed_removals_with_a_retry_button_and_ended_access
     owner = db.session.get(Owner, world.owner_id)
     assert owner.digest_sent_at == NOW
     db.session.rollback()
+
+
+def test_an_owner_whose_account_speaks_russian_gets_the_code_card_and_its_buttons_in_russian(
+    emu, world
+):
+    owner = db.session.get(Owner, world.owner_id)
+    owner.language = "ru"
+    code = e2e.new_code(world, max_activations=5)  # commits the language too
+    ann = e2e.new_customer(emu)
+    say(emu, world, ann, f"/start {code}")
+
+    say(emu, world, world.owner_tg, f"/code {code}")
+    card = last_message(emu, world, world.owner_tg)
+    assert "Активации: 1/5" in text_of(card) and "активен" in text_of(card)
+    assert "Тариф: 3 months" in text_of(card) and "Usage" not in text_of(card)
+    press(emu, world, "⏸ Приостановить")
+    paused = last_message(emu, world, world.owner_tg)
+    assert "Приостановлен." in text_of(paused) and "сохраняют доступ" in text_of(paused)
+    assert [b["text"] for b in buttons(paused)] == ["▶️ Возобновить"]
+    say(emu, world, world.owner_tg, "/code NOPE-NOPE")
+    assert "В этом проекте нет кода NOPE-NOPE" in text_of(last_message(emu, world, world.owner_tg))
+
+
+def test_linking_a_russian_speaking_owner_sets_her_command_menu_in_russian(emu, world):
+    token = "owner_" + "R" * 32
+    owner = db.session.get(Owner, world.owner_id)
+    owner.telegram_user_id, owner.language = None, "ru"
+    owner.telegram_link_token, owner.telegram_link_issued_at = token, NOW
+    db.session.commit()
+    olga = e2e.new_customer(emu)
+
+    say(emu, world, olga, f"/start {token}")
+    assert "привязан" in text_of(last_message(emu, world, olga))
+    [menu] = [c["params"] for c in emu.calls(world.token, "setMyCommands")
+              if c["params"].get("scope") == {"type": "chat", "chat_id": olga}]
+    described = {c["command"]: c["description"] for c in menu["commands"]}
+    assert described["newcode"] == "Создать коды доступа"
+    assert described["help"] == "Что умеет этот бот"

@@ -9,10 +9,10 @@ from datetime import timedelta
 import requests
 
 from tests.conftest import NOW
-from tests.telegram_emulator import BotApiEmulator
 from webapp import clock
 from webapp.models import utcnow
 from webapp.queues import get_redis
+from webapp.telegram_emulator import BotApiEmulator
 
 
 def test_under_test_every_reading_is_the_tests_now_until_a_test_moves_it(app_ctx):

@@ -20,20 +20,19 @@ pytestmark = pytest.mark.slow
 CI_SEED = 1
 
 
-# Known open failure (issue 10): on PostgreSQL seed 1 ends with "25 activations but the owner read
-# 26 notices", a notice for an activation rolled back at once, depending on who wins the race. Until
-# it is settled (count such notices, or cancel them with the rollback) the test reports XFAIL, or
-# XPASS where the race goes the other way, instead of failing CI by chance.
-@pytest.mark.xfail(
-    reason="issue 10: owner notice of an activation rolled back at once (PostgreSQL, seed 1)",
-    strict=False,
-)
+# Known open failure (issue 10): on PostgreSQL under load (other runs on the same two cores), seed 1
+# now and then ends with an owner notice read twice, or once with one missing and a rolled-back
+# customer left in a chat, depending on who wins a race; the run then prints the doubled notice's
+# outbox row and the bot's warnings. Until it is found the test reports XFAIL (or XPASS) instead of
+# failing CI by chance; ``--runxfail`` makes it a plain test again.
+@pytest.mark.xfail(reason="issue 10: seed 1 on PostgreSQL under load, now and then (see above)",
+                   strict=False)
 def test_a_random_month_ends_with_every_chat_holding_exactly_the_entitled_and_nothing_lost(
     app_ctx, emu, migrated, redis_url
 ):
     chosen = os.environ.get("ADMIT_INVARIANT_SEED") or str(CI_SEED)
     seed = random.SystemRandom().randrange(10**6) if chosen == "random" else int(chosen)
-    events = int(os.environ.get("ADMIT_INVARIANT_EVENTS") or 80)
+    events = int(os.environ.get("ADMIT_INVARIANT_EVENTS") or 200)
 
     found, state = invariant.run(seed, events, app_ctx, emu, migrated, redis_url, NOW)
 

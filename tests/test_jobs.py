@@ -22,7 +22,6 @@ import webapp.worker
 from bot.owner_codes import send_attention_digests
 from tests.conftest import NOW, TEST_TOKEN_KEY
 from tests.factories import make_code, make_owner, make_plan, make_project, make_resource, tg_user
-from tests.telegram_emulator import BotApiEmulator
 from webapp import clock, jobs, telegram
 from webapp.domain import lifecycle
 from webapp.domain.activation import activate_code
@@ -31,6 +30,7 @@ from webapp.domain.rollback import rollback_code
 from webapp.extensions import db
 from webapp.models import Customer, Removal, Subscription
 from webapp.queues import QUEUE_NAME, get_redis
+from webapp.telegram_emulator import BotApiEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "7100:AAlifecycle-test-secret"

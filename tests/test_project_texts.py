@@ -235,7 +235,7 @@ def test_the_owner_picks_the_language_their_bot_writes_to_them_in(app, client, l
 def test_what_the_owners_text_check_accepts_the_telegram_emulator_parses(sample):
     """The check is never looser than Telegram: whatever it lets through, the emulator (itself
     never looser than Telegram) parses in HTML mode."""
-    from tests.telegram_emulator.formatting import render
+    from webapp.telegram_emulator.formatting import render
 
     try:
         telegram_html.check(sample)

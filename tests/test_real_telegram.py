@@ -327,10 +327,19 @@ def test_a_webhook_left_by_another_platform_is_removed_and_the_bot_answers(
         poller.thread.join(10)
     assert emu.calls(TOKEN, "deleteWebhook")[0]["status"] == 200
     # And the command menus: the customers', and the owner's in her own chat.
-    scopes = [c["params"].get("scope") for c in emu.calls(TOKEN, "setMyCommands")]
-    assert scopes == [None, {"type": "chat", "chat_id": OWNER_TG}]
-    commands = emu.calls(TOKEN, "setMyCommands")[1]["params"]["commands"]
-    assert "newcode" in [c["command"] for c in commands]
+    # The customers' in every language the bot speaks (Telegram picks the user's), and the
+    # owner's in her own chat.
+    menus = [c["params"] for c in emu.calls(TOKEN, "setMyCommands")]
+    assert [(m.get("scope"), m.get("language_code")) for m in menus] == [
+        (None, None), (None, "en"), (None, "ru"), (None, "es"), (None, "pt"), (None, "uk"),
+        ({"type": "chat", "chat_id": OWNER_TG}, None),
+    ]
+    described = {m.get("language_code"): {c["command"]: c["description"] for c in m["commands"]}
+                 for m in menus if m.get("scope") is None}
+    assert described["ru"]["cancel"] != described["en"]["cancel"]
+    assert described["pt"]["help"] != described["en"]["help"]
+    assert "newcode" not in described["ru"]
+    assert "newcode" in [c["command"] for c in menus[-1]["commands"]]
 
 
 # -- 5. Join requests not made through Admit ---------------------------------------------------

@@ -8,12 +8,13 @@ import requests
 from rq.cron import CronScheduler
 
 import webapp.worker
-from bot import reconciler
+from bot import reconciler, texts
 from bot.handlers import ALLOWED_UPDATES
 from tests.factories import make_owner, make_plan, make_project, make_resource
 from tests.test_jobs import BOT_ID, TOKEN, Harness, activate, end_test_transaction
 from tests.test_jobs import bot_api as bot_api  # noqa: F401 - the fixture
 from webapp import telegram
+from webapp.domain import reconcile
 from webapp.domain.memberships import membership_for
 from webapp.extensions import db
 from webapp.models import Customer, Membership, Removal, Resource
@@ -119,7 +120,7 @@ def test_after_a_two_day_outage_one_reconcile_makes_the_chat_match_the_database(
     assert "2 joined without the bot seeing it" in report
     assert "1 left without the bot seeing it" in report
     assert "1 in without access, being removed" in report
-    assert "2 used invite link(s) revoked" in report
+    assert "2 used invite links revoked" in report
     assert db.session.get(Resource, channel_id).reconciled_at is not None
 
     # A second reconcile finds nothing more to change and tells the owner nothing.
@@ -137,3 +138,53 @@ def test_the_reconcile_runs_from_rq_cron_well_within_the_24_hours_telegram_keeps
     scheduler.load_config_from_file("webapp.cron")  # what `rq cron webapp.cron` loads
     [job] = [job for job in scheduler.get_jobs() if job.func is reconciler.sweep_reconcile]
     assert job.interval == reconciler.RECONCILE_EVERY < 24 * 3600
+
+
+def test_the_report_reaches_an_owner_whose_account_speaks_russian_in_russian(
+    harness, session, now
+):
+    emu = harness.emu
+    emu.add_bot(TOKEN, "GoldClubBot", "Gold Club")
+    emu.add_user(OWNER_TG, "Olga")
+    emu.start_bot(OWNER_TG, TOKEN)
+    emu.add_user(ANN, "Ann")
+    emu.start_bot(ANN, TOKEN)
+    emu.add_chat(CHANNEL, "channel", "Gold Club Channel")
+    emu.set_chat_admin(CHANNEL, BOT_ID, can_invite_users=True, can_restrict_members=True)
+    project = make_project(
+        make_owner(telegram_user_id=OWNER_TG, language="ru"), bot_token=TOKEN, bot_user_id=BOT_ID,
+        bot_username="GoldClubBot",
+    )
+    channel = make_resource(project, "Gold Club Channel", chat_id=CHANNEL)
+    activate(session, make_plan(project, "30 days", "day", 30, resources=[channel]), ANN, now)
+    session.commit()
+    ann_link = own_link(session, project, channel, ANN, now)
+    assert emu.open_invite_link(ANN, ann_link) == "joined"  # while the bot was down
+
+    end_test_transaction()
+    harness.queue.enqueue(reconciler.sweep_reconcile)
+    harness.work()
+
+    report = emu.sent_messages(TOKEN, OWNER_TG)[-1]["text"]
+    assert report.startswith("🔄 Gold Club Channel: сверка с записями Admit:")
+    assert "1 участник вступил без ведома бота: Ann" in report
+    assert "1 использованная ссылка-приглашение отозвана" in report
+
+
+def test_the_report_counts_in_the_owners_language_with_its_plural_forms():
+    report = reconcile.ReconcileReport(
+        title="Gold <Club>", joins=[f"Fan {i}" for i in range(12)], leaves=["Bob", "Eve"],
+        links_to_revoke=["a", "b", "c", "d", "e"],
+    )
+    russian = texts.reconcile_report(report, "ru")
+    assert "🔄 <b>Gold &lt;Club&gt;</b>: сверка с записями Admit:" in russian
+    assert "12 участников вступили без ведома бота: Fan 0," in russian
+    assert "Fan 9 и ещё 2" in russian and "Fan 10" not in russian
+    assert "2 участника вышли без ведома бота: Bob, Eve" in russian
+    assert "5 использованных ссылок-приглашений отозвано" in russian
+    english = texts.reconcile_report(report, "en")
+    assert "12 joined without the bot seeing it: Fan 0," in english
+    assert "Fan 9 and 2 more" in english and "5 used invite links revoked" in english
+    single = reconcile.ReconcileReport(title="Gold", links_to_revoke=["a"])
+    assert texts.reconcile_report(single) == "🔄 <b>Gold</b> was compared with Admit's records:\n" \
+        "• 1 used invite link revoked"

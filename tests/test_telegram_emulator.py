@@ -17,7 +17,7 @@ import telebot
 from telebot import apihelper, types
 from telebot.apihelper import ApiTelegramException
 
-from tests.telegram_emulator import BotApiEmulator
+from webapp.telegram_emulator import BotApiEmulator
 
 TOKEN = "123456:GOLD-token"
 OTHER_TOKEN = "654321:SILVER-token"
@@ -430,7 +430,7 @@ def test_wait_for_timeout_is_helpful(emu):
 
 def test_standalone_module_runs(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.telegram_emulator", "--port", "0", "--bot", TOKEN],
+        [sys.executable, "-m", "webapp.telegram_emulator", "--port", "0", "--bot", TOKEN],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
@@ -584,16 +584,17 @@ def test_basic_groups_refuse_unban_and_upgrade_to_a_supergroup_with_a_new_id(emu
 def test_getupdates_answers_409_while_a_webhook_is_set(emu, bot):
     emu.set_webhook(TOKEN, "https://other-platform.example/hook")
     with pytest.raises(ApiTelegramException) as exc:
-        bot.get_updates(timeout=0)
+        bot.get_updates(timeout=1, long_polling_timeout=1)
     assert exc.value.error_code == 409 and "webhook is active" in exc.value.description
     bot.delete_webhook()
-    assert bot.get_updates(timeout=0) == []
+    assert bot.get_updates(timeout=1, long_polling_timeout=1) == []
 
 
 def test_updates_older_than_a_day_are_gone(emu, bot):
     emu.send_message(TOKEN, ANN, "hello")
     emu.advance_clock(24 * 3600 + 1)
-    assert emu.pending_updates(TOKEN) == [] and bot.get_updates(timeout=0) == []
+    assert emu.pending_updates(TOKEN) == []
+    assert bot.get_updates(timeout=1, long_polling_timeout=1) == []
 
 
 def test_gateway_errors_are_html_pages_and_long_urls_get_414(emu):

@@ -185,3 +185,42 @@ def test_a_newcode_refusal_is_worded_in_the_owners_language():
     assert texts.newcode_invalid(refused.value, "es").startswith(
         "⚠️ La fecha de caducidad debe ser futura."
     )
+
+
+def test_the_owners_command_menu_is_described_in_the_owners_language():
+    assert texts.owner_commands("en") == texts.OWNER_COMMANDS
+    russian = dict(texts.owner_commands("ru"))
+    assert list(russian) == ["start", "help", "cancel", "newcode"]
+    assert russian["newcode"] == "Создать коды доступа"
+    assert russian["start"] == "Активировать код доступа или посмотреть тарифы"
+
+
+def test_the_code_card_and_the_digest_lines_count_with_the_languages_plural_forms():
+    card = texts.code_card("K7QF", "used up", "Gold", 1, 1, None, "VIP", "UTC", "ru")
+    assert card == "🔑 <code>K7QF</code> — <b>исчерпан</b>\nТариф: Gold\nАктивации: 1/1\n" \
+        "Истекает: никогда\nЗаметка: VIP"
+    english = texts.code_card("K7QF", "active", "Gold", 0, 1, None, None, "UTC", "en")
+    assert "Usage: 0/1 activation\n" in english
+    assert "Usage: 2/5 activations" in texts.code_card(
+        "K", "active", "Gold", 2, 5, None, None, "UTC", "en"
+    )
+    assert texts.digest_ended_line("Ann", "Gold", "ended_by_owner", "uk") == \
+        "• Ann — Gold (припинений вами)"
+    assert texts.digest_ended_line("Ann", "Gold", "expired", "es") == \
+        "• Ann — Gold (periodo terminado)"
+    assert texts.digest_more(3, "pt_BR") == "…e mais 3."
+    assert texts.code_changed("resume", False, "ru") == "Без изменений: уже действует."
+
+
+def test_the_guessing_alert_and_a_chat_waiting_for_acceptance_are_in_the_owners_language():
+    assert texts.guessing_alert(5, "ru").startswith("🚨 Как минимум 5 аккаунтов Telegram")
+    assert texts.guessing_alert(21, "uk").startswith("🚨 Щонайменше 21 обліковий запис")
+    assert texts.guessing_alert(1, "en").startswith("🚨 At least 1 Telegram account sent")
+    assert texts.guessing_alert(5, "en").startswith("🚨 At least 5 Telegram accounts sent")
+    pending = texts.resource_pending("channel", -1001000000701, "es")
+    # The chat id stays a bare number: digit grouping would make it a different id.
+    assert "de un canal (id -1001000000701)" in pending
+    assert texts.resource_pending("supergroup", -100123, "en") == (
+        "⚠️ Someone else made the bot an administrator of a supergroup (id -100123). "
+        "It is not used until you accept it on the project's page in the dashboard."
+    )

@@ -14,12 +14,12 @@ import webapp.worker
 from tests import factories
 from tests.bot_process import unique_id
 from tests.conftest import NOW
-from tests.telegram_emulator import BotApiEmulator
 from webapp import telegram
 from webapp.config import bot_mode
 from webapp.extensions import db
 from webapp.models import utcnow
 from webapp.queues import get_redis
+from webapp.telegram_emulator import BotApiEmulator
 from webapp.webhook import UPDATES_QUEUE, registration
 
 CONFLICT = (
@@ -266,7 +266,9 @@ def test_a_removed_project_and_a_switch_to_polling_delete_the_webhooks(live, emu
     live.config["BOT_MODE"] = "polling"
     registration.sync_webhooks(live, get_redis())
     assert telegram.get_webhook_info(kept.bot_token)["url"] == ""
-    assert telegram.call(lambda: telegram.bot_for(kept.bot_token).get_updates()) == []
+    # (telebot reads a long-poll timeout of 0 as its default of 10 s: 1 s is the shortest)
+    bot = telegram.bot_for(kept.bot_token)
+    assert telegram.call(lambda: bot.get_updates(timeout=1, long_polling_timeout=1)) == []
 
 
 def test_a_new_token_moves_the_webhook_and_drops_the_old_bots(live, emu):

@@ -28,6 +28,24 @@ def wall_now() -> datetime:
     return datetime.now(UTC)
 
 
+def moment_from_env(default: str | None = None) -> datetime | None:
+    """``ADMIT_TEST_NOW`` (an ISO date-time, UTC when it names no zone), else ``default``, else
+    ``None``: the moment the test suite and the benchmarks' checks in it start from.
+
+    A value that is not a date-time raises ``ValueError`` naming it.
+    """
+    raw = os.environ.get("ADMIT_TEST_NOW") or default
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"ADMIT_TEST_NOW is not an ISO date-time: {raw!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
 def fake_clock_allowed(app: Flask) -> bool:
     if app.config.get("ADMIT_ENV") == "production":
         return False

@@ -47,6 +47,11 @@ def supported(language: str | None) -> str | None:
     return _BY_PRIMARY.get(tag.split("_", 1)[0].lower())
 
 
+def telegram_code(language: str) -> str:
+    """The two-letter ISO 639-1 code Telegram matches users' languages by (``pt_BR`` → ``pt``)."""
+    return language.split("_", 1)[0].lower()
+
+
 def resolve(telegram_language: str | None, project_default: str | None = None) -> str:
     """The customer's language: Telegram's ``language_code`` when we speak it, else the
     project's default, else English."""
@@ -75,6 +80,42 @@ def D_(message: str) -> str:
     """Mark ``message`` for the dashboard catalogue where it is written (outside a view or
     template, e.g. a label kept in the domain); the dashboard translates it where it shows it."""
     return message
+
+
+class Worded(str):
+    """English the domain wrote for an owner from a message of the dashboard catalogue and its
+    values: a plain ``str`` everywhere (logs, audit details, tests), which the dashboard words
+    again in its own language (``webapp.dashboard.rendering.domain_message``).
+
+    ``Worded(D_("Use at most %(num)s characters."), num=100)``; plurals with ``ND_``.
+    """
+
+    template: str
+    plural: str | None
+    num: int | None
+    params: dict
+
+    def __new__(cls, template: str, **params):
+        return cls.made(template, None, None, params)
+
+    @classmethod
+    def made(cls, template: str, plural: str | None, num: int | None, params: dict):
+        chosen = template if plural is None or num == 1 else plural
+        text = super().__new__(cls, chosen % params if params else chosen)
+        text.template, text.plural, text.num, text.params = template, plural, num, params
+        return text
+
+
+def ND_(singular: str, plural: str, num: int, **params) -> Worded:
+    """The plural twin of ``D_`` + ``Worded``: English by ``num``, ``%(num)s`` in both forms."""
+    return Worded.made(singular, plural, num, {"num": num, **params})
+
+
+def joined_names(names: list[str]) -> str:
+    """``A``, ``A and B``, ``A, B and C`` (worded for the dashboard)."""
+    if len(names) == 1:
+        return names[0]
+    return Worded(D_("%(names)s and %(last)s"), names=", ".join(names[:-1]), last=names[-1])
 
 
 def gettext(language: str, message: str, **values) -> str:

@@ -217,7 +217,7 @@ def launch_environment(environ: dict[str, str]) -> tuple[dict[str, str], list[st
     env.setdefault("PORT", "5000")
     env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{env['PORT']}")
     env.setdefault("PYTHONUNBUFFERED", "1")
-    # The sandbox imports the emulator from tests/: the checkout is on the path.
+    # The processes run the checkout's code, whatever directory they are started from.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     config = Config(env)
     names = list(PROCESSES)

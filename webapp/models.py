@@ -283,6 +283,21 @@ class Batch(db.Model):
     __table_args__ = (Index("ix_batch_project_created", "project_id", "created_at"),)
 
 
+# A live code that is nearly used up: at least 5 activations, a tenth (at least one) left. The
+# inbox asks exactly this and its index holds exactly these codes; the numbers are written out
+# (not bound) so PostgreSQL can prove the query's condition is the index's.
+NEARLY_USED_UP = (
+    "deleted_at IS NULL AND paused_at IS NULL AND max_activations >= 5"
+    " AND activation_count < max_activations"
+    " AND (max_activations - activation_count) * 10 <= max_activations"
+)
+# A live single code (not of a batch) with an expiry: the inbox's "expires soon" reads them in
+# order of expiry.
+SINGLE_CODE_EXPIRING = (
+    "deleted_at IS NULL AND paused_at IS NULL AND batch_id IS NULL AND expires_at IS NOT NULL"
+)
+
+
 class AccessCode(db.Model):
     __tablename__ = "access_code"
     __table_args__ = (
@@ -311,6 +326,22 @@ class AccessCode(db.Model):
                 ("used_up", "deleted_at IS NULL AND activation_count >= max_activations"),
                 ("expiring", "deleted_at IS NULL AND expires_at IS NOT NULL"),
             )
+        ),
+        # The needs-attention inbox's two questions about codes, each an index of only the codes
+        # that answer it, so the dashboard home never reads a project's codes one by one.
+        Index(
+            "ix_access_code_nearly_used_up",
+            "project_id",
+            "id",
+            postgresql_where=text(NEARLY_USED_UP),
+            sqlite_where=text(NEARLY_USED_UP),
+        ),
+        Index(
+            "ix_access_code_project_expires",
+            "project_id",
+            "expires_at",
+            postgresql_where=text(SINGLE_CODE_EXPIRING),
+            sqlite_where=text(SINGLE_CODE_EXPIRING),
         ),
     )
 
@@ -495,11 +526,26 @@ class Removal(db.Model):
     resource: Mapped[Resource] = relationship()
 
 
+# The audit events of link tests (webapp.domain.setup.LINK_TESTED), written out so PostgreSQL
+# can prove a query's condition is its index's.
+LINK_TESTS = "action = 'link.tested'"
+
+
 class AuditEvent(db.Model):
     """Every action on codes, kept after the code itself is rolled back."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_project_created", "project_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_audit_event_project_created", "project_id", "created_at"),
+        # The setup checklist's "has a link test passed?": a project's link tests apart from its
+        # other events (one per activation).
+        Index(
+            "ix_audit_event_link_tests",
+            "project_id",
+            postgresql_where=text(LINK_TESTS),
+            sqlite_where=text(LINK_TESTS),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
@@ -600,17 +646,48 @@ class ActivityHour(db.Model):
     """A project's activations, renewals, starts and ends per UTC hour, for the charts.
 
     Kept by database triggers on ``activation`` inserts and ``subscription.ended_at`` being set
-    (migration insight_01); hours let each owner's charts fall on their own time zone's days.
+    (migrations insight_01 and insight_02); hours let each owner's charts fall on their own
+    time zone's days. One row per hour with every measure in it: a year is 8,760 rows to read.
     """
 
     __tablename__ = "activity_hour"
 
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), primary_key=True)
     hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    # activated (every activation), started (it opened a subscription), renewed (it extended
-    # one), ended (a subscription ended: expired or rolled back)
-    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
-    count: Mapped[int] = mapped_column(Integer, default=0)
+    activated: Mapped[int] = mapped_column(Integer, default=0)  # every activation
+    started: Mapped[int] = mapped_column(Integer, default=0)  # an activation opened a subscription
+    renewed: Mapped[int] = mapped_column(Integer, default=0)  # an activation extended one
+    ended: Mapped[int] = mapped_column(Integer, default=0)  # a subscription ended (any reason)
+
+
+class ActivityTotal(db.Model):
+    """A project's activity of all time, kept by the same triggers as its hours (insight_02).
+
+    ``activations`` are those on record (a rollback deletes its codes' activations, and takes
+    them off here too); ``started`` and ``ended`` are the sums of the hours' (so the members
+    active before any moment are ``started - ended`` less the hours since).
+    """
+
+    __tablename__ = "activity_total"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), primary_key=True)
+    activations: Mapped[int] = mapped_column(Integer, default=0)
+    started: Mapped[int] = mapped_column(Integer, default=0)
+    ended: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CodeTally(db.Model):
+    """How many live (not rolled back) codes a project has, kept by triggers on ``access_code``
+    (insight_02): the dashboard home's count without reading a million codes.
+
+    A row of its own, apart from ``ActivityTotal``: a rollback takes this row first thing, and
+    an activation must never wait for it (see the migration).
+    """
+
+    __tablename__ = "code_tally"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), primary_key=True)
+    codes: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ProjectText(db.Model):

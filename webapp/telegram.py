@@ -505,11 +505,14 @@ def delete_webhook(token: str) -> None:
     call(lambda: bot_for(token).delete_webhook(drop_pending_updates=False))
 
 
-def set_my_commands(token: str, commands: list[tuple[str, str]], chat_id: int | None = None):
-    """The bot's command menu; for one private chat only when ``chat_id`` is given."""
+def set_my_commands(token: str, commands: list[tuple[str, str]], chat_id: int | None = None,
+                    language_code: str | None = None):
+    """The bot's command menu; for one private chat only when ``chat_id`` is given, for the
+    users of one language only when ``language_code`` is."""
     scope = telebot.types.BotCommandScopeChat(chat_id) if chat_id else None
     call(
         lambda: bot_for(token).set_my_commands(
-            [telebot.types.BotCommand(c, d) for c, d in commands], scope=scope
+            [telebot.types.BotCommand(c, d) for c, d in commands], scope=scope,
+            language_code=language_code,
         )
     )

@@ -192,7 +192,7 @@ def alert_owner_of_guessing(handlers: ProjectHandlers) -> None:
         return
     # Through the outbox like every owner notice: kept if the bot dies, merged, retried.
     outbox.write(db.session, handlers.project_id, outbox.OWNER_NOTICE, owner_chat,
-                 texts.guessing_alert(SWARM_ACCOUNTS), utcnow())
+                 texts.guessing_alert(SWARM_ACCOUNTS, handlers.owner_lang()), utcnow())
     db.session.commit()
     handlers.owner_notices.wake()
 

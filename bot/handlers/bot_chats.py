@@ -49,7 +49,7 @@ def on_my_chat_member(handlers: ProjectHandlers, update: types.ChatMemberUpdated
     if not owner_chat:
         return
     if result.kind == "pending":
-        notice = texts.resource_pending(chat_type, chat.id)
+        notice = texts.resource_pending(chat_type, chat.id, lang)
     elif result.kind == "added":
         notice = texts.resource_added(title, chat_type, result.missing_rights, lang)
     elif result.kind == "updated":

@@ -29,4 +29,4 @@ def link_owner(handlers: ProjectHandlers, chat_id: int, user: TelegramUser, toke
     session.commit()
     handlers.reply(chat_id, texts.owner_linked(email, lang))
     with contextlib.suppress(telegram.TelegramError):
-        telegram.set_my_commands(handlers.token, texts.OWNER_COMMANDS, chat_id=chat_id)
+        telegram.set_my_commands(handlers.token, texts.owner_commands(lang), chat_id=chat_id)

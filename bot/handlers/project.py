@@ -108,13 +108,19 @@ class ProjectHandlers:
             with self.app.app_context():
                 project = self.project()
                 owner_chat = project.owner.telegram_user_id if project else None
+                owner_lang = i18n.resolve(project.owner.language) if project else "en"
+                default_lang = i18n.resolve(None, project.default_language) if project else "en"
                 db.session.remove()
             # Short tries: this must not hold up polling when Telegram is slow to answer.
             with telegram.while_someone_waits():
-                telegram.set_my_commands(self.token, texts.CUSTOMER_COMMANDS)
+                # Telegram shows a user the menu of their language, else the one without.
+                telegram.set_my_commands(self.token, texts.customer_commands(default_lang))
+                for lang in i18n.LANGUAGES:
+                    telegram.set_my_commands(self.token, texts.customer_commands(lang),
+                                             language_code=i18n.telegram_code(lang))
                 if owner_chat:
                     telegram.set_my_commands(
-                        self.token, texts.OWNER_COMMANDS, chat_id=owner_chat
+                        self.token, texts.owner_commands(owner_lang), chat_id=owner_chat
                     )
         except UNAVAILABLE as exc:
             log.info("project %s: commands not registered: %s", self.project_id,

@@ -1,6 +1,7 @@
 """The "needs attention" inbox on the dashboard home: the list (polled) and one-tap Retry."""
 
 from flask import Blueprint, abort, redirect, render_template, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -55,7 +56,11 @@ def retry_removal(removal_id: int):
         jobs.enqueue_removals([removal.id])
     if not is_htmx():
         return redirect(url_for("dashboard.home"), 303)
-    notice = "Trying again: it leaves the list once done." if retried else "Nothing to retry."
+    notice = (
+        gettext("Trying again: it leaves the list once done.")
+        if retried
+        else gettext("Nothing to retry.")
+    )
     return render_template(
         "dashboard/_attention.html", inbox=owner_inbox(current_user.id), notice=notice
     )

@@ -13,11 +13,13 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
 from webapp import telegram
 from webapp.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SignupForm
+from webapp.dashboard.rendering import domain_message
 from webapp.domain.accounts import EMAIL_UNAVAILABLE, authenticate, create_owner
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.password_reset import (
@@ -29,6 +31,8 @@ from webapp.domain.password_reset import (
 from webapp.domain.ratelimit import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_DAYS,
+    LoginBlocked,
+    SignupBlocked,
     login_blocked,
     new_device_token,
     record_login_failure,
@@ -49,8 +53,6 @@ from webapp.queues import get_redis
 bp = Blueprint("auth", __name__)
 
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Please log in to see this page."
-login_manager.login_message_category = "info"
 
 
 def session_lifetimes() -> Lifetimes:
@@ -99,8 +101,31 @@ def send_to_login():
     if request.headers.get("HX-Request"):
         # An htmx request would swap the log-in page into a fragment; send the whole page there.
         return "", 401, {"HX-Redirect": target}
-    flash(login_manager.login_message, "info")
+    flash(gettext("Please log in to see this page."), "info")
     return redirect(target)
+
+
+def throttle_message(blocked: LoginBlocked | SignupBlocked) -> str:
+    """Why the form is refused for now, and for how long."""
+    if isinstance(blocked, SignupBlocked):
+        return ngettext(
+            "Too many requests from your address. Please try again in %(num)s minute.",
+            "Too many requests from your address. Please try again in %(num)s minutes.",
+            blocked.minutes,
+        )
+    if blocked.retry_after_seconds < 60:
+        return ngettext(
+            "Many wrong passwords were tried for this account. Please try again in %(num)s "
+            "second.",
+            "Many wrong passwords were tried for this account. Please try again in %(num)s "
+            "seconds.",
+            blocked.retry_after_seconds,
+        )
+    return ngettext(
+        "Too many wrong passwords. Please try again in %(num)s minute.",
+        "Too many wrong passwords. Please try again in %(num)s minutes.",
+        blocked.minutes,
+    )
 
 
 def _local_path(target: str | None) -> str | None:
@@ -122,7 +147,9 @@ def signup():
         blocked = signup_blocked(get_redis(), client_ip(), utcnow())
         if blocked:
             return (
-                render_template("auth/signup.html", form=form, form_error=blocked.message),
+                render_template(
+                    "auth/signup.html", form=form, form_error=throttle_message(blocked)
+                ),
                 429,
                 {"Retry-After": str(blocked.retry_after_seconds)},
             )
@@ -131,14 +158,14 @@ def signup():
             db.session.commit()
         except InvalidInput as exc:
             db.session.rollback()
-            getattr(form, exc.field).errors.append(exc.message)
+            getattr(form, exc.field).errors.append(domain_message(exc))
         except IntegrityError:
             # The same e-mail signed up a moment ago in another request.
             db.session.rollback()
-            form.email.errors.append(EMAIL_UNAVAILABLE)
+            form.email.errors.append(domain_message(EMAIL_UNAVAILABLE))
         else:
             log_in(owner)
-            flash("Welcome to Admit! Start by connecting your first bot.", "success")
+            flash(gettext("Welcome to Admit! Start by connecting your first bot."), "success")
             return redirect(url_for("projects.new_project"))
     status = 400 if form.is_submitted() else 200
     return render_template("auth/signup.html", form=form), status
@@ -162,7 +189,7 @@ def login():
     blocked = login_blocked(redis, email, ip, device, now)
     if blocked:
         return (
-            render_template("auth/login.html", form=form, form_error=blocked.message),
+            render_template("auth/login.html", form=form, form_error=throttle_message(blocked)),
             429,
             {"Retry-After": str(blocked.retry_after_seconds)},
         )
@@ -170,7 +197,9 @@ def login():
     if owner is None:
         record_login_failure(redis, email, ip, now)
         return (
-            render_template("auth/login.html", form=form, form_error="Wrong e-mail or password."),
+            render_template(
+                "auth/login.html", form=form, form_error=gettext("Wrong e-mail or password.")
+            ),
             400,
         )
     device = device or new_device_token()
@@ -195,14 +224,8 @@ def logout():
     db.session.commit()
     logout_user()
     session.clear()
-    flash("You are logged out.", "info")
+    flash(gettext("You are logged out."), "info")
     return redirect(url_for("auth.login"))
-
-
-RESET_SENT = (
-    "If this address has an account with a linked Telegram account, its bot has just sent "
-    "you a link to choose a new password. Otherwise ask the operator of this Admit to reset it."
-)
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
@@ -214,7 +237,7 @@ def forgot_password():
     blocked = signup_blocked(get_redis(), client_ip(), utcnow(), kind="reset")
     if blocked:
         return (
-            render_template("auth/forgot.html", form=form, form_error=blocked.message),
+            render_template("auth/forgot.html", form=form, form_error=throttle_message(blocked)),
             429,
             {"Retry-After": str(blocked.retry_after_seconds)},
         )
@@ -234,7 +257,14 @@ def forgot_password():
             )
         except telegram.TelegramError as exc:
             current_app.logger.warning("password reset link not sent: %s", exc)
-    flash(RESET_SENT, "info")
+    flash(
+        gettext(
+            "If this address has an account with a linked Telegram account, its bot has just "
+            "sent you a link to choose a new password. Otherwise ask the operator of this Admit "
+            "to reset it."
+        ),
+        "info",
+    )
     return redirect(url_for("auth.login"), 303)
 
 
@@ -254,10 +284,13 @@ def reset_password(token: str):
         )
     except InvalidInput as exc:
         db.session.rollback()
-        getattr(form, exc.field).errors.append(exc.message)
+        getattr(form, exc.field).errors.append(domain_message(exc))
         return render_template("auth/reset.html", form=form), 400
     db.session.commit()
     logout_user()
     session.clear()
-    flash("Your password is changed and every session is logged out. Log in with it.", "success")
+    flash(
+        gettext("Your password is changed and every session is logged out. Log in with it."),
+        "success",
+    )
     return redirect(url_for("auth.login"), 303)

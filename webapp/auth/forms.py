@@ -36,13 +36,14 @@ class LoginForm(FlaskForm):
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("E-mail", validators=[InputRequired("Enter your e-mail address.")])
+    email = EmailField(_l("E-mail"), validators=[InputRequired(_l("Enter your e-mail address."))])
 
 
 class ResetPasswordForm(FlaskForm):
     new_password = PasswordField(
-        "New password", validators=[InputRequired("Enter the new password.")]
+        _l("New password"), validators=[InputRequired(_l("Enter the new password."))]
     )
     repeat_password = PasswordField(
-        "Repeat the new password", validators=[InputRequired("Enter the new password again.")]
+        _l("Repeat the new password"),
+        validators=[InputRequired(_l("Enter the new password again."))],
     )

@@ -5,6 +5,8 @@ from datetime import datetime
 from io import BytesIO
 
 from flask import abort, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from webapp import clock, jobs
@@ -12,7 +14,7 @@ from webapp.codes import BATCH_PANELS, bp
 from webapp.codes.qr import qr_png
 from webapp.codes.views import _batch_filename, _detail, _htmx, _owned, _render, list_filter
 from webapp.codes.wizard import DATE_INPUT
-from webapp.dashboard.rendering import zone
+from webapp.dashboard.rendering import domain_message, zone
 from webapp.domain import code_control
 from webapp.domain import code_queries as queries
 from webapp.domain.codes import activation_link
@@ -25,6 +27,7 @@ from webapp.domain.rollback import (
     rollback_codes,
 )
 from webapp.extensions import db
+from webapp.i18n import D_
 from webapp.models import AccessCode, Activation
 
 # -- One code -----------------------------------------------------------------------------------
@@ -66,11 +69,11 @@ def pause(code_id: int):
         )
     except InvalidInput as exc:
         db.session.rollback()
-        return _code_answer(code_id, exc.message, status=409)
+        return _code_answer(code_id, domain_message(exc), status=409)
     db.session.commit()
     notice = (
-        "Paused: the code refuses new activations. Everyone it let in keeps their access."
-        if changed else "It was paused already."
+        gettext("Paused: the code refuses new activations. Everyone it let in keeps their access.")
+        if changed else gettext("It was paused already.")
     )
     return _code_answer(code_id, notice)
 
@@ -84,9 +87,11 @@ def resume(code_id: int):
         )
     except InvalidInput as exc:
         db.session.rollback()
-        return _code_answer(code_id, exc.message, status=409)
+        return _code_answer(code_id, domain_message(exc), status=409)
     db.session.commit()
-    notice = "Resumed: the code works again." if changed else "It was not paused."
+    notice = (
+        gettext("Resumed: the code works again.") if changed else gettext("It was not paused.")
+    )
     return _code_answer(code_id, notice)
 
 
@@ -118,17 +123,17 @@ def edit(code_id: int):
         db.session.rollback()
         return _render(
             "codes/edit.html", "codes/_code_edit.html", status=400,
-            code=code, form=form, errors={exc.field: exc.message},
+            code=code, form=form, errors={exc.field: domain_message(exc)},
         )
     db.session.commit()
-    return _code_answer(code_id, "Saved." if changes else "Nothing changed.")
+    return _code_answer(code_id, gettext("Saved.") if changes else gettext("Nothing changed."))
 
 
 def _positive_int(raw: str) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise InvalidInput("max_activations", "Enter a whole number, e.g. 10.") from None
+        raise InvalidInput("max_activations", D_("Enter a whole number, e.g. 10.")) from None
 
 
 def _local_moment(raw: str, tz) -> datetime | None:
@@ -137,7 +142,9 @@ def _local_moment(raw: str, tz) -> datetime | None:
     try:
         local = datetime.strptime(raw, DATE_INPUT)
     except ValueError:
-        raise InvalidInput("expires_at", "Enter a date and time like 2027-01-31 18:00.") from None
+        raise InvalidInput(
+            "expires_at", D_("Enter a date and time like 2027-01-31 18:00.")
+        ) from None
     return local.replace(tzinfo=tz).astimezone(clock.now().tzinfo)
 
 
@@ -179,7 +186,10 @@ def rollback_one_activation(code_id: int, activation_id: int):
         )
     except NotFound:
         abort(404)
-    notice = f"{who}'s activation was undone. {effects.summary(done=True)}"
+    notice = gettext(
+        "%(customer)s's activation was undone. %(summary)s",
+        customer=who, summary=domain_message(effects.summary(done=True)),
+    )
     db.session.commit()
     jobs.enqueue_removals(effects.removal_ids)
     return _code_answer(code_id, notice)
@@ -224,7 +234,14 @@ def pause_batch(batch_id: int):
         reason="batch",
     )
     db.session.commit()
-    return _batch_answer(batch, f"{_codes(n)} paused. Codes already activated keep working.")
+    return _batch_answer(
+        batch,
+        ngettext(
+            "%(num)s code paused. Codes already activated keep working.",
+            "%(num)s codes paused. Codes already activated keep working.",
+            n,
+        ),
+    )
 
 
 @bp.post("/batches/<int:batch_id>/resume")
@@ -236,7 +253,7 @@ def resume_batch(batch_id: int):
         reason="batch",
     )
     db.session.commit()
-    return _batch_answer(batch, f"{_codes(n)} resumed.")
+    return _batch_answer(batch, ngettext("%(num)s code resumed.", "%(num)s codes resumed.", n))
 
 
 @bp.get("/batches/<int:batch_id>/status.csv")
@@ -272,23 +289,24 @@ def rollback_batch(batch_id: int):
         db.session, batch.project_id, ids, owner_id=current_user.id, now=clock.now(),
         batch_id=batch.id,
     )
-    notice = f"{_codes(len(effects.codes))} rolled back. {effects.summary(done=True)}"
+    notice = ngettext(
+        "%(num)s code rolled back. %(summary)s",
+        "%(num)s codes rolled back. %(summary)s",
+        len(effects.codes),
+        summary=domain_message(effects.summary(done=True)),
+    )
     db.session.commit()
     jobs.enqueue_removals(effects.removal_ids)
     return _batch_answer(batch, notice)
 
 
-def _codes(n: int) -> str:
-    return "1 code" if n == 1 else f"{n} codes"
-
-
 # -- Several codes at once ----------------------------------------------------------------------
 
 SELECTION_ACTIONS = {
-    "pause": "Pause",
-    "resume": "Resume",
-    "export": "Export as CSV",
-    "rollback": "Roll back",
+    "pause": _l("Pause"),
+    "resume": _l("Resume"),
+    "export": _l("Export as CSV"),
+    "rollback": _l("Roll back"),
 }
 
 
@@ -322,15 +340,19 @@ def confirm_selection():
     context = {"action": action, "codes": codes, "carry": _carry(), "effects": None,
                "error": None}
     if action not in SELECTION_ACTIONS:
-        context["error"] = "Choose what to do with the selected codes."
+        context["error"] = gettext("Choose what to do with the selected codes.")
         return _selection_answer(context, status=400)
     if not codes:
-        context["error"] = "Select at least one code (tick it in the list), or all matching."
+        context["error"] = gettext(
+            "Select at least one code (tick it in the list), or all matching."
+        )
         return _selection_answer(context, status=400)
     if action == "rollback":
         projects = {c.project_id for c in codes}
         if len(projects) > 1:
-            context["error"] = "Codes of one project at a time can be rolled back together."
+            context["error"] = gettext(
+                "Codes of one project at a time can be rolled back together."
+            )
             return _selection_answer(context, status=400)
         live = [c.id for c in codes if c.deleted_at is None]
         context["effects"] = preview_rollback_codes(
@@ -356,7 +378,7 @@ def apply_selection():
     if action not in SELECTION_ACTIONS or not codes:
         return _selection_answer(
             {"action": action, "codes": codes, "carry": _carry(), "effects": None,
-             "error": "Nothing selected, or no action chosen: nothing was changed."},
+             "error": gettext("Nothing selected, or no action chosen: nothing was changed.")},
             status=400,
         )
     now = clock.now()
@@ -373,7 +395,7 @@ def apply_selection():
     if action == "rollback" and len(by_project) > 1:
         return _selection_answer(
             {"action": action, "codes": codes, "carry": _carry(), "effects": None,
-             "error": "Codes of one project at a time can be rolled back together."},
+             "error": gettext("Codes of one project at a time can be rolled back together.")},
             status=400,
         )
     done, removal_ids, summary = 0, [], ""
@@ -391,12 +413,16 @@ def apply_selection():
                                      now=now)
             done += len(effects.codes)
             removal_ids += effects.removal_ids
-            summary = " " + effects.summary(done=True)
+            summary = " " + domain_message(effects.summary(done=True))
     db.session.commit()
     if removal_ids:
         jobs.enqueue_removals(removal_ids)
-    verb = {"pause": "paused", "resume": "resumed", "rollback": "rolled back"}[action]
-    notice = f"{_codes(done)} {verb}.{summary}"
+    done_sentence = {
+        "pause": ngettext("%(num)s code paused.", "%(num)s codes paused.", done),
+        "resume": ngettext("%(num)s code resumed.", "%(num)s codes resumed.", done),
+        "rollback": ngettext("%(num)s code rolled back.", "%(num)s codes rolled back.", done),
+    }[action]
+    notice = done_sentence + summary
     if not _htmx():
         return redirect(url_for("codes.list_codes"), 303)
     return render_template("codes/_selection_done.html", notice=notice)

@@ -3,6 +3,8 @@ from io import BytesIO
 from urllib.parse import urlencode
 
 from flask import abort, current_app, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
@@ -20,7 +22,7 @@ from webapp.codes.wizard import (
     next_step,
     previous_step,
 )
-from webapp.dashboard.rendering import is_htmx, localtime, zone
+from webapp.dashboard.rendering import domain_message, is_htmx, localtime, zone
 from webapp.domain import code_queries as queries
 from webapp.domain import lifecycle
 from webapp.domain.codes import MAX_BATCH, activation_link, create_codes
@@ -29,18 +31,19 @@ from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.ids import parse_id
 from webapp.domain.rollback import preview_rollback, rollback_code
 from webapp.extensions import db
+from webapp.i18n import D_
 from webapp.models import AccessCode, Plan, Removal
 from webapp.params import cursor_arg
 
 EVENT_LABELS = {
-    "code.created": "Created",
-    "batch.created": "Created in a bulk generation",
-    "code.activated": "Activated",
-    "code.rolled_back": "Rolled back",
-    "code.paused": "Paused",
-    "code.resumed": "Resumed",
-    "code.edited": "Edited",
-    "activation.rolled_back": "Activation undone",
+    "code.created": _l("Created"),
+    "batch.created": _l("Created in a bulk generation"),
+    "code.activated": _l("Activated"),
+    "code.rolled_back": _l("Rolled back"),
+    "code.paused": _l("Paused"),
+    "code.resumed": _l("Resumed"),
+    "code.edited": _l("Edited"),
+    "activation.rolled_back": _l("Activation undone"),
 }
 
 STATUS_BADGES = {
@@ -58,6 +61,21 @@ SUBSCRIPTION_BADGES = {
     "removal failed": "danger",
 }
 REMOVAL_BADGES = {"pending": "warn", "done": "ok", "failed": "danger", "skipped": ""}
+# The statuses above as the badges say them.
+STATUS_NAMES = {
+    "active": _l("active"),
+    "used up": _l("used up"),
+    "paused": _l("paused"),
+    "expired": _l("expired"),
+    "rolled back": _l("rolled back"),
+    "reminder sent": _l("reminder sent"),
+    "access ended": _l("access ended"),
+    "removal pending": _l("removal pending"),
+    "removal failed": _l("removal failed"),
+}
+REMOVAL_NAMES = {
+    "pending": _l("pending"), "done": _l("done"), "failed": _l("failed"), "skipped": _l("skipped"),
+}
 
 
 @bp.before_request
@@ -82,6 +100,8 @@ def helpers():
         "status_badges": STATUS_BADGES,
         "subscription_badges": SUBSCRIPTION_BADGES,
         "removal_badges": REMOVAL_BADGES,
+        "status_names": STATUS_NAMES,
+        "removal_names": REMOVAL_NAMES,
     }
 
 
@@ -212,7 +232,7 @@ def wizard():
         return _wizard(previous_step(step), answers)
     try:
         if plan is not None and plan.archived_at is not None:
-            raise InvalidInput("plan", "This plan is archived; choose an active plan.")
+            raise InvalidInput("plan", D_("This plan is archived; choose an active plan."))
         if go != "create":
             answers.check_step(step, zone(current_user.timezone), now)
             return _wizard(next_step(step), answers)
@@ -227,7 +247,7 @@ def wizard():
     except IntegrityError:
         # Someone made the same custom code between the check and the insert.
         db.session.rollback()
-        error = InvalidInput("custom_code", "This project already has (or had) that code.")
+        error = InvalidInput("custom_code", D_("This project already has (or had) that code."))
         return _wizard("kind", answers.with_error(error), status=400)
     if not _htmx():
         if batch is not None:
@@ -279,10 +299,12 @@ def _share(code: AccessCode) -> dict:
     label = plan.name if plan.project.name.casefold() in plan.name.casefold() else (
         f"{plan.project.name}, {plan.name}"
     )
-    message = f"Your access to {label}: tap {link} and press START to join."
+    message = gettext(
+        "Your access to %(plan)s: tap %(link)s and press START to join.", plan=label, link=link
+    )
     return {
         "link": link,
-        "qr": qr_svg(link, f"QR code of the activation link of {code.code}"),
+        "qr": qr_svg(link, gettext("QR code of the activation link of %(code)s", code=code.code)),
         "customer_message": message,
         "share_url": "https://t.me/share/url?" + urlencode({"url": link, "text": message}),
     }
@@ -330,7 +352,10 @@ def rollback(code_id: int):
         )
     except NotFound:
         abort(404)
-    notice = f"{code.code} was rolled back. {effects.summary(done=True)}"
+    notice = gettext(
+        "%(code)s was rolled back. %(summary)s",
+        code=code.code, summary=domain_message(effects.summary(done=True)),
+    )
     db.session.commit()
     # A Redis outage is handled inside: the rows are committed as pending and the sweep finds them.
     jobs.enqueue_removals(effects.removal_ids)
@@ -354,7 +379,9 @@ def retry_removal(code_id: int, removal_id: int):
         return redirect(url_for("codes.code_detail", code_id=code_id), 303)
     removal = db.session.get(Removal, removal_id)
     # 200 either way: htmx swaps only successful answers, and the row shows the status as it is.
-    notice = "Trying again." if retried else "Not failed any more: nothing to retry."
+    notice = gettext("Trying again.") if retried else gettext(
+        "Not failed any more: nothing to retry."
+    )
     return render_template("codes/_removal_row.html", removal=removal, row_notice=notice)
 
 

@@ -9,16 +9,21 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from flask_babel import lazy_gettext as _l
+
+from webapp.dashboard.rendering import domain_message
 from webapp.domain.codes import EXPIRY_PRESETS, MAX_ACTIVATIONS, MAX_BATCH, CodeRequest
 from webapp.domain.codes import expiry_from_preset as preset_expiry
 from webapp.domain.errors import InvalidInput
+from webapp.domain.ids import parse_id
+from webapp.i18n import D_
 
 STEPS = ("plan", "activations", "expiry", "kind")
 STEP_TITLES = {
-    "plan": "Plan",
-    "activations": "Activations",
-    "expiry": "Expiry",
-    "kind": "Single or bulk",
+    "plan": _l("Plan"),
+    "activations": _l("Activations"),
+    "expiry": _l("Expiry"),
+    "kind": _l("Single or bulk"),
 }
 # Which step shows the message of each field the domain may name.
 FIELD_STEP = {
@@ -32,7 +37,11 @@ FIELD_STEP = {
     "custom_code": "kind",
     "note": "kind",
 }
-EXPIRY_CHOICES = {**EXPIRY_PRESETS, "custom": "Pick a date…"}
+# The domain's labels (marked with D_) in the dashboard's language.
+EXPIRY_CHOICES = {
+    **{key: _l(label) for key, label in EXPIRY_PRESETS.items()},
+    "custom": _l("Pick a date…"),
+}
 ACTIVATION_SUGGESTIONS = (1, 5, 10, 100)
 NOTE_MAX = 255
 DATE_INPUT = "%Y-%m-%dT%H:%M"
@@ -72,55 +81,64 @@ class WizardAnswers:
         ]
 
     def with_error(self, exc: InvalidInput) -> "WizardAnswers":
-        return replace(self, errors={exc.field: exc.message})
+        return replace(self, errors={exc.field: domain_message(exc)})
 
     # -- parsing, step by step ------------------------------------------------------------------
 
     def plan_id_value(self) -> int:
         if not self.plan_id:
-            raise InvalidInput("plan", "Choose a plan.")
-        try:
-            return int(self.plan_id)
-        except ValueError:
-            raise InvalidInput("plan", "Choose one of your plans.") from None
+            raise InvalidInput("plan", D_("Choose a plan."))
+        # parse_id: a number past the database's integers is no plan, not a failing query.
+        plan_id = parse_id(self.plan_id)
+        if plan_id is None:
+            raise InvalidInput("plan", D_("Choose one of your plans."))
+        return plan_id
 
     def max_activations_value(self) -> int:
         try:
             value = int(self.max_activations.replace(",", "").replace("_", ""))
         except ValueError:
-            raise InvalidInput("max_activations", "Enter a whole number, e.g. 1 or 10.") from None
-        if not 1 <= value <= MAX_ACTIVATIONS:
             raise InvalidInput(
-                "max_activations", f"Max activations must be between 1 and {MAX_ACTIVATIONS:,}."
+                "max_activations", D_("Enter a whole number, e.g. 1 or 10.")
+            ) from None
+        if not 1 <= value <= MAX_ACTIVATIONS:
+            raise InvalidInput.marked(
+                "max_activations",
+                D_("Max activations must be between 1 and %(max)s."),
+                max=f"{MAX_ACTIVATIONS:,}",
             )
         return value
 
     def expires_at_value(self, tz: ZoneInfo, now: datetime) -> datetime | None:
         """The expiry in UTC; a custom date is read in the owner's time zone ``tz``."""
         if self.expiry not in EXPIRY_CHOICES:
-            raise InvalidInput("expiry", "Choose one of the offered expiry periods.")
+            raise InvalidInput("expiry", D_("Choose one of the offered expiry periods."))
         if self.expiry != "custom":
             return preset_expiry(self.expiry, now)
         if not self.expiry_date:
-            raise InvalidInput("expiry_date", "Pick the date and time the code stops working.")
+            raise InvalidInput(
+                "expiry_date", D_("Pick the date and time the code stops working.")
+            )
         try:
             local = datetime.strptime(self.expiry_date, DATE_INPUT)
         except ValueError:
             raise InvalidInput(
-                "expiry_date", "Enter a date and time like 2027-01-31 18:00."
+                "expiry_date", D_("Enter a date and time like 2027-01-31 18:00.")
             ) from None
-        within = f"Pick a date within the next {MAX_EXPIRY_YEARS} years."
+        within = InvalidInput.marked(
+            "expiry_date",
+            D_("Pick a date within the next %(years)s years."),
+            years=MAX_EXPIRY_YEARS,
+        )
+        past = InvalidInput("expiry_date", D_("The expiry date must be in the future."))
         try:
             moment = local.replace(tzinfo=tz).astimezone(now.tzinfo)
         except OverflowError:  # before year 1 or after 9999 once in UTC
-            raise InvalidInput(
-                "expiry_date",
-                "The expiry date must be in the future." if local.year < 100 else within,
-            ) from None
+            raise (past if local.year < 100 else within) from None
         if moment <= now:
-            raise InvalidInput("expiry_date", "The expiry date must be in the future.")
+            raise past
         if moment.date() > date(now.year + MAX_EXPIRY_YEARS, 12, 31):
-            raise InvalidInput("expiry_date", within)
+            raise within
         return moment
 
     def count_value(self) -> int:
@@ -129,17 +147,21 @@ class WizardAnswers:
         try:
             value = int(self.count)
         except ValueError:
-            raise InvalidInput("count", "Enter how many codes to make, 1 to 500.") from None
+            raise InvalidInput("count", D_("Enter how many codes to make, 1 to 500.")) from None
         if not 1 <= value <= MAX_BATCH:
-            raise InvalidInput("count", f"A bulk generation makes between 1 and {MAX_BATCH} codes.")
+            raise InvalidInput.marked(
+                "count", D_("A bulk generation makes between 1 and %(num)s codes."), num=MAX_BATCH
+            )
         return value
 
     def check_kind(self) -> None:
         if self.kind not in ("single", "bulk"):
-            raise InvalidInput("kind", "Choose a single code or a bulk generation.")
+            raise InvalidInput("kind", D_("Choose a single code or a bulk generation."))
         self.count_value()
         if len(self.note) > NOTE_MAX:
-            raise InvalidInput("note", f"Keep the note under {NOTE_MAX} characters.")
+            raise InvalidInput.marked(
+                "note", D_("Keep the note under %(num)s characters."), num=NOTE_MAX
+            )
 
     def check_step(self, step: str, tz: ZoneInfo, now: datetime) -> None:
         """Raise ``InvalidInput`` for the first wrong answer of ``step``."""

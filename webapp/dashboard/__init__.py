@@ -1,12 +1,13 @@
 """The dashboard home, the activity feed, the owner's account and the Telegram link."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 
 from webapp import telegram
 from webapp.attention import owner_inbox
 from webapp.dashboard.forms import AccountForm, PasswordForm
-from webapp.dashboard.rendering import render_page_or_fragment
+from webapp.dashboard.rendering import domain_message, render_page_or_fragment
 from webapp.domain.accounts import (
     MIN_PASSWORD,
     change_password,
@@ -66,13 +67,14 @@ def test_link(code_id: int):
         try:
             telegram.get_me(token)
         except telegram.TelegramError as exc:
-            bot_problem = f"Telegram says: {exc.description}"
+            bot_problem = gettext("Telegram says: %(problem)s", problem=exc.description)
         for resource in resources:
             try:
                 member = telegram.get_chat_member(token, resource.chat_id, project.bot_user_id)
                 rights.append((resource, member, None))
             except telegram.TelegramError as exc:
-                rights.append((resource, None, f"Telegram says: {exc.description}"))
+                problem = gettext("Telegram says: %(problem)s", problem=exc.description)
+                rights.append((resource, None, problem))
     code = db.session.get(AccessCode, code_id)
     result = judge_link_test(code, utcnow(), bot_problem, rights)
     record_link_test(db.session, code, current_user.id, result, utcnow())
@@ -113,12 +115,14 @@ def account():
             set_owner_language(db.session, current_user, form.language.data)
         except InvalidInput as exc:
             db.session.rollback()
-            getattr(form, exc.field).errors.append(exc.message)
+            getattr(form, exc.field).errors.append(domain_message(exc))
         else:
             db.session.commit()
             flash(
-                f"Times are now shown in {name}; your bot writes to you in "
-                f"{LANGUAGES[current_user.language]}.",
+                gettext(
+                    "Times are now shown in %(zone)s; your bot writes to you in %(language)s.",
+                    zone=name, language=LANGUAGES[current_user.language],
+                ),
                 "success",
             )
             return redirect(url_for("dashboard.account"))
@@ -129,7 +133,7 @@ def account():
 @bp.post("/account/password")
 @login_required
 def change_account_password():
-    from webapp.auth import client_ip
+    from webapp.auth import client_ip, throttle_message
 
     form = PasswordForm()
     if form.validate_on_submit():
@@ -137,7 +141,7 @@ def change_account_password():
         redis, ip, now = get_redis(), client_ip(), utcnow()
         blocked = login_blocked(redis, current_user.email, ip, None, now)
         if blocked:
-            form.current_password.errors.append(blocked.message)
+            form.current_password.errors.append(throttle_message(blocked))
             page, _ = _account_page(AccountForm(formdata=None, obj=current_user), form, 429)
             return page, 429, {"Retry-After": str(blocked.retry_after_seconds)}
         try:
@@ -152,12 +156,12 @@ def change_account_password():
             db.session.rollback()
             if exc.field == "current_password":
                 record_login_failure(redis, current_user.email, ip, now)
-            getattr(form, exc.field).errors.append(exc.message)
+            getattr(form, exc.field).errors.append(domain_message(exc))
         else:
             # Whoever knew the old password may hold another session: it ends with it.
             end_other_sessions(db.session, current_user.id, current_user.login_token, utcnow())
             db.session.commit()
-            flash("Your password is changed. Use the new one from now on.", "success")
+            flash(gettext("Your password is changed. Use the new one from now on."), "success")
             return redirect(url_for("dashboard.account"), 303)
     return _account_page(AccountForm(formdata=None, obj=current_user), form, 400)
 
@@ -167,7 +171,14 @@ def change_account_password():
 def end_other_account_sessions():
     ended = end_other_sessions(db.session, current_user.id, current_user.login_token, utcnow())
     db.session.commit()
-    flash(f"Logged out everywhere else ({ended} session{'s' if ended != 1 else ''}).", "success")
+    flash(
+        ngettext(
+            "Logged out everywhere else (%(num)s session).",
+            "Logged out everywhere else (%(num)s sessions).",
+            ended,
+        ),
+        "success",
+    )
     return redirect(url_for("dashboard.account"), 303)
 
 
@@ -179,7 +190,7 @@ def end_account_session(session_id: int):
     except NotFound:
         abort(404)
     db.session.commit()
-    flash("That session is logged out.", "success")
+    flash(gettext("That session is logged out."), "success")
     return redirect(url_for("dashboard.account"), 303)
 
 
@@ -226,12 +237,14 @@ def connect_telegram():
 @login_required
 def new_link_token():
     if not owner_projects(db.session, current_user.id):
-        flash("Connect a bot first: the link opens one of your projects' bots.", "warning")
+        flash(
+            gettext("Connect a bot first: the link opens one of your projects' bots."), "warning"
+        )
         return redirect(url_for("projects.new_project"), 303)
     issue_link_token(db.session, current_user, utcnow())
     db.session.commit()
     return _connect_answer(
-        "Open one of these links in Telegram within an hour and press START.", "info"
+        gettext("Open one of these links in Telegram within an hour and press START."), "info"
     )
 
 
@@ -242,9 +255,9 @@ def unlink_telegram():
         unlink_telegram_account(db.session, current_user)
     except InvalidInput as exc:
         db.session.rollback()
-        return _connect_answer(exc.message, "warning")
+        return _connect_answer(domain_message(exc), "warning")
     db.session.commit()
-    return _connect_answer("Your Telegram account is unlinked.", "success")
+    return _connect_answer(gettext("Your Telegram account is unlinked."), "success")
 
 
 def _connect_answer(notice: str, category: str):

@@ -5,7 +5,11 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import Flask, current_app, render_template, request
+from flask_babel import gettext, ngettext
 from flask_login import current_user
+
+from webapp import i18n
+from webapp.i18n import D_, Worded
 
 DATETIME_FORMAT = "%d %b %Y, %H:%M"
 
@@ -62,7 +66,57 @@ def has_endpoint(name: str) -> bool:
     return name in current_app.view_functions
 
 
+def domain_message(text) -> str:
+    """What the domain wrote for an owner, in the dashboard's language: a refusal's message, a
+    message it marked with ``D_``, or a ``Worded`` one with its values (worded too if they are
+    ``Worded``)."""
+    text = getattr(text, "message", text)
+    if not isinstance(text, str):
+        text = str(text)
+    if not isinstance(text, Worded):
+        return gettext(text) if text else text
+    values = {
+        name: domain_message(value) if isinstance(value, Worded) else value
+        for name, value in text.params.items()
+    }
+    if text.plural is not None:
+        values.pop("num", None)  # ngettext puts the number in itself
+        return ngettext(text.template, text.plural, text.num, **values)
+    return gettext(text.template, **values)
+
+
+# Why a subscription ended (``Subscription.end_reason``), as the dashboard says it.
+END_REASONS = {
+    "expired": D_("expired"),
+    "rolled_back": D_("rolled back"),
+    "ended_by_owner": D_("ended by owner"),
+}
+
+
+def end_reason(reason: str) -> str:
+    return gettext(END_REASONS[reason]) if reason in END_REASONS else reason.replace("_", " ")
+
+
+def period_label(plan) -> str:
+    """How long a plan's access lasts, in the dashboard's language (``Plan.period_label`` is
+    the English, which a plan's name is compared with)."""
+    if plan.is_lifetime:
+        return gettext("lifetime")
+    if plan.period_unit == "day":
+        return ngettext("%(num)s day", "%(num)s days", plan.period_count)
+    return ngettext("%(num)s month", "%(num)s months", plan.period_count)
+
+
+def page_language() -> str:
+    """The dashboard's language as an HTML ``lang`` tag (``pt-BR``, not Babel's ``pt_BR``)."""
+    return i18n.dashboard_locale().replace("_", "-")
+
+
 def register(app: Flask) -> None:
+    app.add_template_global(page_language, "page_language")
+    app.add_template_global(period_label, "period_label")
+    app.add_template_filter(end_reason, "end_reason")
+    app.add_template_filter(domain_message, "worded")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(fromisoformat, "fromisoformat")
     app.add_template_global(has_endpoint, "has_endpoint")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.domain.errors import InvalidInput
-from webapp.i18n import LANGUAGES
+from webapp.i18n import D_, LANGUAGES
 from webapp.models import Owner
 
 MIN_PASSWORD = 10
@@ -28,7 +28,7 @@ def _dummy_password_hash() -> str:
     return _dummy_hash
 
 
-EMAIL_UNAVAILABLE = "This e-mail cannot be used for a new account. If it is yours, log in."
+EMAIL_UNAVAILABLE = D_("This e-mail cannot be used for a new account. If it is yours, log in.")
 
 
 def normalize_email(email: str) -> str:
@@ -53,9 +53,11 @@ def create_owner(session: Session, email: str, password: str, now: datetime) -> 
     """A new owner; the password is hashed with scrypt (werkzeug's default)."""
     email = normalize_email(email)
     if not is_valid_email(email):
-        raise InvalidInput("email", "Enter a valid e-mail address.")
+        raise InvalidInput("email", D_("Enter a valid e-mail address."))
     if len(password) < MIN_PASSWORD:
-        raise InvalidInput("password", f"Use at least {MIN_PASSWORD} characters.")
+        raise InvalidInput.marked(
+            "password", D_("Use at least %(num)s characters."), num=MIN_PASSWORD
+        )
     if session.scalar(select(Owner.id).where(func.lower(Owner.email) == email)) is not None:
         # Worded so it does not confirm that the address has an account (sign-ups are throttled).
         raise InvalidInput("email", EMAIL_UNAVAILABLE)
@@ -96,11 +98,11 @@ def set_timezone(session: Session, owner: Owner, name: str) -> str:
     """
     name = (name or "").strip()
     if name not in _zone_names():
-        raise InvalidInput("timezone", "Pick a time zone from the list.")
+        raise InvalidInput("timezone", D_("Pick a time zone from the list."))
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput("timezone", "Pick a time zone from the list.") from exc
+        raise InvalidInput("timezone", D_("Pick a time zone from the list.")) from exc
     owner.timezone = name
     session.flush()
     return name
@@ -109,7 +111,7 @@ def set_timezone(session: Session, owner: Owner, name: str) -> str:
 def set_owner_language(session: Session, owner: Owner, language: str) -> None:
     """The language the owner's bots write to them in (/newcode, activation notices)."""
     if language not in LANGUAGES:
-        raise InvalidInput("language", "Pick a language from the list.")
+        raise InvalidInput("language", D_("Pick a language from the list."))
     owner.language = language
     session.flush()
 
@@ -119,12 +121,14 @@ def change_password(session: Session, owner: Owner, current: str, new: str, repe
     nothing (``InvalidInput`` names the field)."""
     current, new, repeat = current or "", new or "", repeat or ""
     if not check_password_hash(owner.password_hash, current):
-        raise InvalidInput("current_password", "This is not your current password.")
+        raise InvalidInput("current_password", D_("This is not your current password."))
     if len(new) < MIN_PASSWORD:
-        raise InvalidInput("new_password", f"Use at least {MIN_PASSWORD} characters.")
+        raise InvalidInput.marked(
+            "new_password", D_("Use at least %(num)s characters."), num=MIN_PASSWORD
+        )
     if new != repeat:
-        raise InvalidInput("repeat_password", "The two new passwords differ.")
+        raise InvalidInput("repeat_password", D_("The two new passwords differ."))
     if new == current:
-        raise InvalidInput("new_password", "Choose a password different from the current one.")
+        raise InvalidInput("new_password", D_("Choose a password different from the current one."))
     owner.password_hash = generate_password_hash(new)
     session.flush()

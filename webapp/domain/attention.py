@@ -8,11 +8,14 @@ The dashboard home shows the list; the bot sends it once a day as a digest.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session, joinedload
 
 from webapp.domain.bot_health import POLL_SILENCE as SILENT_AFTER
+from webapp.i18n import D_, ND_, Worded
 from webapp.models import (
+    NEARLY_USED_UP,
+    SINGLE_CODE_EXPIRING,
     AccessCode,
     Batch,
     Customer,
@@ -26,8 +29,6 @@ from webapp.models import (
 )
 
 EXPIRING_WITHIN = timedelta(days=3)
-# A code with at least this many activations is "nearly used up" with a tenth (at least 1) left.
-NEARLY_USED_UP_MIN = 5
 PER_KIND = 20  # items of one kind shown, at most (the count says how many more)
 
 
@@ -101,7 +102,7 @@ def needs_attention(
 def _who(customer: Customer) -> str:
     name = customer.display_name
     if customer.username and not name.startswith("@"):
-        return f"{name} (@{customer.username})"
+        return Worded(D_("%(name)s (@%(username)s)"), name=name, username=customer.username)
     return name
 
 
@@ -118,16 +119,31 @@ def _failed_removals(session, ids, projects) -> list[AttentionItem]:
         resource = removal.resource
         if not resource.bot_is_admin:
             bot = "@" + projects[removal.project_id].bot_username
-            fix = f"Make {bot} an administrator of {resource.title} again"
+            fix = Worded(
+                D_("Make %(bot)s an administrator of %(chat)s again, then tap Retry."),
+                bot=bot, chat=resource.title,
+            )
         else:
-            fix = f"Give the bot the “Ban users” right in {resource.title}"
+            fix = Worded(
+                D_("Give the bot the “Ban users” right in %(chat)s, then tap Retry."),
+                chat=resource.title,
+            )
+        who = _who(removal.customer)
+        if removal.last_error:
+            problem = Worded(
+                D_("%(who)s could not be removed from %(chat)s: %(error)s"),
+                who=who, chat=resource.title, error=removal.last_error,
+            )
+        else:
+            problem = Worded(
+                D_("%(who)s could not be removed from %(chat)s."), who=who, chat=resource.title
+            )
         found.append(
             AttentionItem(
                 "removal_failed",
                 projects[removal.project_id],
-                f"{_who(removal.customer)} could not be removed from {resource.title}"
-                + (f": {removal.last_error}" if removal.last_error else "."),
-                f"{fix}, then tap Retry.",
+                problem,
+                fix,
                 removal_id=removal.id,
                 customer_id=removal.customer_id,
                 resource_id=resource.id,
@@ -158,26 +174,33 @@ def _rights_missing(session, ids, projects) -> list[AttentionItem]:
     found = []
     for resource in resources:
         bot = "@" + projects[resource.project_id].bot_username
+        chat = resource.title
         if not resource.bot_is_admin:
-            problem = f"{bot} is no longer an administrator of {resource.title}."
-            todo = (
-                f"Make {bot} an administrator of {resource.title} with the “Invite users via "
-                "link” and “Ban users” rights: until then new customers cannot join and nobody "
-                "can be removed."
+            problem = Worded(
+                D_("%(bot)s is no longer an administrator of %(chat)s."), bot=bot, chat=chat
+            )
+            todo = Worded(
+                D_(
+                    "Make %(bot)s an administrator of %(chat)s with the “Invite users via "
+                    "link” and “Ban users” rights: until then new customers cannot join and "
+                    "nobody can be removed."
+                ),
+                bot=bot, chat=chat,
             )
         else:
-            missing = [
-                name
-                for name, has in (
-                    ("“Invite users via link”", resource.can_invite_users),
-                    ("“Ban users”", resource.can_restrict_members),
-                )
-                if not has
-            ]
-            problem = f"{bot} lacks the {' and '.join(missing)} right in {resource.title}."
-            todo = (
-                f"In {resource.title}, open Administrators → {bot} and turn on "
-                f"{' and '.join(missing)}."
+            if not resource.can_invite_users and not resource.can_restrict_members:
+                rights = Worded(D_("“Invite users via link” and “Ban users”"))
+            elif not resource.can_invite_users:
+                rights = Worded(D_("“Invite users via link”"))
+            else:
+                rights = Worded(D_("“Ban users”"))
+            problem = Worded(
+                D_("%(bot)s lacks the %(rights)s right in %(chat)s."),
+                bot=bot, rights=rights, chat=chat,
+            )
+            todo = Worded(
+                D_("In %(chat)s, open Administrators → %(bot)s and turn on %(rights)s."),
+                chat=chat, bot=bot, rights=rights,
             )
         found.append(
             AttentionItem("rights_missing", projects[resource.project_id], problem, todo,
@@ -197,14 +220,30 @@ def _undelivered_links(session, ids, projects) -> list[AttentionItem]:
     found = []
     for membership in rows:
         resource = membership.resource
+        who, reason = _who(membership.customer), membership.link_undelivered_reason
+        if reason:
+            problem = Worded(
+                D_("%(who)s has not received a join link for %(chat)s (%(reason)s)."),
+                who=who, chat=resource.title, reason=reason,
+            )
+        else:
+            problem = Worded(
+                D_("%(who)s has not received a join link for %(chat)s."),
+                who=who, chat=resource.title,
+            )
         found.append(
             AttentionItem(
                 "link_undelivered",
                 projects[membership.project_id],
-                f"{_who(membership.customer)} has not received a join link for {resource.title}"
-                + (f" ({reason})." if (reason := membership.link_undelivered_reason) else "."),
-                f"Check that the bot is an administrator of {resource.title} with the “Invite "
-                "users via link” right; the link is sent by itself as soon as Telegram makes it.",
+                problem,
+                Worded(
+                    D_(
+                        "Check that the bot is an administrator of %(chat)s with the “Invite "
+                        "users via link” right; the link is sent by itself as soon as Telegram "
+                        "makes it."
+                    ),
+                    chat=resource.title,
+                ),
                 customer_id=membership.customer_id,
                 resource_id=resource.id,
             )
@@ -220,81 +259,92 @@ def _silent_bots(projects, last_polls, now) -> list[AttentionItem]:
         last = last_polls.get(project_id)
         if last is not None and now - last < SILENT_AFTER:
             continue
-        since = "has not received updates from Telegram" + (
-            f" since {last:%d %b %Y, %H:%M} UTC" if last else " recently"
-        )
+        if last:
+            problem = Worded(
+                D_(
+                    "@%(bot)s has not received updates from Telegram since %(when)s UTC: "
+                    "activations are not answered."
+                ),
+                bot=project.bot_username, when=last.strftime("%d %b %Y, %H:%M"),
+            )
+        else:
+            problem = Worded(
+                D_(
+                    "@%(bot)s has not received updates from Telegram recently: activations are "
+                    "not answered."
+                ),
+                bot=project.bot_username,
+            )
         found.append(
             AttentionItem(
                 "bot_silent",
                 project,
-                f"@{project.bot_username} {since}: activations are not answered.",
-                "Check that the bot process is running (only one may poll a token), and that "
-                "no webhook is set for this bot.",
+                problem,
+                Worded(
+                    D_(
+                        "Check that the bot process is running (only one may poll a token), and "
+                        "that no webhook is set for this bot."
+                    )
+                ),
             )
         )
     return found
 
 
-def _nearly_used_up(session, ids, projects, now) -> list[AttentionItem]:
-    left = AccessCode.max_activations - AccessCode.activation_count
-    codes = session.scalars(
+def nearly_used_up_query(ids, now):
+    # The rule is the index's own condition (webapp.models.NEARLY_USED_UP), so the newest come
+    # off the end of an index that holds only such codes.
+    return (
         select(AccessCode)
         .where(
             AccessCode.project_id.in_(ids),
-            AccessCode.deleted_at.is_(None),
-            AccessCode.paused_at.is_(None),
-            AccessCode.max_activations >= NEARLY_USED_UP_MIN,
-            left > 0,
-            left * 10 <= AccessCode.max_activations,
+            text(NEARLY_USED_UP),
             or_(AccessCode.expires_at.is_(None), AccessCode.expires_at > now),
         )
         .order_by(AccessCode.id.desc())
         .limit(PER_KIND * 5)
     )
+
+
+def _nearly_used_up(session, ids, projects, now) -> list[AttentionItem]:
+    codes = session.scalars(nearly_used_up_query(ids, now))
     return [
         AttentionItem(
             "code_nearly_used_up",
             projects[code.project_id],
-            f"{code.code} is nearly used up: {code.activation_count} of {code.max_activations} "
-            "activations taken.",
-            "Raise its max activations if more people should use it, or make a new code.",
+            ND_(
+                "%(code)s is nearly used up: %(count)s of %(num)s activation taken.",
+                "%(code)s is nearly used up: %(count)s of %(num)s activations taken.",
+                code.max_activations, code=code.code, count=code.activation_count,
+            ),
+            Worded(
+                D_("Raise its max activations if more people should use it, or make a new code.")
+            ),
             code_id=code.id,
         )
         for code in codes
     ]
 
 
-def _expiring(session, ids, projects, now) -> list[AttentionItem]:
-    soon = and_(
-        AccessCode.expires_at.is_not(None),
-        AccessCode.expires_at > now,
-        AccessCode.expires_at <= now + EXPIRING_WITHIN,
-    )
-    codes = session.scalars(
+def expiring_codes_query(ids, now):
+    # Single codes by expiry, from an index of only those (webapp.models.SINGLE_CODE_EXPIRING):
+    # the read is the codes expiring within the window, however many codes expire later.
+    return (
         select(AccessCode)
         .where(
             AccessCode.project_id.in_(ids),
-            AccessCode.deleted_at.is_(None),
-            AccessCode.paused_at.is_(None),
-            AccessCode.batch_id.is_(None),
+            text(SINGLE_CODE_EXPIRING),
+            AccessCode.expires_at > now,
+            AccessCode.expires_at <= now + EXPIRING_WITHIN,
             AccessCode.activation_count < AccessCode.max_activations,
-            soon,
         )
         .order_by(AccessCode.expires_at)
         .limit(PER_KIND * 5)
     )
-    found = [
-        AttentionItem(
-            "code_expiring",
-            projects[code.project_id],
-            f"{code.code} expires {code.expires_at:%d %b %Y, %H:%M} UTC with "
-            f"{code.activations_left} activation{'' if code.activations_left == 1 else 's'} left.",
-            "Edit it to move the expiry if it should keep working.",
-            code_id=code.id,
-        )
-        for code in codes
-    ]
-    batches = session.scalars(
+
+
+def expiring_batches_query(ids, now):
+    return (
         select(Batch)
         .where(
             Batch.project_id.in_(ids),
@@ -309,13 +359,36 @@ def _expiring(session, ids, projects, now) -> list[AttentionItem]:
         )
         .order_by(Batch.expires_at)
     )
+
+
+def _expiring(session, ids, projects, now) -> list[AttentionItem]:
+    codes = session.scalars(expiring_codes_query(ids, now))
+    found = [
+        AttentionItem(
+            "code_expiring",
+            projects[code.project_id],
+            ND_(
+                "%(code)s expires %(when)s UTC with %(num)s activation left.",
+                "%(code)s expires %(when)s UTC with %(num)s activations left.",
+                code.activations_left,
+                code=code.code, when=code.expires_at.strftime("%d %b %Y, %H:%M"),
+            ),
+            Worded(D_("Edit it to move the expiry if it should keep working.")),
+            code_id=code.id,
+        )
+        for code in codes
+    ]
+    batches = session.scalars(expiring_batches_query(ids, now))
     found += [
         AttentionItem(
             "code_expiring",
             projects[batch.project_id],
-            f"A batch of {batch.size} codes expires {batch.expires_at:%d %b %Y, %H:%M} UTC with "
-            "codes nobody has used yet.",
-            "Hand the unused codes out before then, or make a new batch.",
+            ND_(
+                "A batch of %(num)s code expires %(when)s UTC with codes nobody has used yet.",
+                "A batch of %(num)s codes expires %(when)s UTC with codes nobody has used yet.",
+                batch.size, when=batch.expires_at.strftime("%d %b %Y, %H:%M"),
+            ),
+            Worded(D_("Hand the unused codes out before then, or make a new batch.")),
             batch_id=batch.id,
         )
         for batch in batches

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis import Redis
 
+from webapp.i18n import D_, Worded
 from webapp.models import Resource
 
 # Polls come every BOT_POLL_TIMEOUT (25 s) at the latest; after this long without one the
@@ -88,41 +89,69 @@ def bot_health(
     )
     if health.webhook_url:
         health.problems.append(
-            f"A webhook is set on this bot ({health.webhook_url}), so Telegram sends its updates "
-            "elsewhere and Admit receives nothing. The bot process removes it when it starts; "
-            "if it comes back, another service (a previous bot platform) still uses this token: "
-            "disconnect the bot there, or give Admit its own bot."
+            Worded(
+                D_(
+                    "A webhook is set on this bot (%(url)s), so Telegram sends its updates "
+                    "elsewhere and Admit receives nothing. The bot process removes it when it "
+                    "starts; if it comes back, another service (a previous bot platform) still "
+                    "uses this token: disconnect the bot there, or give Admit its own bot."
+                ),
+                url=health.webhook_url,
+            )
         )
     if health.last_poll_at is None or now - health.last_poll_at > POLL_SILENCE:
-        since = (
-            f" since {health.last_poll_at:%d %b %Y %H:%M} UTC" if health.last_poll_at else ""
-        )
-        cause = f" The last error was: {health.last_error}." if health.last_error else ""
-        health.problems.append(
-            f"The bot process has not heard from Telegram{since}: customers' /start and joins "
-            f"are not being answered. Check that the bot process is running.{cause}"
-        )
+        if health.last_poll_at:
+            silent = Worded(
+                D_(
+                    "The bot process has not heard from Telegram since %(when)s UTC: customers' "
+                    "/start and joins are not being answered. Check that the bot process is "
+                    "running."
+                ),
+                when=health.last_poll_at.strftime("%d %b %Y %H:%M"),
+            )
+        else:
+            silent = Worded(
+                D_(
+                    "The bot process has not heard from Telegram: customers' /start and joins "
+                    "are not being answered. Check that the bot process is running."
+                )
+            )
+        if health.last_error:
+            silent = Worded(
+                D_("%(problem)s The last error was: %(error)s."),
+                problem=silent, error=health.last_error,
+            )
+        health.problems.append(silent)
     for resource in resources:
         if not resource.bot_is_admin:
             health.problems.append(
-                f"@{bot_username} is no longer an administrator of “{resource.title}”: add it "
-                "back as an administrator with the rights Invite users and Ban users."
+                Worded(
+                    D_(
+                        "@%(bot)s is no longer an administrator of “%(chat)s”: add it back as an "
+                        "administrator with the rights Invite users and Ban users."
+                    ),
+                    bot=bot_username, chat=resource.title,
+                )
             )
             continue
-        missing = [
-            name
-            for name, has in (
-                ("Invite users (via link)", resource.can_invite_users),
-                ("Ban users", resource.can_restrict_members),
+        if not resource.can_invite_users and not resource.can_restrict_members:
+            rights = Worded(D_("Invite users (via link) and Ban users"))
+        elif not resource.can_invite_users:
+            rights = Worded(D_("Invite users (via link)"))
+        elif not resource.can_restrict_members:
+            rights = Worded(D_("Ban users"))
+        else:
+            continue
+        health.problems.append(
+            Worded(
+                D_(
+                    "In “%(chat)s” @%(bot)s lacks the right %(rights)s: customers cannot be "
+                    "admitted or removed there. Edit the bot's administrator rights in the "
+                    "chat's settings."
+                ),
+                chat=resource.title, bot=bot_username, rights=rights,
             )
-            if not has
-        ]
-        if missing:
-            health.problems.append(
-                f"In “{resource.title}” @{bot_username} lacks the right "
-                f"{' and '.join(missing)}: customers cannot be admitted or removed there. "
-                "Edit the bot's administrator rights in the chat's settings."
-            )
+        )
     return health
 
 

@@ -1,20 +1,21 @@
 """The business over time: activations per day, active members, ends and renewals per week.
 
 Read from ``ActivityHour`` (kept per UTC hour by database triggers), so a year of a busy
-project is at most 8,760 rows per metric whatever the number of codes; hours fall on the
-owner's own days here, in their time zone.
+project is at most 8,760 rows whatever the number of codes; hours fall on the owner's own days
+here, in their time zone. The members active before the period come from ``ActivityTotal``,
+one row per project, however long the history.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, case, cast, func, select
+from sqlalchemy import Date, cast, func, select
 from sqlalchemy.orm import Session
 
 from webapp.domain.errors import InvalidInput
-from webapp.models import ActivityHour
+from webapp.i18n import D_
+from webapp.models import ActivityHour, ActivityTotal
 
 PERIODS = (30, 90, 365)
 
@@ -65,7 +66,7 @@ def parse_period(text: str | None) -> int:
     except ValueError:
         days = 0
     if days not in PERIODS:
-        raise InvalidInput("days", "Choose 30, 90 or 365 days.")
+        raise InvalidInput("days", D_("Choose 30, 90 or 365 days."))
     return days
 
 
@@ -76,70 +77,50 @@ def activity(
     today = now.astimezone(tz).date()
     first = today - timedelta(days=days - 1)
     start = datetime.combine(first, time(), tz)
-    per_day: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    per_day: dict[date, list[int]] = {}
     if project_ids:
-        for day, metric, count in _per_day(session, project_ids, tz, start, now):
-            per_day[day][metric] += count
-    active = _open_before(session, project_ids, start)
+        for day, *measures in _per_day(session, project_ids, tz, start):
+            into = per_day.setdefault(day, [0, 0, 0, 0])
+            for i, n in enumerate(measures):
+                into[i] += n or 0
+    active = _open_before(session, project_ids, per_day.values())
     out = []
     for offset in range(days):
         day = first + timedelta(days=offset)
-        m = per_day.get(day, {})
-        active += m.get("started", 0) - m.get("ended", 0)
-        out.append(
-            Day(
-                day,
-                m.get("activated", 0),
-                m.get("renewed", 0),
-                m.get("started", 0),
-                m.get("ended", 0),
-                active,
-            )
-        )
+        activated, started, renewed, ended = per_day.get(day, (0, 0, 0, 0))
+        active += started - ended
+        out.append(Day(day, activated, renewed, started, ended, active))
     return Activity(out, tz.key)
 
 
-def _per_day(session: Session, project_ids: tuple[int, ...], tz: ZoneInfo, start, now):
-    """(local day, metric, count) rows; PostgreSQL groups by the owner's day itself (a year is
-    then 1,464 rows, not 35,000 hours), SQLite's hours are grouped here."""
-    where = (
-        ActivityHour.project_id.in_(project_ids),
-        ActivityHour.hour >= start,
-        ActivityHour.hour <= now,
-    )
-    total = func.sum(ActivityHour.count)
+def _per_day(session: Session, project_ids: tuple[int, ...], tz: ZoneInfo, start: datetime):
+    """(local day, activated, started, renewed, ended) from ``start`` on (hours after now too,
+    so the members' count can start from the all-time totals); PostgreSQL groups by the owner's
+    day itself (a year is 366 rows, not 8,760 hours), SQLite's hours are grouped here."""
+    h = ActivityHour
+    where = (h.project_id.in_(project_ids), h.hour >= start)
+    sums = (func.sum(h.activated), func.sum(h.started), func.sum(h.renewed), func.sum(h.ended))
     if session.get_bind().dialect.name == "postgresql":
-        local_day = cast(func.timezone(tz.key, func.timezone("UTC", ActivityHour.hour)), Date)
-        yield from session.execute(
-            select(local_day, ActivityHour.metric, total)
-            .where(*where)
-            .group_by(local_day, ActivityHour.metric)
-        )
+        local_day = cast(func.timezone(tz.key, func.timezone("UTC", h.hour)), Date)
+        yield from session.execute(select(local_day, *sums).where(*where).group_by(local_day))
         return
-    rows = session.execute(
-        select(ActivityHour.hour, ActivityHour.metric, total)
-        .where(*where)
-        .group_by(ActivityHour.hour, ActivityHour.metric)
-    )
-    for hour, metric, count in rows:
-        yield hour.astimezone(tz).date(), metric, count
+    rows = session.execute(select(h.hour, *sums).where(*where).group_by(h.hour))
+    for hour, *measures in rows:
+        yield hour.astimezone(tz).date(), *measures
 
 
-def _open_before(session: Session, project_ids: tuple[int, ...], start: datetime) -> int:
-    """Subscriptions opened before ``start`` less those ended before it. An hour counts on the
-    local day it begins in, so the hours before the period are exactly those before ``start``."""
+def _open_before(session: Session, project_ids: tuple[int, ...], since) -> int:
+    """Subscriptions open when the period starts: every start less every end (the all-time
+    totals, one row per project), less those of the period's hours (``since``: the
+    [activated, started, renewed, ended] of each day from the period's start on). An hour
+    counts on the local day it begins in, so the period's hours are exactly those from its
+    start."""
     if not project_ids:
         return 0
-    signed = case(
-        (ActivityHour.metric == "started", ActivityHour.count),
-        (ActivityHour.metric == "ended", -ActivityHour.count),
-        else_=0,
-    )
-    total = session.scalar(
-        select(func.coalesce(func.sum(signed), 0)).where(
-            ActivityHour.project_id.in_(project_ids),
-            ActivityHour.hour < start,
-            ActivityHour.metric.in_(("started", "ended")),
-        )
-    )
-    return int(total or 0)
+    started, ended = session.execute(
+        select(
+            func.coalesce(func.sum(ActivityTotal.started), 0),
+            func.coalesce(func.sum(ActivityTotal.ended), 0),
+        ).where(ActivityTotal.project_id.in_(project_ids))
+    ).one()
+    return int(started) - int(ended) - sum(d[1] - d[3] for d in since)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from webapp.domain import audit
 from webapp.domain.codes import MAX_ACTIVATIONS, lookup_key
 from webapp.domain.errors import InvalidInput, NotFound
+from webapp.i18n import D_
 from webapp.models import AccessCode, Activation
 
 NOTE_MAX = 255
@@ -35,7 +36,7 @@ def _live_code(session: Session, project_id: int, code_id: int) -> AccessCode:
     if code is None or code.project_id != project_id:
         raise NotFound("no such code")
     if code.deleted_at is not None:
-        raise InvalidInput("code", "This code was rolled back; it cannot be changed.")
+        raise InvalidInput("code", D_("This code was rolled back; it cannot be changed."))
     return code
 
 
@@ -119,21 +120,28 @@ def edit_code(
     """
     code = _live_code(session, project_id, code_id)
     if not 1 <= edit.max_activations <= MAX_ACTIVATIONS:
-        raise InvalidInput(
-            "max_activations", f"Max activations must be between 1 and {MAX_ACTIVATIONS:,}."
+        raise InvalidInput.marked(
+            "max_activations",
+            D_("Max activations must be between 1 and %(max)s."),
+            max=f"{MAX_ACTIVATIONS:,}",
         )
     if edit.max_activations < code.activation_count:
-        raise InvalidInput(
+        raise InvalidInput.marked(
             "max_activations",
-            f"It has been activated {code.activation_count} times already: max activations "
-            f"cannot be lower than that.",
+            D_(
+                "It has been activated %(count)s times already: max activations cannot be "
+                "lower than that."
+            ),
+            count=code.activation_count,
         )
     moved = edit.expires_at != code.expires_at
     if edit.expires_at is not None and moved and edit.expires_at <= now:
-        raise InvalidInput("expires_at", "The expiry date must be in the future.")
+        raise InvalidInput("expires_at", D_("The expiry date must be in the future."))
     note = (edit.note or "").strip() or None
     if note is not None and len(note) > NOTE_MAX:
-        raise InvalidInput("note", f"A note has at most {NOTE_MAX} characters.")
+        raise InvalidInput.marked(
+            "note", D_("A note has at most %(num)s characters."), num=NOTE_MAX
+        )
     changes = {}
     if edit.max_activations != code.max_activations:
         changes["max_activations"] = [code.max_activations, edit.max_activations]
@@ -155,7 +163,7 @@ def edit_code(
     )
     if updated.rowcount != 1:
         raise InvalidInput(
-            "max_activations", "It was activated again meanwhile: max activations is too low."
+            "max_activations", D_("It was activated again meanwhile: max activations is too low.")
         )
     session.expire(code)
     audit.record(

@@ -18,6 +18,7 @@ from webapp.domain.codes import lookup_key
 from webapp.domain.errors import NotFound
 from webapp.domain.ids import parse_id
 from webapp.domain.ownership import owned, owned_project
+from webapp.i18n import D_
 from webapp.models import (
     AccessCode,
     Activation,
@@ -33,11 +34,11 @@ from webapp.models import (
 PAGE_SIZE = 50
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STATUSES = {
-    "active": "Active",
-    "expired": "Expired",
-    "used_up": "Used up",
-    "paused": "Paused",
-    "rolled_back": "Rolled back",
+    "active": D_("Active"),
+    "expired": D_("Expired"),
+    "used_up": D_("Used up"),
+    "paused": D_("Paused"),
+    "rolled_back": D_("Rolled back"),
 }
 
 

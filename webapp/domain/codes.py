@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from webapp.domain import audit
 from webapp.domain.errors import InvalidInput
 from webapp.domain.periods import add_months
+from webapp.i18n import D_
 from webapp.models import AccessCode, Batch, Plan
 
 # No 0/O, 1/I/L: a code can be read aloud or copied by hand without guessing.
@@ -27,11 +28,11 @@ CUSTOM_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$")
 RESERVED_PREFIX = "OWNER_"
 
 EXPIRY_PRESETS = {
-    "never": "No expiry",
-    "1d": "1 day",
-    "1w": "1 week",
-    "1m": "1 month",
-    "3m": "3 months",
+    "never": D_("No expiry"),
+    "1d": D_("1 day"),
+    "1w": D_("1 week"),
+    "1m": D_("1 month"),
+    "3m": D_("3 months"),
 }
 
 
@@ -76,7 +77,7 @@ def expiry_from_preset(preset: str, now: datetime) -> datetime | None:
         return add_months(now, 1)
     if preset == "3m":
         return add_months(now, 3)
-    raise InvalidInput("expiry", "Choose one of the offered expiry periods.")
+    raise InvalidInput("expiry", D_("Choose one of the offered expiry periods."))
 
 
 @dataclass(frozen=True)
@@ -95,29 +96,37 @@ def validate_code_request(session: Session, project_id: int, req: CodeRequest, n
     """Check every field of ``req``: the plan back, or ``InvalidInput`` for the first bad field."""
     plan = session.get(Plan, req.plan_id)
     if plan is None or plan.project_id != project_id:
-        raise InvalidInput("plan", "Choose one of your plans.")
+        raise InvalidInput("plan", D_("Choose one of your plans."))
     if plan.archived_at is not None:
-        raise InvalidInput("plan", "This plan is archived; choose an active plan.")
+        raise InvalidInput("plan", D_("This plan is archived; choose an active plan."))
     if not 1 <= req.max_activations <= MAX_ACTIVATIONS:
-        raise InvalidInput(
-            "max_activations", f"Max activations must be between 1 and {MAX_ACTIVATIONS:,}."
+        raise InvalidInput.marked(
+            "max_activations",
+            D_("Max activations must be between 1 and %(max)s."),
+            max=f"{MAX_ACTIVATIONS:,}",
         )
     if req.expires_at is not None and req.expires_at <= now:
-        raise InvalidInput("expiry", "The expiry date must be in the future.")
+        raise InvalidInput("expiry", D_("The expiry date must be in the future."))
     if not 1 <= req.count <= MAX_BATCH:
-        raise InvalidInput("count", f"A bulk generation makes between 1 and {MAX_BATCH} codes.")
+        raise InvalidInput.marked(
+            "count", D_("A bulk generation makes between 1 and %(num)s codes."), num=MAX_BATCH
+        )
     if req.custom_code is not None:
         if req.count != 1:
-            raise InvalidInput("custom_code", "A custom code can only be made as a single code.")
+            raise InvalidInput(
+                "custom_code", D_("A custom code can only be made as a single code.")
+            )
         if not CUSTOM_CODE.match(req.custom_code):
             raise InvalidInput(
                 "custom_code",
-                "A custom code has 8 to 64 letters, digits, '-' or '_' and starts with a "
-                "letter or digit.",
+                D_(
+                    "A custom code has 8 to 64 letters, digits, '-' or '_' and starts with a "
+                    "letter or digit."
+                ),
             )
         if lookup_key(req.custom_code).startswith(RESERVED_PREFIX):
             raise InvalidInput(
-                "custom_code", "Codes starting with 'owner_' are reserved for linking owners."
+                "custom_code", D_("Codes starting with 'owner_' are reserved for linking owners.")
             )
         taken = session.scalar(
             select(AccessCode.id).where(
@@ -126,7 +135,7 @@ def validate_code_request(session: Session, project_id: int, req: CodeRequest, n
             )
         )
         if taken is not None:
-            raise InvalidInput("custom_code", "This project already has (or had) that code.")
+            raise InvalidInput("custom_code", D_("This project already has (or had) that code."))
     return plan
 
 

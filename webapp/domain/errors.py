@@ -13,16 +13,25 @@ class InvalidInput(DomainError):
         self.field = field
         self.message = message
         # For the bot, which words refusals in the owner's language: the untranslated message
-        # (a msgid of the bot catalogue, marked with ``webapp.i18n.N_``) and its values.
+        # (a msgid of the bot catalogue, marked with ``webapp.i18n.N_``) and its values. The
+        # dashboard words its own from ``message`` (marked ``D_``, or a ``webapp.i18n.Worded``).
         self.template = template
         self.params = params
 
     @classmethod
     def worded(cls, field: str, template: str, **params) -> "InvalidInput":
         """An ``InvalidInput`` worded in English from ``template``, translatable later."""
-        from webapp.i18n import gettext
+        from webapp.i18n import DEFAULT_LANGUAGE, gettext
 
-        return cls(field, gettext("en", template, **params), template, **params)
+        return cls(field, gettext(DEFAULT_LANGUAGE, template, **params), template, **params)
+
+    @classmethod
+    def marked(cls, field: str, template: str, **params) -> "InvalidInput":
+        """An ``InvalidInput`` shown in the dashboard: ``template`` (marked with
+        ``webapp.i18n.D_``) with ``params`` put in, which the dashboard words in its language."""
+        from webapp.i18n import Worded
+
+        return cls(field, Worded(template, **params))
 
 
 class NotFound(DomainError):

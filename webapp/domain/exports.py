@@ -20,9 +20,13 @@ from webapp.domain import code_queries
 from webapp.domain.codes import activation_link
 from webapp.domain.csv_export import safe_cell
 from webapp.domain.errors import InvalidInput
+from webapp.i18n import D_
 from webapp.models import AccessCode, Activation, Customer, Plan, Project, Subscription
 
 EXPORT_PAGE = 1000
+# The first page is small, so the download starts at once: 1,000 rows of objects take tens of
+# milliseconds to load, 50 a few.
+FIRST_PAGE = 50
 MAX_RANGE_DAYS = 366 * 5
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -81,7 +85,8 @@ def code_rows(
         projects = {
             p.id: p for p in session.scalars(select(Project).where(Project.id.in_(tuple(projects))))
         }
-        page = code_queries.list_codes(session, flt, now, after=after, limit=EXPORT_PAGE)
+        limit = FIRST_PAGE if after is None else EXPORT_PAGE
+        page = code_queries.list_codes(session, flt, now, after=after, limit=limit)
         for code in page.codes:
             project = projects[code.project_id]
             yield [
@@ -129,12 +134,13 @@ def member_rows(
     """Every subscription of the projects (one row per customer and plan), newest first."""
     last_id = None
     while True:
+        limit = FIRST_PAGE if last_id is None else EXPORT_PAGE
         query = (
             select(Subscription)
             .where(Subscription.project_id.in_(tuple(projects)))
             .options(joinedload(Subscription.customer), joinedload(Subscription.plan))
             .order_by(Subscription.id.desc())
-            .limit(EXPORT_PAGE)
+            .limit(limit)
         )
         if last_id is not None:
             query = query.where(Subscription.id < last_id)
@@ -153,7 +159,7 @@ def member_rows(
                 _when(sub.ended_at, tz),
                 END_REASONS.get(sub.end_reason or "", sub.end_reason or ""),
             ]
-        if len(subs) < EXPORT_PAGE:
+        if len(subs) < limit:
             return
         last_id = subs[-1].id
         session.expunge_all()
@@ -195,11 +201,11 @@ def parse_range(first: str | None, last: str | None, today: date) -> DateRange:
         try:
             days[name] = date.fromisoformat((text or "").strip())
         except ValueError:
-            raise InvalidInput(name, "Enter a date as YYYY-MM-DD, e.g. 2026-11-01.") from None
+            raise InvalidInput(name, D_("Enter a date as YYYY-MM-DD, e.g. 2026-11-01.")) from None
     if days["to"] < days["from"]:
-        raise InvalidInput("to", "The last day comes before the first.")
+        raise InvalidInput("to", D_("The last day comes before the first."))
     if (days["to"] - days["from"]).days > MAX_RANGE_DAYS:
-        raise InvalidInput("to", "Choose at most five years at a time.")
+        raise InvalidInput("to", D_("Choose at most five years at a time."))
     return DateRange(days["from"], days["to"])
 
 
@@ -227,6 +233,7 @@ def activation_rows(
     for project_id, project in projects.items():
         cursor = None
         while True:
+            limit = FIRST_PAGE if cursor is None else EXPORT_PAGE
             query = (
                 select(Activation)
                 .where(
@@ -240,7 +247,7 @@ def activation_rows(
                     joinedload(Activation.code).joinedload(AccessCode.plan),
                 )
                 .order_by(Activation.activated_at, Activation.id)
-                .limit(EXPORT_PAGE)
+                .limit(limit)
             )
             if cursor is not None:
                 at, last_id = cursor
@@ -264,7 +271,7 @@ def activation_rows(
                     _when(a.ends_after, tz, "lifetime"),
                     _how_it_ended(a, now),
                 ]
-            if len(batch) < EXPORT_PAGE:
+            if len(batch) < limit:
                 break
             cursor = (batch[-1].activated_at, batch[-1].id)
             session.expunge_all()

@@ -3,8 +3,9 @@
 Each step is one ``FunnelStep`` row, kept the first time a customer reaches it with a code
 (``INSERT … ON CONFLICT DO NOTHING`` on the (code, customer, step, detail) key), so counts are
 people, not taps. A database trigger adds every new row to its plan's and batch's
-``FunnelTally``: a plan's funnel is a few rows to read however many codes it has. The recording
-calls work in the caller's session and never commit.
+``FunnelTally``: a plan's funnel is a few rows to read however many codes it has. An
+activation's own steps (opened, activated) are written by the activation's trigger; the
+recording calls here work in the caller's session and never commit.
 """
 
 import re
@@ -28,6 +29,7 @@ from webapp.domain.errors import (
     UnknownCode,
 )
 from webapp.domain.ownership import owned
+from webapp.i18n import D_
 from webapp.models import (
     AccessCode,
     Activation,
@@ -42,15 +44,15 @@ from webapp.models import (
 OPENED, REFUSED, ACTIVATED, JOINED, JOINED_ALL = "opened", "refused", "activated", "joined", "all"
 RENEWED, REMINDED, ENDED, REMOVED = "renewed", "reminded", "ended", "removed"
 STEP_LABELS = {
-    OPENED: "Opened the link",
-    REFUSED: "Refused",
-    ACTIVATED: "Activated",
-    JOINED: "Joined",
-    JOINED_ALL: "Joined every chat",
-    RENEWED: "Renewed",
-    REMINDED: "Reminded",
-    ENDED: "Ended",
-    REMOVED: "Removed",
+    OPENED: D_("Opened the link"),
+    REFUSED: D_("Refused"),
+    ACTIVATED: D_("Activated"),
+    JOINED: D_("Joined"),
+    JOINED_ALL: D_("Joined every chat"),
+    RENEWED: D_("Renewed"),
+    REMINDED: D_("Reminded"),
+    ENDED: D_("Ended"),
+    REMOVED: D_("Removed"),
 }
 REFUSAL_REASONS = {
     CodeUsedUp: "used_up",
@@ -60,12 +62,12 @@ REFUSAL_REASONS = {
     UnknownCode: "rolled_back",  # a code that exists yet is unknown to customers was rolled back
 }
 DETAIL_LABELS = {
-    "used_up": "used up",
-    "expired": "expired",
-    "paused": "paused",
-    "already_activated": "already activated",
-    "too_many_attempts": "too many wrong codes",
-    "rolled_back": "rolled back",
+    "used_up": D_("used up"),
+    "expired": D_("expired"),
+    "paused": D_("paused"),
+    "already_activated": D_("already activated"),
+    "too_many_attempts": D_("too many wrong codes"),
+    "rolled_back": D_("rolled back"),
 }
 SCOPES = ("code", "batch", "plan")
 
@@ -83,7 +85,10 @@ def refusal_reason(exc: ActivationRefused) -> str:
 # -- Recording ---------------------------------------------------------------------------------
 
 
-_NEW_STEPS = {
+# One statement per database, its rows passed as parameters: built once and compiled once
+# (a statement with the rows in it is compiled again for every activation, which took twice
+# as long as the database's work).
+_INSERT_STEPS = {
     name: insert(FunnelStep.__table__).on_conflict_do_nothing(
         index_elements=["code_id", "customer_id", "step", "detail"]
     )
@@ -93,9 +98,9 @@ _NEW_STEPS = {
 
 def _insert(session: Session, rows: list[dict]) -> None:
     if rows:
-        # Built once; the rows go in one round trip (insertmanyvalues) however many there are.
+        # The rows go in one round trip (insertmanyvalues) however many there are.
         db = connection_of(session)
-        db.execute(_NEW_STEPS[db.dialect.name], rows)
+        db.execute(_INSERT_STEPS[db.dialect.name], rows)
 
 
 def _row(code: AccessCode, customer_id: int, step: str, detail: str, now: datetime) -> dict:
@@ -112,11 +117,11 @@ def _row(code: AccessCode, customer_id: int, step: str, detail: str, now: dateti
 
 
 def record_activation(session: Session, result, now: datetime) -> None:
-    """A code was activated (``result`` is an ``ActivationResult``): the customer opened it and
-    activated it; an extension is also a renewal of the code that opened the subscription."""
+    """A code was activated (``result`` is an ``ActivationResult``): an extension is also a
+    renewal of the code that opened the subscription. That the customer opened the code and
+    activated it the database records with the activation itself (its trigger, insight_02)."""
     customer_id = result.customer_id
-    code = _CodeKeys(result.project_id, result.plan_id, result.batch_id, result.code_id)
-    rows = [_row(code, customer_id, OPENED, "", now), _row(code, customer_id, ACTIVATED, "", now)]
+    rows = []
     if result.extended:
         first = session.scalars(
             select(AccessCode)
@@ -131,16 +136,6 @@ def record_activation(session: Session, result, now: datetime) -> None:
         if first is not None:
             rows.append(_row(first, customer_id, RENEWED, "", now))
     _insert(session, rows)
-
-
-@dataclass(frozen=True)
-class _CodeKeys:
-    """What a funnel row says of its code (an ``AccessCode`` has the same attributes)."""
-
-    project_id: int
-    plan_id: int
-    batch_id: int | None
-    id: int
 
 
 def record_refusal(
@@ -298,7 +293,9 @@ class Funnel:
 def detail_label(step: str, detail: str, chats: dict[int, str]) -> str:
     """Words for a step's detail: the chat of a join, the reason of a refusal or an end."""
     if step == JOINED:
-        return chats.get(int(detail), "a chat no longer in the plan") if detail.isdigit() else ""
+        if not detail.isdigit():
+            return ""
+        return chats.get(int(detail), D_("a chat no longer in the plan"))
     return DETAIL_LABELS.get(detail, detail.replace("_", " ")) or STEP_LABELS[step]
 
 

@@ -17,6 +17,7 @@ from webapp.domain.entitlements import RemovalDecision, decide_removals, queue_r
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.ownership import owned
 from webapp.domain.periods import period_end
+from webapp.i18n import D_, Worded, joined_names
 from webapp.models import (
     AccessCode,
     Activation,
@@ -32,10 +33,10 @@ from webapp.models import (
 ENDING_SOON = timedelta(days=7)
 MEMBERS_LIMIT = 200
 STATES = {
-    "active": "Active",
-    "ending": "Ending within 7 days",
-    "ended": "Ended",
-    "removal_failed": "Removal failed",
+    "active": D_("Active"),
+    "ending": D_("Ending within 7 days"),
+    "ended": D_("Ended"),
+    "removal_failed": D_("Removal failed"),
 }
 
 
@@ -251,7 +252,7 @@ def extend_member(
         raise NotFound("no such customer")
     plan = session.get(Plan, plan_id)
     if plan is None or plan.project_id != project_id:
-        raise InvalidInput("plan", "Choose one of this project's plans.")
+        raise InvalidInput("plan", D_("Choose one of this project's plans."))
     session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
     subscription = session.scalars(
         select(Subscription)
@@ -312,12 +313,14 @@ class EndAccessEffects:
             if not (r.bot_is_admin and r.can_restrict_members)
         ]
 
-    def summary(self, done: bool = False) -> str:
+    def summary(self, done: bool = False) -> Worded:
         titles = [r.title for r, _ in self.resources_affected()]
         if not titles:
-            return "They are not in any channel or group to be removed from."
-        names = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
-        return f"{'They are being' if done else 'They will be'} removed from {names}."
+            return Worded(D_("They are not in any channel or group to be removed from."))
+        names = joined_names(titles)
+        if done:
+            return Worded(D_("They are being removed from %(names)s."), names=names)
+        return Worded(D_("They will be removed from %(names)s."), names=names)
 
 
 def preview_end_access(session: Session, project_id: int, customer_id: int, now: datetime):
@@ -332,7 +335,7 @@ def end_access(
     session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
     effects = _end_effects(session, project_id, customer_id, now)
     if not effects.ending:
-        raise InvalidInput("customer", "They have no access to end.")
+        raise InvalidInput("customer", D_("They have no access to end."))
     for subscription in effects.ending:
         subscription.ended_at = now
         subscription.end_reason = "ended_by_owner"

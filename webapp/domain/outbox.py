@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from webapp.domain.core_sql import connection_of
 from webapp.domain.lifecycle import LEASE, Outcome
+from webapp.i18n import D_, Worded
 from webapp.models import Customer, OutboxMessage, Subscription
 
 CONFIRMATION = "confirmation"
@@ -303,9 +304,9 @@ class Undelivered:
 
 
 KIND_LABELS = {
-    CONFIRMATION: "Confirmation",
-    OWNER_NOTICE: "Your activation notice",
-    JOIN_LINKS: "Join links",
+    CONFIRMATION: D_("Confirmation"),
+    OWNER_NOTICE: D_("Your activation notice"),
+    JOIN_LINKS: D_("Join links"),
 }
 
 
@@ -322,8 +323,8 @@ def undelivered(session: Session, project_id: int, limit: int = 20) -> list[Unde
         Undelivered(
             id=message.id,
             kind=KIND_LABELS.get(message.kind, message.kind),
-            who=customer.display_name if customer is not None else "you (the owner)",
-            error=message.last_error or "unknown error",
+            who=customer.display_name if customer is not None else Worded(D_("you (the owner)")),
+            error=message.last_error or Worded(D_("unknown error")),
             created_at=message.created_at,
         )
         for message, customer in rows

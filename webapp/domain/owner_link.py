@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.domain.errors import InvalidInput, NotFound
+from webapp.i18n import D_
 from webapp.models import Owner, Project
 
 TOKEN_PREFIX = "owner_"
@@ -107,7 +108,7 @@ def link_telegram_account(
 def unlink_telegram_account(session: Session, owner: Owner) -> None:
     """Forget the owner's Telegram account and any link token not used yet."""
     if owner.telegram_user_id is None and owner.telegram_link_token is None:
-        raise InvalidInput("telegram", "No Telegram account is linked.")
+        raise InvalidInput("telegram", D_("No Telegram account is linked."))
     owner.telegram_user_id = None
     owner.telegram_username = None
     owner.telegram_link_token = None

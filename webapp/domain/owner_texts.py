@@ -68,16 +68,18 @@ def placeholders_of(template: str) -> list[str]:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
         raise InvalidInput(
-            "template", "A “{” or “}” is unmatched. Write {{ and }} for the braces themselves."
+            "template", D_("A “{” or “}” is unmatched. Write {{ and }} for the braces themselves.")
         ) from exc
     for _, name, spec, conversion in parsed:
         if name is None:
             continue
         if not name.isidentifier() or spec or conversion:
-            raise InvalidInput(
-                "template", f"“{{{name}{'!' + conversion if conversion else ''}"
-                f"{':' + spec if spec else ''}}}” is not a placeholder; use a plain name "
-                "like {plan}."
+            suffix = ("!" + conversion if conversion else "") + (":" + spec if spec else "")
+            written = f"{{{name}{suffix}}}"
+            raise InvalidInput.marked(
+                "template",
+                D_("“%(written)s” is not a placeholder; use a plain name like {plan}."),
+                written=written,
             )
         names.append(name)
     return names
@@ -88,23 +90,34 @@ def check_template(key: str, template: str) -> str:
     kind = KINDS[key]
     text = template.strip().replace("\r\n", "\n")
     if len(text) > MAX_TEMPLATE_LENGTH:
-        raise InvalidInput(key, f"At most {MAX_TEMPLATE_LENGTH} characters.")
+        raise InvalidInput.marked(
+            key, D_("At most %(num)s characters."), num=MAX_TEMPLATE_LENGTH
+        )
     try:
         names = placeholders_of(text)
     except InvalidInput as exc:
         raise InvalidInput(key, exc.message) from None
     unknown = [n for n in dict.fromkeys(names) if n not in kind.placeholders]
     if unknown:
-        allowed = ", ".join(f"{{{p}}}" for p in kind.placeholders) or "none"
-        raise InvalidInput(
+        if kind.placeholders:
+            raise InvalidInput.marked(
+                key,
+                D_("Unknown placeholder %(unknown)s. This text may use: %(allowed)s."),
+                unknown=", ".join(f"{{{n}}}" for n in unknown),
+                allowed=", ".join(f"{{{p}}}" for p in kind.placeholders),
+            )
+        raise InvalidInput.marked(
             key,
-            f"Unknown placeholder {', '.join(f'{{{n}}}' for n in unknown)}. "
-            f"This text may use: {allowed}.",
+            D_("Unknown placeholder %(unknown)s. This text may use: none."),
+            unknown=", ".join(f"{{{n}}}" for n in unknown),
         )
     try:
         telegram_html.check(render(text, **dict.fromkeys(kind.placeholders, "x")))
     except telegram_html.HtmlProblem as exc:
-        raise InvalidInput(key, f"Telegram would refuse this text: {exc}") from None
+        # The problem is worded itself: the dashboard words both.
+        raise InvalidInput.marked(
+            key, D_("Telegram would refuse this text: %(problem)s"), problem=exc.message
+        ) from None
     return text
 
 
@@ -138,9 +151,9 @@ def set_project_languages(session: Session, project, default_language: str, time
     """The project's default language (for customers whose language the bot does not speak)
     and the time zone customers read their dates in; a bad choice changes nothing."""
     if default_language not in LANGUAGES:
-        raise InvalidInput("default_language", "Pick a language from the list.")
+        raise InvalidInput("default_language", D_("Pick a language from the list."))
     if not is_zone_name(timezone):
-        raise InvalidInput("timezone", "Pick a time zone from the list.")
+        raise InvalidInput("timezone", D_("Pick a time zone from the list."))
     project.default_language = default_language
     project.timezone = timezone
     session.flush()
@@ -155,11 +168,10 @@ def save_project_texts(
     ``check_templates`` for every problem at once.
     """
     if language not in LANGUAGES:
-        raise InvalidInput("language", "Pick a language from the list.")
+        raise InvalidInput("language", D_("Pick a language from the list."))
     problems = check_templates(templates)
     if problems:
-        key, message = next(iter(problems.items()))
-        raise InvalidInput(key, message)
+        raise next(iter(problems.values()))
     existing = {
         row.key: row
         for row in session.scalars(
@@ -189,7 +201,7 @@ def save_project_texts(
 
 
 def check_templates(templates: dict[str, str]) -> dict[str, str]:
-    """Every problem of the given templates, by key (empty: all good)."""
+    """Every problem of the given templates (an ``InvalidInput``), by key (empty: all good)."""
     problems = {}
     for key, template in templates.items():
         if key not in KINDS or not (template or "").strip():
@@ -197,5 +209,5 @@ def check_templates(templates: dict[str, str]) -> dict[str, str]:
         try:
             check_template(key, template)
         except InvalidInput as exc:
-            problems[key] = exc.message
+            problems[key] = exc
     return problems

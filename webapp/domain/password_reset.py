@@ -18,6 +18,7 @@ from werkzeug.security import generate_password_hash
 from webapp.domain.accounts import MIN_PASSWORD, normalize_email
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.sessions import end_other_sessions
+from webapp.i18n import D_
 from webapp.models import Owner, Project
 
 RESET_LIFETIME = timedelta(minutes=15)
@@ -76,11 +77,13 @@ def set_new_password(
     session: whoever knew the old password is logged out."""
     new, repeat = new or "", repeat or ""
     if len(new) < MIN_PASSWORD:
-        raise InvalidInput("new_password", f"Use at least {MIN_PASSWORD} characters.")
+        raise InvalidInput.marked(
+            "new_password", D_("Use at least %(num)s characters."), num=MIN_PASSWORD
+        )
     if len(new) > 200:
-        raise InvalidInput("new_password", "Use at most 200 characters.")
+        raise InvalidInput("new_password", D_("Use at most 200 characters."))
     if new != repeat:
-        raise InvalidInput("repeat_password", "The two new passwords differ.")
+        raise InvalidInput("repeat_password", D_("The two new passwords differ."))
     owner.password_hash = generate_password_hash(new)
     owner.password_reset_hash = None
     owner.password_reset_expires_at = None

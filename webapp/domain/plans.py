@@ -8,11 +8,21 @@ from sqlalchemy.orm import Session, selectinload
 
 from webapp.domain.errors import InvalidInput
 from webapp.domain.ownership import owned
+from webapp.i18n import D_
 from webapp.models import PERIOD_UNITS, Plan, Project, Resource
 
 MAX_NAME = 120
 MAX_RENEWAL_TEXT = 1000
 MAX_PERIOD = {"day": 3650, "month": 120}  # ten years either way
+# One message per unit, so each language can word its own plural.
+_HOW_MANY = {
+    "day": D_("Enter how many days the access lasts."),
+    "month": D_("Enter how many months the access lasts."),
+}
+_WHOLE_NUMBER = {
+    "day": D_("Enter a whole number of days from 1 to %(limit)s."),
+    "month": D_("Enter a whole number of months from 1 to %(limit)s."),
+}
 
 
 @dataclass
@@ -53,13 +63,13 @@ def owner_plans(
 def _clean(session: Session, project_id: int, data: PlanInput):
     name = (data.name or "").strip()
     if not name:
-        raise InvalidInput("name", "Give the plan a name, e.g. “Gold Club, 3 months”.")
+        raise InvalidInput("name", D_("Give the plan a name, e.g. “Gold Club, 3 months”."))
     if len(name) > MAX_NAME:
-        raise InvalidInput("name", f"Use at most {MAX_NAME} characters.")
+        raise InvalidInput.marked("name", D_("Use at most %(num)s characters."), num=MAX_NAME)
 
     ids = sorted(set(data.resource_ids or []))
     if not ids:
-        raise InvalidInput("resources", "Pick at least one channel or group.")
+        raise InvalidInput("resources", D_("Pick at least one channel or group."))
     resources = list(
         session.scalars(
             select(Resource)
@@ -72,26 +82,26 @@ def _clean(session: Session, project_id: int, data: PlanInput):
         )
     )
     if len(resources) != len(ids):
-        raise InvalidInput("resources", "Pick channels and groups of this project only.")
+        raise InvalidInput("resources", D_("Pick channels and groups of this project only."))
 
     unit = data.period_unit
     if unit not in PERIOD_UNITS:
-        raise InvalidInput("period_unit", "Choose days, months or lifetime.")
+        raise InvalidInput("period_unit", D_("Choose days, months or lifetime."))
     count = data.period_count
     if unit == "lifetime":
         count = None
     else:
         limit = MAX_PERIOD[unit]
         if count is None:
-            raise InvalidInput("period_count", f"Enter how many {unit}s the access lasts.")
+            raise InvalidInput("period_count", _HOW_MANY[unit])
         if not 1 <= count <= limit:
-            raise InvalidInput(
-                "period_count", f"Enter a whole number of {unit}s from 1 to {limit}."
-            )
+            raise InvalidInput.marked("period_count", _WHOLE_NUMBER[unit], limit=limit)
 
     text = (data.renewal_text or "").strip() or None
     if text is not None and len(text) > MAX_RENEWAL_TEXT:
-        raise InvalidInput("renewal_text", f"Use at most {MAX_RENEWAL_TEXT} characters.")
+        raise InvalidInput.marked(
+            "renewal_text", D_("Use at most %(num)s characters."), num=MAX_RENEWAL_TEXT
+        )
     return name, resources, unit, count, text
 
 

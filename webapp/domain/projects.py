@@ -10,7 +10,15 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.ownership import owned_project
-from webapp.models import AccessCode, Activation, Plan, Project, Resource, token_digest
+from webapp.i18n import D_
+from webapp.models import (
+    ActivityTotal,
+    CodeTally,
+    Plan,
+    Project,
+    Resource,
+    token_digest,
+)
 
 MAX_NAME = 120
 MAX_CONTACT = 255
@@ -82,16 +90,15 @@ def project_overview(session: Session, owner_id: int) -> list[ProjectSummary]:
         .where(Plan.project_id.in_(ids), Plan.archived_at.is_(None))
         .group_by(Plan.project_id)
     )
-    codes = counts(
-        select(AccessCode.project_id, func.count())
-        .where(AccessCode.project_id.in_(ids), AccessCode.deleted_at.is_(None))
-        .group_by(AccessCode.project_id)
-    )
-    activations = counts(
-        select(Activation.project_id, func.count())
-        .where(Activation.project_id.in_(ids))
-        .group_by(Activation.project_id)
-    )
+    # Kept by triggers (migration insight_02): a project's million codes are one row to read.
+    tallies = session.execute(
+        select(Project.id, CodeTally.codes, ActivityTotal.activations)
+        .outerjoin(CodeTally, CodeTally.project_id == Project.id)
+        .outerjoin(ActivityTotal, ActivityTotal.project_id == Project.id)
+        .where(Project.id.in_(ids))
+    ).all()
+    codes = {pid: n or 0 for pid, n, _ in tallies}
+    activations = {pid: n or 0 for pid, _, n in tallies}
     return [
         ProjectSummary(
             project=p,
@@ -110,8 +117,10 @@ def _check_token_shape(token: str) -> None:
     if not BOT_TOKEN.match(token) or int(token.partition(":")[0]) >= 2**63:
         raise InvalidInput(
             "bot_token",
-            "This does not look like a bot token. It has the form 123456789:AA… "
-            "and comes from @BotFather.",
+            D_(
+                "This does not look like a bot token. It has the form 123456789:AA… "
+                "and comes from @BotFather."
+            ),
         )
 
 
@@ -123,16 +132,16 @@ def check_new_project(session: Session, name: str, bot_token: str) -> tuple[str,
     name = (name or "").strip()
     token = (bot_token or "").strip()
     if not name:
-        raise InvalidInput("name", "Give the project a name.")
+        raise InvalidInput("name", D_("Give the project a name."))
     if len(name) > MAX_NAME:
-        raise InvalidInput("name", f"Use at most {MAX_NAME} characters.")
+        raise InvalidInput.marked("name", D_("Use at most %(num)s characters."), num=MAX_NAME)
     _check_token_shape(token)
     taken = select(Project.id).where(
         (Project.bot_token_digest == token_digest(token))
         | ((Project.bot_user_id == int(token.partition(":")[0])) & Project.deleted_at.is_(None))
     )
     if session.scalar(taken) is not None:
-        raise InvalidInput("bot_token", "This bot is already connected to a project.")
+        raise InvalidInput("bot_token", D_("This bot is already connected to a project."))
     return name, token
 
 
@@ -147,9 +156,11 @@ def create_project(
     """A new project for the bot Telegram described as ``bot`` (the getMe answer for the token)."""
     name, token = check_new_project(session, name, bot_token)
     if str(bot.get("id")) != token.partition(":")[0] or not bot.get("is_bot", True):
-        raise InvalidInput("bot_token", "Telegram answered for a different bot; check the token.")
+        raise InvalidInput(
+            "bot_token", D_("Telegram answered for a different bot; check the token.")
+        )
     if not bot.get("username"):
-        raise InvalidInput("bot_token", "Telegram gave no username for this bot.")
+        raise InvalidInput("bot_token", D_("Telegram gave no username for this bot."))
     project = Project(
         owner_id=owner_id,
         name=name,
@@ -171,9 +182,9 @@ def check_replacement_token(session: Session, project: Project, bot_token: str) 
     token = (bot_token or "").strip()
     _check_token_shape(token)
     if token == project.bot_token:
-        raise InvalidInput("bot_token", "This is the token the project already uses.")
+        raise InvalidInput("bot_token", D_("This is the token the project already uses."))
     if session.scalar(select(Project.id).where(Project.bot_token_digest == token_digest(token))):
-        raise InvalidInput("bot_token", "This token is already used by another project.")
+        raise InvalidInput("bot_token", D_("This token is already used by another project."))
     return token
 
 
@@ -186,12 +197,15 @@ def replace_bot_token(session: Session, project: Project, bot_token: str, bot: d
     """
     token = check_replacement_token(session, project, bot_token)
     if str(bot.get("id")) != token.partition(":")[0]:
-        raise InvalidInput("bot_token", "Telegram answered for a different bot; check the token.")
-    if int(bot["id"]) != project.bot_user_id:
         raise InvalidInput(
+            "bot_token", D_("Telegram answered for a different bot; check the token.")
+        )
+    if int(bot["id"]) != project.bot_user_id:
+        raise InvalidInput.marked(
             "bot_token",
-            f"This token belongs to @{bot.get('username') or bot['id']}, "
-            f"not @{project.bot_username}. Paste the token of @{project.bot_username}.",
+            D_("This token belongs to @%(other)s, not @%(bot)s. Paste the token of @%(bot)s."),
+            other=bot.get("username") or bot["id"],
+            bot=project.bot_username,
         )
     project.bot_token = token
     if bot.get("username"):
@@ -203,9 +217,9 @@ def replace_bot_token(session: Session, project: Project, bot_token: str, bot: d
 def rename_project(session: Session, project: Project, name: str) -> Project:
     name = (name or "").strip()
     if not name:
-        raise InvalidInput("name", "Give the project a name.")
+        raise InvalidInput("name", D_("Give the project a name."))
     if len(name) > MAX_NAME:
-        raise InvalidInput("name", f"Use at most {MAX_NAME} characters.")
+        raise InvalidInput.marked("name", D_("Use at most %(num)s characters."), num=MAX_NAME)
     project.name = name
     session.flush()
     return project
@@ -216,7 +230,9 @@ def set_project_contact(session: Session, project: Project, contact: str | None)
     it. Empty clears it."""
     contact = (contact or "").strip() or None
     if contact is not None and len(contact) > MAX_CONTACT:
-        raise InvalidInput("contact", f"Use at most {MAX_CONTACT} characters.")
+        raise InvalidInput.marked(
+            "contact", D_("Use at most %(num)s characters."), num=MAX_CONTACT
+        )
     project.contact = contact
     session.flush()
     return project
@@ -226,7 +242,7 @@ def parse_chat_reference(raw: str) -> int | str:
     """A chat id (int) or '@username' from what an owner typed: -100…, @name, name or t.me/name."""
     text = (raw or "").strip()
     if not text:
-        raise InvalidInput("chat", "Enter the channel's or group's @username or its chat id.")
+        raise InvalidInput("chat", D_("Enter the channel's or group's @username or its chat id."))
     if re.fullmatch(r"-?\d{1,20}", text):
         return int(text)
     link = CHAT_LINK.match(text)
@@ -237,7 +253,7 @@ def parse_chat_reference(raw: str) -> int | str:
         return "@" + name
     raise InvalidInput(
         "chat",
-        "Enter an @username (like @goldclub) or a numeric chat id (like -1001234567890).",
+        D_("Enter an @username (like @goldclub) or a numeric chat id (like -1001234567890)."),
     )
 
 
@@ -258,14 +274,16 @@ def record_resource(
     chat_type = chat.get("type")
     if chat_type not in CHAT_TYPES:
         raise InvalidInput(
-            "chat", "That is not a channel or group. Enter a channel, supergroup or group."
+            "chat", D_("That is not a channel or group. Enter a channel, supergroup or group.")
         )
     is_admin = member.get("status") in ("administrator", "creator")
     if require_admin and not is_admin:
         raise InvalidInput(
             "chat",
-            "The bot is not an administrator there. Add the bot as an administrator "
-            "(with the rights to invite users and ban users), then try again.",
+            D_(
+                "The bot is not an administrator there. Add the bot as an administrator "
+                "(with the rights to invite users and ban users), then try again."
+            ),
         )
     resource = session.scalars(
         select(Resource).where(Resource.project_id == project_id, Resource.chat_id == chat["id"])

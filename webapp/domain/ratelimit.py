@@ -32,21 +32,15 @@ KNOWN_FOR_SECONDS = 180 * 86400
 
 @dataclass(frozen=True)
 class LoginBlocked:
-    """Too many wrong passwords lately; the next try is allowed after ``retry_after_seconds``."""
+    """Too many wrong passwords lately; the next try is allowed after ``retry_after_seconds``
+    (the dashboard words it: ``webapp.auth.throttle_message``)."""
 
     retry_after_seconds: int
 
     @property
-    def message(self) -> str:
-        minutes = max(1, -(-self.retry_after_seconds // 60))
-        unit = "minute" if minutes == 1 else "minutes"
-        if self.retry_after_seconds < 60:
-            seconds = self.retry_after_seconds
-            return (
-                "Many wrong passwords were tried for this account. Please try again in "
-                f"{seconds} second{'s' if seconds != 1 else ''}."
-            )
-        return f"Too many wrong passwords. Please try again in {minutes} {unit}."
+    def minutes(self) -> int:
+        """The wait in whole minutes, rounded up."""
+        return max(1, -(-self.retry_after_seconds // 60))
 
 
 def _window(now: datetime) -> tuple[int, int]:
@@ -138,15 +132,15 @@ SIGNUP_KEY_PREFIX = "admit:signups"
 
 @dataclass(frozen=True)
 class SignupBlocked:
-    """Too many sign-ups from one address lately (they also probe which e-mails have accounts)."""
+    """Too many sign-ups from one address lately (they also probe which e-mails have accounts;
+    the dashboard words it: ``webapp.auth.throttle_message``)."""
 
     retry_after_seconds: int
 
     @property
-    def message(self) -> str:
-        minutes = max(1, -(-self.retry_after_seconds // 60))
-        unit = "minute" if minutes == 1 else "minutes"
-        return f"Too many requests from your address. Please try again in {minutes} {unit}."
+    def minutes(self) -> int:
+        """The wait in whole minutes, rounded up."""
+        return max(1, -(-self.retry_after_seconds // 60))
 
 
 def signup_blocked(

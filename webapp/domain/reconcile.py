@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
+from webapp import i18n
 from webapp.domain import audit
 from webapp.domain.entitlements import is_entitled
 from webapp.domain.memberships import membership_for
@@ -51,6 +52,7 @@ class ReconcileWork:
     bot_token: str
     owner_chat_id: int | None
     targets: list[Target]
+    owner_language: str = "en"  # the report's language: the owner's account setting
 
 
 def resources_to_reconcile(session: Session) -> list[int]:
@@ -91,6 +93,7 @@ def reconcile_work(session: Session, resource_id: int) -> ReconcileWork | None:
         bot_token=project.bot_token,
         owner_chat_id=project.owner.telegram_user_id,
         targets=[Target(customer_id, user_id) for customer_id, user_id in rows],
+        owner_language=i18n.resolve(project.owner.language),
     )
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from webapp.domain import audit
 from webapp.domain.errors import InvalidInput, NotFound
+from webapp.i18n import D_
 from webapp.models import Customer, Membership, Owner, Project, Removal, Resource, plan_resource
 
 RESOURCE_TYPES = ("channel", "supergroup", "group")
@@ -122,7 +123,7 @@ def _owner_telegram_id(session: Session, project_id: int) -> int | None:
 def accept_resource(session: Session, resource: Resource, now: datetime) -> Resource:
     """The owner vouches for a pending chat: it becomes a resource plans may use."""
     if not resource.is_pending:
-        raise InvalidInput("resource", "This chat is already one of the project's resources.")
+        raise InvalidInput("resource", D_("This chat is already one of the project's resources."))
     resource.pending_since = resource.pending_by_user_id = None
     resource.updated_at = now
     session.flush()

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 from webapp.domain import audit, funnel, outbox
 from webapp.domain.entitlements import RemovalDecision, decide_removals, queue_removals
 from webapp.domain.errors import NotFound
+from webapp.i18n import D_, ND_, Worded, joined_names
 from webapp.models import AccessCode, Activation, Customer, Resource, Subscription
 
 
@@ -63,31 +64,37 @@ class RollbackEffects:
                 by_id[resource.id] = resource
         return [(by_id[rid], len(who)) for rid, who in sorted(people.items())]
 
-    def summary(self, done: bool = False) -> str:
+    def summary(self, done: bool = False) -> Worded:
         """One sentence for the owner: '12 customers will be removed from …' before confirming,
         '12 customers are being removed from …' once it is done (``done=True``)."""
         affected = self.resources_affected()
         removed = self.customers_removed
-        if not affected:
-            head = f"Nobody {'was' if done else 'will be'} removed from any channel or group"
+        if not affected and done:
+            head = Worded(D_("Nobody was removed from any channel or group"))
+        elif not affected:
+            head = Worded(D_("Nobody will be removed from any channel or group"))
         else:
-            names = _join_names([resource.title for resource, _ in affected])
-            verb = ("is being" if removed == 1 else "are being") if done else "will be"
-            head = f"{_people(removed)} {verb} removed from {names}"
+            names = joined_names([resource.title for resource, _ in affected])
+            if done:
+                head = ND_(
+                    "%(num)s customer is being removed from %(names)s",
+                    "%(num)s customers are being removed from %(names)s",
+                    removed, names=names,
+                )
+            else:
+                head = ND_(
+                    "%(num)s customer will be removed from %(names)s",
+                    "%(num)s customers will be removed from %(names)s",
+                    removed, names=names,
+                )
         kept = self.customers_kept
-        if kept == 1:
-            head += "; 1 keeps access through another subscription"
-        elif kept:
-            head += f"; {kept} keep access through other subscriptions"
-        return head + "."
-
-
-def _people(n: int) -> str:
-    return f"{n} customer" if n == 1 else f"{n} customers"
-
-
-def _join_names(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        if kept:
+            return ND_(
+                "%(head)s; %(num)s keeps access through another subscription.",
+                "%(head)s; %(num)s keep access through other subscriptions.",
+                kept, head=head,
+            )
+        return Worded(D_("%(head)s."), head=head)
 
 
 def preview_rollback(session: Session, project_id: int, code_id: int, now: datetime):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from webapp.domain.errors import InvalidInput
 from webapp.domain.projects import create_project, record_resource
+from webapp.i18n import D_
 from webapp.models import Project
 
 PERSONA_BASE = 7_000_000_000
@@ -53,7 +54,9 @@ def owner_persona(owner_id: int) -> Persona:
 def customer_persona(owner_id: int, number: int) -> Persona:
     """The ``number``-th (1-based) sandbox customer of this dashboard owner."""
     if not 1 <= number < PERSONA_BLOCK:
-        raise InvalidInput("persona", f"A sandbox has at most {PERSONA_BLOCK - 1} customers.")
+        raise InvalidInput.marked(
+            "persona", D_("A sandbox has at most %(num)s customers."), num=PERSONA_BLOCK - 1
+        )
     name = CUSTOMER_NAMES[(number - 1) % len(CUSTOMER_NAMES)]
     if number > len(CUSTOMER_NAMES):
         name = f"{name} {number}"
@@ -67,7 +70,7 @@ def persona_for(owner_id: int, user_id: int) -> Persona:
         return owner_persona(owner_id)
     if 1 <= number < PERSONA_BLOCK:
         return customer_persona(owner_id, number)
-    raise InvalidInput("persona", "That is not one of your sandbox people.")
+    raise InvalidInput("persona", D_("That is not one of your sandbox people."))
 
 
 def persona_ids(owner_id: int) -> tuple[int, int]:
@@ -136,5 +139,6 @@ def parse_sandbox_link(raw: str) -> tuple[str, str, str | None]:
     if INVITE_LINK.match(link):
         return "invite", link, None
     raise InvalidInput(
-        "link", "Paste a t.me link: an activation link (t.me/YourBot?start=…) or an invite link."
+        "link",
+        D_("Paste a t.me link: an activation link (t.me/YourBot?start=…) or an invite link."),
     )

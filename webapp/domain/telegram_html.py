@@ -10,6 +10,8 @@ import re
 
 from markupsafe import Markup
 
+from webapp.i18n import D_, Worded
+
 # tag -> the attributes it may carry (Bot API "HTML style").
 ALLOWED_TAGS = {
     "b": (), "strong": (), "i": (), "em": (), "u": (), "ins": (), "s": (), "strike": (),
@@ -26,7 +28,11 @@ MAX_MESSAGE_LENGTH = 4096
 
 
 class HtmlProblem(ValueError):
-    """The text is not HTML Telegram would accept; the message says what to fix."""
+    """The text is not HTML Telegram would accept; ``message`` (``Worded``) says what to fix."""
+
+    def __init__(self, template: str, **params):
+        self.message = Worded(template, **params)
+        super().__init__(self.message)
 
 
 def check(text: str) -> None:
@@ -39,18 +45,21 @@ def check(text: str) -> None:
         if char == "<":
             match = _TAG.match(text, pos)
             if match is None:
-                raise HtmlProblem(
-                    "A “<” that does not start a tag must be written as &lt;."
-                )
+                raise HtmlProblem(D_("A “<” that does not start a tag must be written as &lt;."))
             closing, name, attrs = match.group(1), match.group(2).lower(), match.group(3)
             if name not in ALLOWED_TAGS:
                 raise HtmlProblem(
-                    f"Telegram does not support the tag <{name}>. Use b, i, u, s, a, code, pre, "
-                    "blockquote or tg-spoiler."
+                    D_(
+                        "Telegram does not support the tag <%(tag)s>. Use b, i, u, s, a, code, "
+                        "pre, blockquote or tg-spoiler."
+                    ),
+                    tag=name,
                 )
             if closing:
                 if not open_tags or open_tags[-1] != name:
-                    raise HtmlProblem(f"The closing tag </{name}> does not match an open tag.")
+                    raise HtmlProblem(
+                        D_("The closing tag </%(tag)s> does not match an open tag."), tag=name
+                    )
                 open_tags.pop()
             else:
                 _check_attributes(name, attrs)
@@ -59,18 +68,20 @@ def check(text: str) -> None:
         elif char == "&":
             match = _ENTITY.match(text, pos)
             if match is None:
-                raise HtmlProblem("A “&” must be written as &amp;.")
+                raise HtmlProblem(D_("A “&” must be written as &amp;."))
             plain_length += 1
             pos = match.end()
         elif char == ">":
-            raise HtmlProblem("A “>” must be written as &gt;.")
+            raise HtmlProblem(D_("A “>” must be written as &gt;."))
         else:
             plain_length += 1
             pos += 1
     if open_tags:
-        raise HtmlProblem(f"The tag <{open_tags[-1]}> is never closed.")
+        raise HtmlProblem(D_("The tag <%(tag)s> is never closed."), tag=open_tags[-1])
     if plain_length > MAX_MESSAGE_LENGTH:
-        raise HtmlProblem(f"Telegram messages hold at most {MAX_MESSAGE_LENGTH} characters.")
+        raise HtmlProblem(
+            D_("Telegram messages hold at most %(num)s characters."), num=MAX_MESSAGE_LENGTH
+        )
 
 
 def _check_attributes(name: str, attrs: str) -> None:
@@ -78,14 +89,19 @@ def _check_attributes(name: str, attrs: str) -> None:
     for attr, value in _ATTR.findall(attrs):
         attr = attr.lower()
         if attr not in ALLOWED_TAGS[name]:
-            raise HtmlProblem(f"The tag <{name}> cannot have the attribute “{attr}”.")
+            raise HtmlProblem(
+                D_("The tag <%(tag)s> cannot have the attribute “%(attribute)s”."),
+                tag=name, attribute=attr,
+            )
         found[attr] = html.unescape(value.strip("\"'"))
     if name == "a":
         href = found.get("href", "")
         if not href.startswith(_LINK_SCHEMES):
-            raise HtmlProblem("A link needs an href starting with https://, http:// or tg://.")
+            raise HtmlProblem(
+                D_("A link needs an href starting with https://, http:// or tg://.")
+            )
     if name == "span" and found.get("class") != "tg-spoiler":
-        raise HtmlProblem('Only <span class="tg-spoiler"> is supported.')
+        raise HtmlProblem(D_('Only <span class="tg-spoiler"> is supported.'))
 
 
 def preview(text: str) -> Markup:

@@ -1,8 +1,9 @@
 from flask import Response, abort, render_template, request, stream_with_context
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from webapp import clock
-from webapp.dashboard.rendering import is_htmx, zone
+from webapp.dashboard.rendering import domain_message, is_htmx, zone
 from webapp.domain import charts, exports, funnel
 from webapp.domain import code_queries as queries
 from webapp.domain.csv_export import codes_csv, slug
@@ -66,10 +67,10 @@ def _plan_of(scope: str, thing) -> Plan:
 
 def _scope_title(scope: str, thing) -> str:
     if scope == "code":
-        return f"code {thing.code}"
+        return gettext("code %(code)s", code=thing.code)
     if scope == "batch":
-        return f"batch of {thing.size} · {thing.plan.name}"
-    return f"plan {thing.name}"
+        return gettext("batch of %(count)s · %(plan)s", count=thing.size, plan=thing.plan.name)
+    return gettext("plan %(plan)s", plan=thing.name)
 
 
 # -- Funnels -----------------------------------------------------------------------------------
@@ -99,10 +100,13 @@ def people(scope: str, scope_id: int):
     except NotFound:
         abort(404)
     plan = _plan_of(scope, thing)
-    label = funnel.STEP_LABELS[step]
+    label = domain_message(funnel.STEP_LABELS[step])
     if detail:
         chats = {r.id: r.title for r in plan.resources}
-        label = f"{label}: {funnel.detail_label(step, detail, chats)}"
+        label = gettext(
+            "%(step)s: %(detail)s",
+            step=label, detail=domain_message(funnel.detail_label(step, detail, chats)),
+        )
     return _render(
         "insight/people.html",
         "insight/_people.html",
@@ -113,6 +117,7 @@ def people(scope: str, scope_id: int):
         title=_scope_title(scope, thing),
         label=label,
         limit=funnel.PEOPLE_LIMIT,
+        timezone=current_user.timezone,  # read once, not once per row
     )
 
 
@@ -139,7 +144,7 @@ def _activity():
         days = charts.parse_period(request.args.get("days"))
         error = None
     except InvalidInput as exc:
-        days, error = charts.PERIODS[0], exc.message
+        days, error = charts.PERIODS[0], domain_message(exc)
     tz = zone(current_user.timezone)
     data = charts.activity(db.session, tuple(projects), days, tz, clock.now())
     return projects, days, data, error
@@ -157,14 +162,17 @@ def charts_view():
     week_labels = [w.start.strftime("%-d %b") for w in weeks]
     pictures = {
         "activations": bar_chart(
-            "Activations per day", labels, [[d.activations for d in data.days]], ["activations"]
+            gettext("Activations per day"),
+            labels,
+            [[d.activations for d in data.days]],
+            [gettext("activations")],
         ),
-        "active": line_chart("Active members", labels, [d.active for d in data.days]),
+        "active": line_chart(gettext("Active members"), labels, [d.active for d in data.days]),
         "weekly": bar_chart(
-            "Renewals and ends per week",
+            gettext("Renewals and ends per week"),
             week_labels,
             [[w.renewals for w in weeks], [w.ended for w in weeks]],
-            ["renewals", "ends"],
+            [gettext("renewals"), gettext("ends")],
         ),
     }
     project_id = next(iter(projects)) if request.args.get("project") else None
@@ -274,7 +282,7 @@ def activations_export():
             project_id=request.args.get("project", ""),
             first=first or "",
             last=last or "",
-            errors={exc.field: exc.message},
+            errors={exc.field: domain_message(exc)},
         )
         return body, 400
     rows = exports.activation_rows(db.session, projects, span, tz, now)

@@ -1,11 +1,13 @@
 """Members: everyone with access to a project now or recently, and what an owner can do."""
 
 from flask import Blueprint, abort, redirect, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from webapp import clock, jobs
 from webapp.codes.views import local_time
-from webapp.dashboard.rendering import is_htmx, render_page_or_fragment
+from webapp.dashboard.rendering import domain_message, is_htmx, render_page_or_fragment
 from webapp.domain import code_queries as queries
 from webapp.domain import members
 from webapp.domain.errors import InvalidInput, NotFound
@@ -23,6 +25,17 @@ CHAT_BADGES = {
     "left": "",
     "not joined": "",
 }
+# The chat states above as the badges say them.
+CHAT_STATE_NAMES = {
+    "joined": _l("joined"),
+    "link sent": _l("link sent"),
+    "link not delivered": _l("link not delivered"),
+    "removed": _l("removed"),
+    "removal pending": _l("removal pending"),
+    "removal failed": _l("removal failed"),
+    "left": _l("left"),
+    "not joined": _l("not joined"),
+}
 
 
 @bp.before_request
@@ -33,7 +46,12 @@ def require_owner():
 
 @bp.context_processor
 def helpers():
-    return {"chat_badges": CHAT_BADGES, "member_states": members.STATES, "local_time": local_time}
+    return {
+        "chat_badges": CHAT_BADGES,
+        "chat_state_names": CHAT_STATE_NAMES,
+        "member_states": members.STATES,
+        "local_time": local_time,
+    }
 
 
 def _owned(lookup, object_id):
@@ -103,7 +121,7 @@ def extend(customer_id: int):
     try:
         plan_id = int(request.form.get("plan", ""))
     except ValueError:
-        return _member_page(customer, "Choose the plan to extend.", status=400)
+        return _member_page(customer, gettext("Choose the plan to extend."), status=400)
     try:
         subscription = members.extend_member(
             db.session, customer.project_id, customer.id, plan_id,
@@ -111,12 +129,14 @@ def extend(customer_id: int):
         )
     except InvalidInput as exc:
         db.session.rollback()
-        return _member_page(customer, exc.message, status=400)
+        return _member_page(customer, domain_message(exc), status=400)
     plan_name = subscription.plan.name if subscription.plan else ""
     db.session.commit()
     if not is_htmx():
         return redirect(url_for("members.member_detail", customer_id=customer.id), 303)
-    return _member_page(customer, f"Extended by one period of {plan_name}.")
+    return _member_page(
+        customer, gettext("Extended by one period of %(plan)s.", plan=plan_name)
+    )
 
 
 @bp.get("/<int:customer_id>/end")
@@ -124,7 +144,7 @@ def confirm_end(customer_id: int):
     customer = _owned(members.owner_member, customer_id)
     effects = members.preview_end_access(db.session, customer.project_id, customer.id, clock.now())
     if not effects.ending:
-        return _member_page(customer, "They have no access to end.", status=409)
+        return _member_page(customer, gettext("They have no access to end."), status=409)
     return _member_page(customer, confirm=effects)
 
 
@@ -137,8 +157,10 @@ def end(customer_id: int):
         )
     except InvalidInput as exc:
         db.session.rollback()
-        return _member_page(customer, exc.message, status=409)
-    notice = f"Access ended. {effects.summary(done=True)}"
+        return _member_page(customer, domain_message(exc), status=409)
+    notice = gettext(
+        "Access ended. %(summary)s", summary=domain_message(effects.summary(done=True))
+    )
     db.session.commit()
     jobs.enqueue_removals(effects.removal_ids)
     if not is_htmx():

@@ -1,9 +1,15 @@
 """Plans: create, edit, archive."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from webapp.dashboard.rendering import is_htmx, render_page_or_fragment
+from webapp.dashboard.rendering import (
+    domain_message,
+    is_htmx,
+    period_label,
+    render_page_or_fragment,
+)
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.plans import (
     PlanInput,
@@ -77,10 +83,16 @@ def new_plan(project_id: int):
             plan = create_plan(db.session, project.id, _plan_input(form), utcnow())
         except InvalidInput as exc:
             db.session.rollback()
-            getattr(form, exc.field).errors.append(exc.message)
+            getattr(form, exc.field).errors.append(domain_message(exc))
         else:
             db.session.commit()
-            flash(f"Plan “{plan.name}” created ({plan.period_label}).", "success")
+            flash(
+                gettext(
+                    "Plan “%(plan)s” created (%(period)s).",
+                    plan=plan.name, period=period_label(plan),
+                ),
+                "success",
+            )
             return redirect(url_for("plans.list_plans", project=project.id), 303)
     status = 400 if form.is_submitted() else 200
     return render_template(
@@ -102,10 +114,10 @@ def edit_plan(plan_id: int):
             update_plan(db.session, plan, _plan_input(form))
         except InvalidInput as exc:
             db.session.rollback()
-            getattr(form, exc.field).errors.append(exc.message)
+            getattr(form, exc.field).errors.append(domain_message(exc))
         else:
             db.session.commit()
-            flash(f"Plan “{plan.name}” saved.", "success")
+            flash(gettext("Plan “%(plan)s” saved.", plan=plan.name), "success")
             return redirect(url_for("plans.list_plans", project=project.id), 303)
     status = 400 if form.is_submitted() else 200
     return render_template(
@@ -119,7 +131,10 @@ def archive(plan_id: int):
     plan = _plan_or_404(plan_id)
     archive_plan(db.session, plan, utcnow())
     db.session.commit()
-    return _after_change(plan, f"Plan “{plan.name}” archived. Codes already made still work.")
+    return _after_change(
+        plan,
+        gettext("Plan “%(plan)s” archived. Codes already made still work.", plan=plan.name),
+    )
 
 
 @bp.post("/plans/<int:plan_id>/restore")
@@ -128,7 +143,7 @@ def restore(plan_id: int):
     plan = _plan_or_404(plan_id)
     restore_plan(db.session, plan)
     db.session.commit()
-    return _after_change(plan, f"Plan “{plan.name}” is active again.")
+    return _after_change(plan, gettext("Plan “%(plan)s” is active again.", plan=plan.name))
 
 
 def _after_change(plan, message: str):

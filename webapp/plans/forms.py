@@ -1,3 +1,5 @@
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -20,33 +22,36 @@ class MultiCheckboxField(SelectMultipleField):
 
 class PlanForm(FlaskForm):
     name = StringField(
-        "Plan name",
+        _l("Plan name"),
         validators=[
-            InputRequired("Give the plan a name, e.g. “Gold Club, 3 months”."),
-            Length(max=MAX_NAME, message=f"Use at most {MAX_NAME} characters."),
+            InputRequired(_l("Give the plan a name, e.g. “Gold Club, 3 months”.")),
+            Length(max=MAX_NAME, message=_l("Use at most %(num)s characters.", num=MAX_NAME)),
         ],
     )
     resources = MultiCheckboxField(
-        "Channels and groups it opens", coerce=int, validate_choice=False
+        _l("Channels and groups it opens"), coerce=int, validate_choice=False
     )
     period_unit = RadioField(
-        "Access lasts",
+        _l("Access lasts"),
         choices=[
-            SelectChoice("day", "Days"),
-            SelectChoice("month", "Months"),
-            SelectChoice("lifetime", "Lifetime"),
+            SelectChoice("day", _l("Days")),
+            SelectChoice("month", _l("Months")),
+            SelectChoice("lifetime", _l("Lifetime")),
         ],
         default="month",
         validate_choice=False,
     )
     period_count = IntegerField(
-        "Number of days or months", invalid_value_message="Enter a whole number, like 3."
+        _l("Number of days or months"), invalid_value_message=_l("Enter a whole number, like 3.")
     )
     renewal_text = TextAreaField(
-        "Renewal text",
+        _l("Renewal text"),
         validators=[
             Optional(),
-            Length(max=MAX_RENEWAL_TEXT, message=f"Use at most {MAX_RENEWAL_TEXT} characters."),
+            Length(
+                max=MAX_RENEWAL_TEXT,
+                message=_l("Use at most %(num)s characters.", num=MAX_RENEWAL_TEXT),
+            ),
         ],
     )
 
@@ -56,14 +61,14 @@ class PlanForm(FlaskForm):
 
     def validate_resources(self, field):
         if not field.data:
-            raise ValidationError("Pick at least one channel or group.")
+            raise ValidationError(gettext("Pick at least one channel or group."))
         allowed = {choice.value for choice in field.choices}
         if not set(field.data) <= allowed:
-            raise ValidationError("Pick channels and groups of this project only.")
+            raise ValidationError(gettext("Pick channels and groups of this project only."))
 
     def validate_period_unit(self, field):
         if field.data not in ("day", "month", "lifetime"):
-            raise ValidationError("Choose days, months or lifetime.")
+            raise ValidationError(gettext("Choose days, months or lifetime."))
 
     def validate_period_count(self, field):
         unit = self.period_unit.data
@@ -73,27 +78,40 @@ class PlanForm(FlaskForm):
         raw = field.raw_data[0].strip() if field.raw_data else ""
         if not raw and field.data is None:
             field.errors[:] = []
-            raise ValidationError(f"Enter how many {unit}s the access lasts.")
+            raise ValidationError(
+                gettext("Enter how many days the access lasts.")
+                if unit == "day"
+                else gettext("Enter how many months the access lasts.")
+            )
         if field.errors:
             return  # not a number: IntegerField said so already
         if not 1 <= field.data <= MAX_PERIOD[unit]:
-            raise ValidationError(f"Enter a whole number of {unit}s from 1 to {MAX_PERIOD[unit]}.")
+            limit = MAX_PERIOD[unit]
+            raise ValidationError(
+                gettext("Enter a whole number of days from 1 to %(limit)s.", limit=limit)
+                if unit == "day"
+                else gettext("Enter a whole number of months from 1 to %(limit)s.", limit=limit)
+            )
 
 
 def _label(resource) -> str:
     """The chat's title, with a warning when the bot could not let people in or out there."""
     if not resource.bot_is_admin:
-        return (
-            f"{resource.title} — ⚠ the bot is not an administrator: nobody can join or be removed"
+        return gettext(
+            "%(chat)s — ⚠ the bot is not an administrator: nobody can join or be removed",
+            chat=resource.title,
         )
-    missing = [
-        what
-        for what, has in (
-            ("invite (new customers cannot join)", resource.can_invite_users),
-            ("ban (removals will fail)", resource.can_restrict_members),
+    invite, ban = resource.can_invite_users, resource.can_restrict_members
+    if not invite and not ban:
+        return gettext(
+            "%(chat)s — ⚠ the bot cannot invite (new customers cannot join) or ban (removals "
+            "will fail)",
+            chat=resource.title,
         )
-        if not has
-    ]
-    if missing:
-        return f"{resource.title} — ⚠ the bot cannot {' or '.join(missing)}"
+    if not invite:
+        return gettext(
+            "%(chat)s — ⚠ the bot cannot invite (new customers cannot join)", chat=resource.title
+        )
+    if not ban:
+        return gettext("%(chat)s — ⚠ the bot cannot ban (removals will fail)", chat=resource.title)
     return resource.title

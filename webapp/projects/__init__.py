@@ -1,11 +1,17 @@
 """Projects (a bot each) and their channels and groups."""
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from webapp import telegram
-from webapp.dashboard.rendering import is_htmx, render_page_or_fragment, timezone_names
+from webapp.dashboard.rendering import (
+    domain_message,
+    is_htmx,
+    render_page_or_fragment,
+    timezone_names,
+)
 from webapp.domain import outbox, owner_texts
 from webapp.domain.bot_health import bot_health
 from webapp.domain.errors import InvalidInput, NotFound
@@ -49,16 +55,22 @@ def _project_or_404(project_id: int):
 
 
 def _telegram_problem(exc: telegram.TelegramError, what: str) -> str:
-    """An owner-facing sentence for a Bot API failure while checking ``what``."""
+    """An owner-facing sentence for a Bot API failure while checking ``what`` (worded)."""
     if isinstance(exc, telegram.Unreachable):
-        return (
-            f"Telegram did not answer while we checked {what}. Nothing was saved; "
-            "please try again in a minute."
+        return gettext(
+            "Telegram did not answer while we checked %(what)s. Nothing was saved; "
+            "please try again in a minute.",
+            what=what,
         )
     if isinstance(exc, telegram.RateLimited):
-        wait = exc.retry_after or 60
-        return f"Telegram asks us to slow down. Nothing was saved; try again in {wait} s."
-    return f"Telegram refused to check {what}: {exc.description}. Nothing was saved."
+        return gettext(
+            "Telegram asks us to slow down. Nothing was saved; try again in %(seconds)s s.",
+            seconds=exc.retry_after or 60,
+        )
+    return gettext(
+        "Telegram refused to check %(what)s: %(problem)s. Nothing was saved.",
+        what=what, problem=exc.description,
+    )
 
 
 @bp.get("")
@@ -81,14 +93,17 @@ def new_project():
             save=lambda token, bot: create_project(
                 db.session, current_user.id, name, token, bot, utcnow()
             ),
-            taken="This bot is already connected to a project.",
-            subject="the bot token",
+            taken=gettext("This bot is already connected to a project."),
+            subject=gettext("the bot token"),
         )
         if project is not None:
             registration.token_saved(current_app, project.id, project.bot_token)
             flash(
-                f"Project “{project.name}” is connected to @{project.bot_username}. "
-                "Next: add the channels and groups the bot administers.",
+                gettext(
+                    "Project “%(project)s” is connected to @%(bot)s. "
+                    "Next: add the channels and groups the bot administers.",
+                    project=project.name, bot=project.bot_username,
+                ),
                 "success",
             )
             return redirect(url_for("projects.show_project", project_id=project.id), 303)
@@ -114,9 +129,12 @@ def _save_with_checked_token(form, *, check, save, taken: str, subject: str):
         db.session.commit()
         if webhook:
             flash(
-                f"This bot had a webhook set ({webhook}): another service received its updates. "
-                "Admit's bot removes it when it starts, so that service stops hearing from the "
-                "bot.",
+                gettext(
+                    "This bot had a webhook set (%(url)s): another service received its updates. "
+                    "Admit's bot removes it when it starts, so that service stops hearing from "
+                    "the bot.",
+                    url=webhook,
+                ),
                 "warning",
             )
         return saved, None
@@ -126,12 +144,14 @@ def _save_with_checked_token(form, *, check, save, taken: str, subject: str):
         form.bot_token.errors.append(taken)
     except InvalidInput as exc:
         db.session.rollback()
-        getattr(form, exc.field).errors.append(exc.message)
+        getattr(form, exc.field).errors.append(domain_message(exc))
     except telegram.Unauthorized:
         db.session.rollback()
         form.bot_token.errors.append(
-            "Telegram does not accept this token. Copy it again from @BotFather "
-            "(/mybots → your bot → API Token)."
+            gettext(
+                "Telegram does not accept this token. Copy it again from @BotFather "
+                "(/mybots → your bot → API Token)."
+            )
         )
     except telegram.TelegramError as exc:
         db.session.rollback()
@@ -170,12 +190,14 @@ def project_health(project_id: int):
         with telegram.while_someone_waits():
             webhook = telegram.get_webhook_info(token)["url"]
     except telegram.Unauthorized:
-        webhook_error = (
+        webhook_error = gettext(
             "Telegram no longer accepts this bot's token (revoked in @BotFather?): the bot is "
             "dead until you paste the new token below."
         )
     except telegram.TelegramError as exc:
-        webhook_error = f"Telegram could not be asked about the webhook just now ({exc})."
+        webhook_error = gettext(
+            "Telegram could not be asked about the webhook just now (%(problem)s).", problem=exc
+        )
     health = bot_health(get_redis(), project.id, username, resources, webhook, utcnow())
     if webhook_error:
         health.problems.insert(0, webhook_error)
@@ -198,14 +220,19 @@ def set_join_mode(project_id: int, resource_id: int):
     if not form.validate_on_submit():
         db.session.rollback()
         message = "; ".join(e for errors in form.errors.values() for e in errors)
-        notice = ("error", f"Nothing was changed: {message or 'the form was not valid'}.")
+        notice = (
+            "error",
+            gettext("Nothing was changed: %(problem)s.", problem=message)
+            if message
+            else gettext("Nothing was changed: the form was not valid."),
+        )
         return _resources_answer(project, ResourceForm(formdata=None), notice=notice, status=400)
     change_join_mode(
         db.session, resource, form.join_by_request.data, form.decline_strangers.data, utcnow()
     )
     title = resource.title
     db.session.commit()
-    notice = ("success", f"Joining “{title}” now works as chosen.")
+    notice = ("success", gettext("Joining “%(chat)s” now works as chosen.", chat=title))
     if not is_htmx():
         flash(notice[1], "success")
         return redirect(url_for("projects.show_project", project_id=project.id), 303)
@@ -239,10 +266,10 @@ def edit_project(project_id: int):
             set_project_contact(db.session, project, form.contact.data)
         except InvalidInput as exc:
             db.session.rollback()
-            getattr(form, exc.field).errors.append(exc.message)
+            getattr(form, exc.field).errors.append(domain_message(exc))
         else:
             db.session.commit()
-            flash("Project saved.", "success")
+            flash(gettext("Project saved."), "success")
             return redirect(url_for("projects.show_project", project_id=project.id), 303)
     status = 400 if form.is_submitted() else 200
     return render_template("projects/edit.html", project=project, form=form), status
@@ -260,14 +287,14 @@ def replace_token(project_id: int):
             form,
             check=lambda: check_replacement_token(db.session, project, form.bot_token.data),
             save=lambda token, bot: replace_bot_token(db.session, project, token, bot),
-            taken="This token is already used by another project.",
-            subject="the new token",
+            taken=gettext("This token is already used by another project."),
+            subject=gettext("the new token"),
         )
         if saved is not None:
             registration.token_saved(current_app, project.id, project.bot_token, old_token)
-            notice = (
-                f"@{project.bot_username} now uses the new token. The bot switches to it "
-                "within half a minute."
+            notice = gettext(
+                "@%(bot)s now uses the new token. The bot switches to it within half a minute.",
+                bot=project.bot_username,
             )
             if not is_htmx():
                 flash(notice, "success")
@@ -303,33 +330,43 @@ def add_resource(project_id: int):
             resource, created = _save_resource(project_id, chat, member)
         except InvalidInput as exc:
             db.session.rollback()
-            getattr(form, exc.field).errors.append(exc.message)
+            getattr(form, exc.field).errors.append(domain_message(exc))
         except telegram.ChatNotFound:
             db.session.rollback()
             form.chat.errors.append(
-                f"@{project.bot_username} cannot see this chat. Check the @username or id, and "
-                "add the bot to the channel or group as an administrator first."
+                gettext(
+                    "@%(bot)s cannot see this chat. Check the @username or id, and "
+                    "add the bot to the channel or group as an administrator first.",
+                    bot=project.bot_username,
+                )
             )
         except telegram.NotEnoughRights:
             db.session.rollback()
             form.chat.errors.append(
-                f"@{project.bot_username} is not a member there. Add it as an administrator "
-                "first, then try again."
+                gettext(
+                    "@%(bot)s is not a member there. Add it as an administrator "
+                    "first, then try again.",
+                    bot=project.bot_username,
+                )
             )
         except telegram.Unauthorized:
             db.session.rollback()
-            form_error = (
+            form_error = gettext(
                 "Telegram no longer accepts this project's bot token (was it revoked in "
                 "@BotFather?). Nothing was saved."
             )
         except telegram.TelegramError as exc:
             db.session.rollback()
-            form_error = _telegram_problem(exc, "the chat")
+            form_error = _telegram_problem(exc, gettext("the chat"))
         else:
-            verb = "added" if created else "updated"
-            notice = f"“{resource.title}” {verb}."
+            if created:
+                notice = gettext("“%(chat)s” added.", chat=resource.title)
+            else:
+                notice = gettext("“%(chat)s” updated.", chat=resource.title)
             if not resource.is_usable:
-                notice += " The bot still needs the rights to invite and to ban users there."
+                notice += " " + gettext(
+                    "The bot still needs the rights to invite and to ban users there."
+                )
             if not is_htmx():
                 flash(notice, "success" if resource.is_usable else "warning")
                 return redirect(url_for("projects.show_project", project_id=project.id), 303)
@@ -378,19 +415,27 @@ def check_resource(project_id: int, resource_id: int):
         }
         member = {"status": "left"}
     except telegram.TelegramError as exc:
-        notice = ("error", _telegram_problem(exc, "the chat"))
+        notice = ("error", _telegram_problem(exc, gettext("the chat")))
         return _resources_answer(project, ResourceForm(formdata=None), notice=notice, status=502)
     resource, _ = record_resource(
         db.session, project.id, chat, member, utcnow(), require_admin=False
     )
     db.session.commit()
     if resource.is_usable:
-        notice = ("success", f"“{resource.title}” is ready: the bot can invite and remove members.")
+        notice = (
+            "success",
+            gettext(
+                "“%(chat)s” is ready: the bot can invite and remove members.", chat=resource.title
+            ),
+        )
     else:
         notice = (
             "warning",
-            f"“{resource.title}” still needs the bot as an administrator with "
-            "the rights to invite and to ban users.",
+            gettext(
+                "“%(chat)s” still needs the bot as an administrator with "
+                "the rights to invite and to ban users.",
+                chat=resource.title,
+            ),
         )
     if not is_htmx():
         flash(notice[1], notice[0])
@@ -408,10 +453,10 @@ def accept_pending_resource(project_id: int, resource_id: int):
         abort(404)
     except InvalidInput as exc:
         db.session.rollback()
-        return _pending_answer(project_id, ("info", exc.message))
+        return _pending_answer(project_id, ("info", domain_message(exc)))
     title = resource.title
     db.session.commit()
-    notice = ("success", f"“{title}” is now one of this project's chats.")
+    notice = ("success", gettext("“%(chat)s” is now one of this project's chats.", chat=title))
     return _pending_answer(project_id, notice)
 
 
@@ -424,7 +469,7 @@ def dismiss_pending_resource(project_id: int, resource_id: int):
     except NotFound:
         abort(404)
     db.session.commit()
-    return _pending_answer(project_id, ("success", "The chat is dismissed."))
+    return _pending_answer(project_id, ("success", gettext("The chat is dismissed.")))
 
 
 def _pending_answer(project_id: int, notice):
@@ -485,16 +530,17 @@ def save_project_texts(project_id: int):
     lang = request.form.get("lang", "")
     templates = {key: request.form.get(key, "") for key in owner_texts.KINDS}
     if lang not in LANGUAGES:
-        errors = {"lang": "Pick a language from the list."}
+        errors = {"lang": gettext("Pick a language from the list.")}
         return _texts_page(project, project.default_language, templates, errors), 400
     try:
         owner_texts.save_project_texts(db.session, project.id, lang, templates, utcnow())
     except InvalidInput:
         db.session.rollback()
-        errors = owner_texts.check_templates(templates)
+        problems = owner_texts.check_templates(templates)
+        errors = {key: domain_message(problem) for key, problem in problems.items()}
         return _texts_page(project, lang, templates, errors), 400
     db.session.commit()
-    flash(f"The bot's {LANGUAGES[lang]} texts are saved.", "success")
+    flash(gettext("The bot's %(language)s texts are saved.", language=LANGUAGES[lang]), "success")
     return redirect(url_for("projects.project_texts", project_id=project.id, lang=lang), 303)
 
 
@@ -531,12 +577,16 @@ def save_project_languages(project_id: int):
         lang = _language_arg(project)
         templates = owner_texts.project_texts(db.session, project.id, lang)
         return _texts_page(
-            project, lang, templates, settings_errors={exc.field: exc.message}, settings=settings
+            project, lang, templates, settings_errors={exc.field: domain_message(exc)},
+            settings=settings,
         ), 400
     db.session.commit()
     flash(
-        f"Customers the bot has no language for now read {LANGUAGES[project.default_language]}; "
-        f"dates are shown in {project.timezone}.",
+        gettext(
+            "Customers the bot has no language for now read %(language)s; "
+            "dates are shown in %(zone)s.",
+            language=LANGUAGES[project.default_language], zone=project.timezone,
+        ),
         "success",
     )
     return redirect(url_for("projects.project_texts", project_id=project.id), 303)

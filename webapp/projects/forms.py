@@ -1,3 +1,5 @@
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length, ValidationError
@@ -7,38 +9,42 @@ from webapp.domain.projects import MAX_CONTACT, MAX_NAME
 
 class ProjectForm(FlaskForm):
     name = StringField(
-        "Project name",
+        _l("Project name"),
         validators=[
-            InputRequired("Give the project a name."),
-            Length(max=MAX_NAME, message=f"Use at most {MAX_NAME} characters."),
+            InputRequired(_l("Give the project a name.")),
+            Length(max=MAX_NAME, message=_l("Use at most %(num)s characters.", num=MAX_NAME)),
         ],
     )
     # A password input: the token is a secret and should not linger on screen or in autofill.
     bot_token = PasswordField(
-        "Bot token", validators=[InputRequired("Paste the bot token from @BotFather.")]
+        _l("Bot token"), validators=[InputRequired(_l("Paste the bot token from @BotFather."))]
     )
 
 
 class RenameProjectForm(FlaskForm):
     name = StringField(
-        "Project name",
+        _l("Project name"),
         validators=[
-            InputRequired("Give the project a name."),
-            Length(max=MAX_NAME, message=f"Use at most {MAX_NAME} characters."),
+            InputRequired(_l("Give the project a name.")),
+            Length(max=MAX_NAME, message=_l("Use at most %(num)s characters.", num=MAX_NAME)),
         ],
     )
     contact = StringField(
-        "How customers reach you",
-        validators=[Length(max=MAX_CONTACT, message=f"Use at most {MAX_CONTACT} characters.")],
+        _l("How customers reach you"),
+        validators=[
+            Length(
+                max=MAX_CONTACT, message=_l("Use at most %(num)s characters.", num=MAX_CONTACT)
+            )
+        ],
     )
 
 
 class ResourceForm(FlaskForm):
     chat = StringField(
-        "Channel or group",
+        _l("Channel or group"),
         validators=[
-            InputRequired("Enter the channel's or group's @username or its chat id."),
-            Length(max=200, message="That is too long for a username or chat id."),
+            InputRequired(_l("Enter the channel's or group's @username or its chat id.")),
+            Length(max=200, message=_l("That is too long for a username or chat id.")),
         ],
     )
 
@@ -46,7 +52,8 @@ class ResourceForm(FlaskForm):
 class BotTokenForm(FlaskForm):
     # A password input, like the first token: it is a secret.
     bot_token = PasswordField(
-        "New bot token", validators=[InputRequired("Paste the new bot token from @BotFather.")]
+        _l("New bot token"),
+        validators=[InputRequired(_l("Paste the new bot token from @BotFather."))],
     )
 
 
@@ -56,9 +63,9 @@ class StrictBooleanField(BooleanField):
     def pre_validate(self, form):
         raw = self.raw_data[0] if self.raw_data else None
         if raw not in (None, "", "y", "on", "1", "true"):
-            raise ValidationError(f"“{raw[:20]}” is not a checkbox value")
+            raise ValidationError(gettext("“%(value)s” is not a checkbox value", value=raw[:20]))
 
 
 class JoinModeForm(FlaskForm):
-    join_by_request = StrictBooleanField("Join by request")
-    decline_strangers = StrictBooleanField("Decline requests from people without access")
+    join_by_request = StrictBooleanField(_l("Join by request"))
+    decline_strangers = StrictBooleanField(_l("Decline requests from people without access"))

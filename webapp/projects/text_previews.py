@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from markupsafe import Markup
 
 from bot import texts
+from webapp.dashboard.rendering import domain_message
 from webapp.domain import notices, owner_texts, telegram_html
 from webapp.domain.errors import InvalidInput
 
@@ -38,7 +39,7 @@ def previews(project, lang: str, templates: dict[str, str], now: datetime) -> di
         try:
             custom = owner_texts.check_template(key, raw) if raw else None
         except InvalidInput as exc:
-            result[key] = Preview(key, error=exc.message)
+            result[key] = Preview(key, error=domain_message(exc))
             continue
         buttons: list[str] = []
         if key == "welcome":

@@ -7,6 +7,7 @@ would, so gunicorn's workers all see the same sandbox.
 import base64
 
 import requests
+from flask_babel import gettext
 
 
 class SandboxUnavailable(Exception):
@@ -30,7 +31,7 @@ class SandboxClient:
             answer = response.json()
         except (requests.RequestException, ValueError):
             raise SandboxUnavailable(
-                f"The sandbox Telegram does not answer at {self.base_url}."
+                gettext("The sandbox Telegram does not answer at %(url)s.", url=self.base_url)
             ) from None
         if not answer.get("ok"):
             raise SandboxRefused(answer.get("error") or "refused")

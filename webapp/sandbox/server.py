@@ -1,6 +1,6 @@
 """The sandbox Telegram's server: the Bot API emulator plus what its web client needs to read.
 
-The emulator (``tests.telegram_emulator``) already is a Bot API server that is never looser than
+The emulator (``webapp.telegram_emulator``) already is a Bot API server that is never looser than
 Telegram; the sandbox runs it as a process of its own and adds read-only views of its state for
 the web client (``webapp.sandbox.views``), which reaches them over the emulator's HTTP control
 interface like any other process would.
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import copy
 
-from tests.telegram_emulator import BotApiEmulator
-from tests.telegram_emulator.params import strip_private
-from tests.telegram_emulator.server import MEMBER_STATUSES
+from webapp.telegram_emulator import BotApiEmulator
+from webapp.telegram_emulator.params import strip_private
+from webapp.telegram_emulator.server import MEMBER_STATUSES
 
 
 class SandboxTelegram(BotApiEmulator):

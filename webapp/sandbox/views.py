@@ -15,11 +15,12 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from webapp import clock, telegram
-from webapp.dashboard.rendering import is_htmx
+from webapp.dashboard.rendering import domain_message, is_htmx
 from webapp.domain.errors import InvalidInput
 from webapp.domain.sandbox import (
     create_sandbox_project,
@@ -33,6 +34,7 @@ from webapp.domain.sandbox import (
 )
 from webapp.domain.sessions import move_sessions_with_the_clock
 from webapp.extensions import db
+from webapp.i18n import D_
 from webapp.models import utcnow
 from webapp.queues import get_queue, get_redis
 from webapp.sandbox.client import SandboxClient, SandboxRefused, SandboxUnavailable
@@ -42,15 +44,15 @@ bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
 CLOCK_STEPS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
 INVITE_RESULTS = {
-    "joined": "You joined {title}.",
-    "requested": "You asked to join {title}; an administrator must approve.",
-    "refused:invalid": "This invite link is not valid.",
-    "refused:revoked": "This invite link was revoked.",
-    "refused:expired": "This invite link has expired.",
-    "refused:banned": "You were removed from this chat and cannot join with this link.",
-    "refused:already_member": "You are already a member.",
-    "refused:limit_reached": "This invite link was already used by someone else.",
-    "refused:already_requested": "You already asked to join.",
+    "joined": D_("You joined %(title)s."),
+    "requested": D_("You asked to join %(title)s; an administrator must approve."),
+    "refused:invalid": D_("This invite link is not valid."),
+    "refused:revoked": D_("This invite link was revoked."),
+    "refused:expired": D_("This invite link has expired."),
+    "refused:banned": D_("You were removed from this chat and cannot join with this link."),
+    "refused:already_member": D_("You are already a member."),
+    "refused:limit_reached": D_("This invite link was already used by someone else."),
+    "refused:already_requested": D_("You already asked to join."),
 }
 
 
@@ -125,7 +127,7 @@ def sandbox_unavailable(exc: SandboxUnavailable):
 @bp.errorhandler(SandboxRefused)
 def sandbox_refused(exc: SandboxRefused):
     # Whatever the sandbox refused (a message or chat that is gone), the person gets a sentence.
-    flash(f"The sandbox Telegram refused that: {exc}", "error")
+    flash(gettext("The sandbox Telegram refused that: %(problem)s", problem=exc), "error")
     return redirect(url_for("sandbox.page"), 303)
 
 
@@ -204,7 +206,7 @@ def switch_persona():
         else:
             persona = persona_for(current_user.id, int(choice))
     except (InvalidInput, ValueError):
-        flash("Pick one of your sandbox people.", "error")
+        flash(gettext("Pick one of your sandbox people."), "error")
         return redirect(url_for("sandbox.page", bot=project_id), 303)
     except SandboxUnavailable as exc:
         return _unavailable(exc)
@@ -219,7 +221,7 @@ def send(project_id: int):
     project = _project_or_404(project_id)
     text = (request.form.get("text") or "").strip()
     if not text or len(text) > 4096:
-        flash("Type a message of 1 to 4096 characters.", "error")
+        flash(gettext("Type a message of 1 to 4096 characters."), "error")
         return redirect(url_for("sandbox.page", bot=project_id), 303)
     try:
         _client().call(
@@ -245,7 +247,7 @@ def press(project_id: int):
             data=data,
         )
     except SandboxRefused:
-        flash("That button is not on that message any more.", "error")
+        flash(gettext("That button is not on that message any more."), "error")
         return redirect(url_for("sandbox.page", bot=project_id), 303)
     except SandboxUnavailable as exc:
         return _unavailable(exc)
@@ -260,13 +262,13 @@ def open_link():
     try:
         kind, target, payload = parse_sandbox_link(request.form.get("link", ""))
     except InvalidInput as exc:
-        flash(exc.message, "error")
+        flash(domain_message(exc), "error")
         return redirect(url_for("sandbox.page", bot=project_id), 303)
     if kind == "start":
         for project in sandbox_projects(db.session, current_user.id):
             if project.bot_username.lower() == target.lower():
                 return redirect(url_for("sandbox.page", bot=project.id, start=payload), 303)
-        flash(f"@{target} is not one of your sandbox bots.", "error")
+        flash(gettext("@%(bot)s is not one of your sandbox bots.", bot=target), "error")
         return redirect(url_for("sandbox.page", bot=project_id), 303)
     persona = _persona()
     try:
@@ -276,7 +278,9 @@ def open_link():
     except SandboxUnavailable as exc:
         return _unavailable(exc)
     joined = [c["title"] for c in after if c["id"] not in before]
-    message = INVITE_RESULTS.get(result, result).format(title=", ".join(joined) or "the chat")
+    title = ", ".join(joined) or gettext("the chat")
+    # An outcome this list does not know is shown in the sandbox's own word.
+    message = gettext(INVITE_RESULTS[result], title=title) if result in INVITE_RESULTS else result
     flash(message, "success" if result == "joined" else "error")
     return redirect(url_for("sandbox.page", bot=project_id), 303)
 
@@ -290,7 +294,7 @@ def leave(chat_id: int):
         mine = {c["id"]: c for c in _client().call("chats_of", user_id=persona.user_id)}
         if chat_id in mine and mine[chat_id]["status"] == "member":
             _client().call("user_leaves", chat_id=chat_id, user_id=persona.user_id)
-            flash(f"You left {mine[chat_id]['title']}.", "success")
+            flash(gettext("You left %(title)s.", title=mine[chat_id]["title"]), "success")
     except SandboxUnavailable as exc:
         return _unavailable(exc)
     return redirect(url_for("sandbox.page", bot=project_id), 303)
@@ -328,11 +332,13 @@ def move_clock():
         move_sessions_with_the_clock(db.session, current_user.id, clock.wall_now() - clock.now())
         db.session.commit()
         clock.set_fake_now(get_redis(), None)
-        flash("The clock is back to the real time.", "success")
+        flash(gettext("The clock is back to the real time."), "success")
         return redirect(url_for("sandbox.page", bot=project_id), 303)
     if step is None:
-        flash("Pick how far to move the clock: an hour, a day or a week (or the real time).",
-              "error")
+        flash(
+            gettext("Pick how far to move the clock: an hour, a day or a week (or the real time)."),
+            "error",
+        )
         return redirect(url_for("sandbox.page", bot=project_id), 303)
     moment = clock.now() + step
     try:
@@ -346,7 +352,10 @@ def move_clock():
 
     # The minute's sweep would find what is due anyway; this one shows it at once.
     get_queue().enqueue(jobs.sweep_lifecycle, job_timeout=jobs.SWEEP_TIMEOUT)
-    flash(f"The clock now reads {moment:%d %b %Y, %H:%M} UTC.", "success")
+    flash(
+        gettext("The clock now reads %(when)s UTC.", when=moment.strftime("%d %b %Y, %H:%M")),
+        "success",
+    )
     return redirect(url_for("sandbox.page", bot=project_id), 303)
 
 
@@ -354,16 +363,16 @@ def move_clock():
 @login_required
 def new_project():
     """Try with a sandbox bot: a project whose bot administers a sandbox channel and group."""
-    name = (request.form.get("name") or "").strip() or "Sandbox club"
+    name = (request.form.get("name") or "").strip() or gettext("Sandbox club")
     if len(name) > 100:
-        flash("Use at most 100 characters for the name.", "error")
+        flash(gettext("Use at most %(num)s characters for the name.", num=100), "error")
         return redirect(url_for("projects.new_project"), 303)
     bot = new_sandbox_bot(name)
     owner = owner_persona(current_user.id)
     try:
         _client().provision(bot, owner, name)
     except (SandboxUnavailable, SandboxRefused) as exc:
-        flash(f"The sandbox Telegram is not running: {exc}", "error")
+        flash(gettext("The sandbox Telegram is not running: %(problem)s", problem=exc), "error")
         return redirect(url_for("projects.new_project"), 303)
     # From here on it is the path of a real bot: getMe, getChat, getChatMember over the Bot API.
     telegram.route_to_sandbox(bot.token)
@@ -383,11 +392,16 @@ def new_project():
         db.session.commit()
     except (telegram.TelegramError, InvalidInput, IntegrityError) as exc:
         db.session.rollback()
-        flash(f"The sandbox bot could not be set up: {exc}", "error")
+        problem = domain_message(exc) if isinstance(exc, InvalidInput) else exc
+        flash(gettext("The sandbox bot could not be set up: %(problem)s", problem=problem), "error")
         return redirect(url_for("projects.new_project"), 303)
     flash(
-        f"Sandbox project “{project.name}” is ready: @{project.bot_username} administers "
-        f"“{name} Channel” and “{name} Chat” in the sandbox Telegram. Next: make a plan.",
+        gettext(
+            "Sandbox project “%(project)s” is ready: @%(bot)s administers “%(channel)s” and "
+            "“%(group)s” in the sandbox Telegram. Next: make a plan.",
+            project=project.name, bot=project.bot_username,
+            channel=name + " Channel", group=name + " Chat",
+        ),
         "success",
     )
     return redirect(url_for("projects.show_project", project_id=project.id), 303)

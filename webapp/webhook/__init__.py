@@ -8,12 +8,14 @@ the dispatcher, whichever process they reach.
 """
 
 from flask import Blueprint, abort, current_app, render_template, request
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from sqlalchemy import select
 
 from webapp import telegram
+from webapp.dashboard.rendering import domain_message
 from webapp.domain.errors import NotFound
 from webapp.domain.ownership import owned_project
 from webapp.extensions import csrf, db
@@ -90,7 +92,9 @@ def project_webhook(project_id: int):
         with telegram.while_someone_waits():
             state["info"] = telegram.get_webhook_info(token)
     except registration.WebhookUrlRefused as exc:
-        state["problem"] = str(exc)
+        state["problem"] = domain_message(exc.args[0])
     except telegram.TelegramError as exc:
-        state["problem"] = f"Telegram did not tell us the webhook's state: {exc.description}"
+        state["problem"] = gettext(
+            "Telegram did not tell us the webhook's state: %(problem)s", problem=exc.description
+        )
     return render_template("projects/_webhook.html", project=project, **state)

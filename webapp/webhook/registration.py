@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from webapp import telegram
 from webapp.extensions import db
+from webapp.i18n import D_, Worded
 from webapp.models import Project
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,10 @@ def webhook_url(app: Flask, project_id: int) -> str:
     official = urlsplit(app.config["TELEGRAM_API_URL"]).hostname in OFFICIAL_HOSTS
     if official and not url.startswith("https://"):
         raise WebhookUrlRefused(
-            "Telegram only delivers to https:// addresses; "
-            f"PUBLIC_URL is {app.config['PUBLIC_URL']}"
+            Worded(
+                D_("Telegram only delivers to https:// addresses; PUBLIC_URL is %(url)s"),
+                url=app.config["PUBLIC_URL"],
+            )
         )
     return url
 

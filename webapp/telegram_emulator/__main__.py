@@ -1,4 +1,4 @@
-"""Run the emulator standalone: ``python -m tests.telegram_emulator --port 8081``.
+"""Run the emulator standalone: ``python -m webapp.telegram_emulator --port 8081``.
 
 Drive it over HTTP: POST JSON to ``/_emulator/<action>`` (add_bot, add_user, add_chat, ...).
 """
@@ -15,7 +15,7 @@ from .server import BotApiEmulator
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.telegram_emulator",
+    parser = argparse.ArgumentParser(prog="python -m webapp.telegram_emulator",
                                      description="Fake Telegram Bot API server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")

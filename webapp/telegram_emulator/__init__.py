@@ -2,7 +2,7 @@
 
 In-process::
 
-    from tests.telegram_emulator import BotApiEmulator
+    from webapp.telegram_emulator import BotApiEmulator
     emu = BotApiEmulator().start()            # 127.0.0.1, free port; emu.url
     telebot.apihelper.API_URL = emu.url + "/bot{0}/{1}"
     telebot.apihelper.FILE_URL = emu.url + "/file/bot{0}/{1}"
@@ -10,7 +10,7 @@ In-process::
     ...
     emu.stop()
 
-Standalone: ``python -m tests.telegram_emulator --port 8081 [--bot TOKEN=USERNAME]``.
+Standalone: ``python -m webapp.telegram_emulator --port 8081 [--bot TOKEN=USERNAME]``.
 
 HTTP control (for another process): ``POST /_emulator/<action>`` with a JSON object of keyword
 arguments; the answer is ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "..."}``
