@@ -2,8 +2,9 @@
 
 The same path polling and webhooks feed (bot.dispatch → handlers → domain → replies through the
 Bot API emulator), one update at a time in this process, so the thread's CPU clock is the CPU of
-the update alone (the emulator works in threads of its own). A cProfile run over the same path,
-timed by that thread's CPU clock, then says where the CPU goes, by package.
+the update alone (the emulator works in threads of its own); the SQL statements and transaction
+ends that thread sends are counted too. A cProfile run over the same path, timed by that
+thread's CPU clock, then says where the CPU goes, by package.
 
     python -m bench.update_profile [--quick] [--updates 300] [--top 25]
 """
