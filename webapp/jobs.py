@@ -16,6 +16,7 @@ and goes through the per-bot rate limiter shared by all processes (webapp.thrott
 """
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
@@ -284,45 +285,41 @@ def send_within_limits(
 
 
 def _remove(work: lifecycle.RemovalWork, now: datetime) -> Outcome:
-    token, chat_id, title = work.bot_token, work.chat_id, work.resource_title
+    token, chat_id = work.bot_token, work.chat_id
     bot = bot_id_of(token)
     throttle = _throttle()
-    note = None
-    try:
-        with telegram.waiting_at_most(INLINE_RETRY_AFTER):
-            if work.invite_link:
-                throttle.wait(bot, max_wait=MAX_THROTTLE_WAIT)
-                note = _revoke_quietly(token, chat_id, work.invite_link, title)
-            throttle.wait(bot, max_wait=MAX_THROTTLE_WAIT)  # ban
-            throttle.wait(bot, max_wait=MAX_THROTTLE_WAIT)  # unban
-            telegram.remove_member(token, chat_id, work.telegram_user_id)
-    except Throttled as exc:
-        return Outcome.retry(now + timedelta(seconds=exc.wait), "waiting for the rate limit")
-    except telegram.RateLimited as exc:
-        wait = timedelta(seconds=exc.retry_after or 1)
-        return Outcome.retry(now + wait, f"Telegram asked to wait {wait.seconds} s")
-    except telegram.Unreachable as exc:
-        return Outcome.retry(now, f"Telegram did not answer ({exc})")
-    except telegram.ChatMigrated as exc:
-        _follow_migration(work.project_id, chat_id, exc.new_chat_id)
-        return Outcome.retry(now, f"{title} became a supergroup; trying there")
-    except telegram.BanNotLifted as exc:
-        # Out of the chat but still banned: the removal stays pending until the ban is lifted,
-        # so a later code's Join link works for them.
-        return Outcome.retry(now, exc.description[:255])
-    except telegram.TelegramError as exc:
-        return Outcome.failed(removal_failure(exc, title))
-    return Outcome.done(note)
+
+    def revoke_ban_unban() -> Outcome:
+        note = None
+        if work.invite_link:
+            throttle.wait(bot, max_wait=MAX_THROTTLE_WAIT)
+            note = _revoke_quietly(token, chat_id, work.invite_link, work.resource_title)
+        throttle.wait(bot, max_wait=MAX_THROTTLE_WAIT)  # ban
+        throttle.wait(bot, max_wait=MAX_THROTTLE_WAIT)  # unban
+        telegram.remove_member(token, chat_id, work.telegram_user_id)
+        return Outcome.done(note)
+
+    return _in_chat(work, now, revoke_ban_unban)
 
 
 def _lift_leftover_ban(work: lifecycle.RemovalWork, now: datetime) -> Outcome:
     """Skip a removal whose customer is entitled again, lifting a ban an earlier attempt left
     (only if banned: a member is never touched); a transient failure retries the removal."""
-    token, chat_id, title = work.bot_token, work.chat_id, work.resource_title
+
+    def lift() -> Outcome:
+        _throttle().wait(bot_id_of(work.bot_token), max_wait=MAX_THROTTLE_WAIT)
+        telegram.lift_ban(work.bot_token, work.chat_id, work.telegram_user_id)
+        return Outcome("skipped")
+
+    return _in_chat(work, now, lift)
+
+
+def _in_chat(work: lifecycle.RemovalWork, now: datetime, act: Callable[[], Outcome]) -> Outcome:
+    """Run a removal's Telegram calls; what a refusal means for the removal row."""
+    title = work.resource_title
     try:
-        _throttle().wait(bot_id_of(token), max_wait=MAX_THROTTLE_WAIT)
         with telegram.waiting_at_most(INLINE_RETRY_AFTER):
-            telegram.lift_ban(token, chat_id, work.telegram_user_id)
+            return act()
     except Throttled as exc:
         return Outcome.retry(now + timedelta(seconds=exc.wait), "waiting for the rate limit")
     except telegram.RateLimited as exc:
@@ -331,11 +328,14 @@ def _lift_leftover_ban(work: lifecycle.RemovalWork, now: datetime) -> Outcome:
     except telegram.Unreachable as exc:
         return Outcome.retry(now, f"Telegram did not answer ({exc})")
     except telegram.ChatMigrated as exc:
-        _follow_migration(work.project_id, chat_id, exc.new_chat_id)
+        _follow_migration(work.project_id, work.chat_id, exc.new_chat_id)
         return Outcome.retry(now, f"{title} became a supergroup; trying there")
+    except telegram.BanNotLifted as exc:
+        # Out of the chat but still banned: the removal stays pending until the ban is lifted,
+        # so a later code's Join link works for them. (Lifting alone never raises it.)
+        return Outcome.retry(now, exc.description[:255])
     except telegram.TelegramError as exc:
         return Outcome.failed(removal_failure(exc, title))
-    return Outcome("skipped")
 
 
 def _follow_migration(project_id: int, old_chat_id: int, new_chat_id: int) -> None:
