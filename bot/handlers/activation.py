@@ -31,6 +31,13 @@ from webapp.queues import get_redis
 
 log = logging.getLogger(__name__)
 
+# A code that exists but cannot be used now: what the customer is told, naming whom to ask.
+REFUSALS = {
+    CodeExpired: texts.code_expired,
+    CodeUsedUp: texts.code_used_up,
+    CodePaused: texts.code_paused,
+}
+
 
 def activate(handlers: ProjectHandlers, chat_id: int, user: TelegramUser, raw_code: str) -> None:
     session = db.session
@@ -54,17 +61,9 @@ def activate(handlers: ProjectHandlers, chat_id: int, user: TelegramUser, raw_co
         if getattr(exc, "alert_owner", False):
             alert_owner_of_guessing(handlers)
         return
-    except CodeExpired:
+    except (CodeExpired, CodeUsedUp, CodePaused) as exc:
         session.commit()
-        handlers.reply(chat_id, texts.code_expired(lang, voice.contact))
-        return
-    except CodeUsedUp:
-        session.commit()
-        handlers.reply(chat_id, texts.code_used_up(lang, voice.contact))
-        return
-    except CodePaused:
-        session.commit()
-        handlers.reply(chat_id, texts.code_paused(lang, voice.contact))
+        handlers.reply(chat_id, REFUSALS[type(exc)](lang, voice.contact))
         return
     except AlreadyActivated:
         session.commit()
