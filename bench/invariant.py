@@ -52,7 +52,11 @@ def main(argv=None) -> list[Row]:
     if args.quick:
         args.events = 15
     load_before = load_average()
-    app = bench_app(database_url())
+    from tests.conftest import TEST_TOKEN_KEY
+
+    # The processes run with the tests' environment (tests.bot_process.bot_env): the same keys
+    # here, or they cannot read the bot token this process stores.
+    app = bench_app(database_url(), SECRET_KEY="test-secret", TOKEN_ENCRYPTION_KEYS=TEST_TOKEN_KEY)
     rows: list[Row] = []
     notes: list[str] = []
     for seed in seeds:

@@ -20,6 +20,7 @@ its seed; the same seed replays the same events.
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -400,15 +401,18 @@ def setup(run: Run, customers: int) -> None:
 def start_processes(run: Run) -> None:
     bot = BotProcess(run.env).start()
     run.processes.append(bot)
-    for argv in (
-        [sys.executable, "-m", "webapp.worker"],
-        [str(Path(sys.executable).parent / "rq"), "cron", "webapp.cron", "--url",
-         run.env["REDIS_URL"]],
+    for name, argv in (
+        ("worker", [sys.executable, "-m", "webapp.worker"]),
+        ("cron", [str(Path(sys.executable).parent / "rq"), "cron", "webapp.cron", "--url",
+                  run.env["REDIS_URL"]]),
     ):
-        run.processes.append(
-            subprocess.Popen(argv, cwd=ROOT, env=run.env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-        )
+        # Kept in a file, like the bot's: a failing seed prints what the worker and cron said.
+        log_path = Path(tempfile.mkstemp(prefix=f"admit-{name}-", suffix=".log")[1])
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(argv, cwd=ROOT, env=run.env, stdout=log,
+                                       stderr=subprocess.STDOUT)
+        process.log_path = log_path
+        run.processes.append(process)
     wait_until(lambda: run.emu.calls(TOKEN, "getUpdates"), 90, "the bot's first poll")
 
 
@@ -438,23 +442,24 @@ def run(seed: int, events: int, app, emu, database_url: str, redis_url: str, sta
     state = Run(seed, random.Random(seed), app, emu, env, start, start)
     state.at(start)
     setup(state, customers)
-    start_processes(state)
     began = time.monotonic()
     try:
+        start_processes(state)
         for _ in range(events):
             state.step()
         state.settle()
         found = state.violations()
         if found:  # what the bot had to say about it, while its log is still there
             for process in state.processes:
-                if isinstance(process, BotProcess):
-                    with open(process.log_path, errors="replace") as log:
-                        said = [line.rstrip() for line in log
-                                if " WARNING " in line or " ERROR " in line]
-                    print("invariant run: the bot's warnings and errors:\n"
-                          + "\n".join(said[-80:]), flush=True)
+                with open(process.log_path, errors="replace") as log:
+                    said = [line.rstrip() for line in log
+                            if "WARNING" in line or "ERROR" in line or "Traceback" in line]
+                print(f"invariant run: {process.log_path.name}'s warnings and errors:\n"
+                      + "\n".join(said[-80:]), flush=True)
     finally:
         stop_processes(state)
+        for process in state.processes:
+            process.log_path.unlink(missing_ok=True)
     print(f"invariant run: seed {seed} took {time.monotonic() - began:.0f} s, "
           f"{len(found)} violation(s)", flush=True)
     counts = Counter(entry.split()[0] for entry in state.log)
