@@ -2,6 +2,8 @@
 
 import contextlib
 import functools
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 
@@ -27,6 +29,12 @@ from webapp.throttle import BotThrottle, bot_id_of
 log = logging.getLogger(__name__)
 
 
+def menu_digest(bot_id, menus) -> bytes:
+    """What identifies a set of command menus for one bot (a new token is a new bot)."""
+    payload = json.dumps([bot_id, menus], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest().encode()
+
+
 class ServiceUnavailable(Exception):
     """The database or Redis could not be reached: try the update again later."""
 
@@ -35,6 +43,9 @@ UNAVAILABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTime
 
 # The same list for getUpdates and setWebhook (see webapp.telegram).
 ALLOWED_UPDATES = telegram.ALLOWED_UPDATES
+# A menu that did not change is sent again after a day anyway: someone may have changed it
+# through @BotFather meanwhile.
+MENU_REFRESH_SECONDS = 24 * 3600
 # The longest a reply waits for the shared rate budget before going anyway.
 PACE_MAX_WAIT = 5.0
 
@@ -103,7 +114,12 @@ class ProjectHandlers:
         self.owner_notices.close()
 
     def register_commands(self) -> None:
-        """The command menu: customers' for everyone, the owner's (with /newcode) in their chat."""
+        """The command menu: customers' for everyone, the owner's (with /newcode) in their chat.
+
+        Sent only when it differs from the menu last sent for this bot: a poller starts on every
+        restart and every lease change, and 1,000 bots times seven setMyCommands calls on each
+        would spend minutes of Telegram's rate limits on menus that did not change.
+        """
         try:
             with self.app.app_context():
                 project = self.project()
@@ -111,17 +127,22 @@ class ProjectHandlers:
                 owner_lang = i18n.resolve(project.owner.language) if project else "en"
                 default_lang = i18n.resolve(None, project.default_language) if project else "en"
                 db.session.remove()
+                redis = get_redis()
+            # Telegram shows a user the menu of their language, else the one without.
+            menus = [({}, texts.customer_commands(default_lang))]
+            menus += [({"language_code": i18n.telegram_code(lang)}, texts.customer_commands(lang))
+                      for lang in i18n.LANGUAGES]
+            if owner_chat:
+                menus.append(({"chat_id": owner_chat}, texts.owner_commands(owner_lang)))
+            key = f"admit:bot-menus:{self.project_id}"
+            digest = menu_digest(bot_id_of(self.token), menus)
+            if redis.get(key) == digest:
+                return
             # Short tries: this must not hold up polling when Telegram is slow to answer.
             with telegram.while_someone_waits():
-                # Telegram shows a user the menu of their language, else the one without.
-                telegram.set_my_commands(self.token, texts.customer_commands(default_lang))
-                for lang in i18n.LANGUAGES:
-                    telegram.set_my_commands(self.token, texts.customer_commands(lang),
-                                             language_code=i18n.telegram_code(lang))
-                if owner_chat:
-                    telegram.set_my_commands(
-                        self.token, texts.owner_commands(owner_lang), chat_id=owner_chat
-                    )
+                for scope, commands in menus:
+                    telegram.set_my_commands(self.token, commands, **scope)
+            redis.set(key, digest, ex=MENU_REFRESH_SECONDS)
         except UNAVAILABLE as exc:
             log.info("project %s: commands not registered: %s", self.project_id,
                      exc.__class__.__name__)
