@@ -2,17 +2,20 @@
 
 The same path polling and webhooks feed (bot.dispatch → handlers → domain → replies through the
 Bot API emulator), one update at a time in this process, so the thread's CPU clock is the CPU of
-the update alone (the emulator works in threads of its own). A cProfile run over the same path,
-timed by that thread's CPU clock, then says where the CPU goes, by package.
+the update alone (the emulator works in threads of its own); the SQL statements and transaction
+ends that thread sends are counted too. A cProfile run over the same path, timed by that
+thread's CPU clock, then says where the CPU goes, by package.
 
     python -m bench.update_profile [--quick] [--updates 300] [--top 25]
 """
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import io
 import pstats
+import threading
 import time
 from collections import Counter
 
@@ -38,8 +41,6 @@ def _args(parser):
     parser.add_argument("--top", type=int, default=25, help="functions listed by own CPU time")
 
 
-
-
 def one_update(token: str, user_id: int, code: str, update_id: int) -> dict:
     return {
         "update_id": update_id,
@@ -52,6 +53,39 @@ def one_update(token: str, user_id: int, code: str, update_id: int) -> dict:
             "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
         },
     }
+
+
+class StatementCount:
+    count = 0
+    transactions = 0
+
+
+@contextlib.contextmanager
+def counting_statements(engine):
+    """The SQL statements and transaction ends this thread sends while the block runs (the
+    owner-notice thread and the emulator's are not the update's own work)."""
+    from sqlalchemy import event
+
+    counted = StatementCount()
+    me = threading.get_ident()
+
+    def on_statement(*_):
+        if threading.get_ident() == me:
+            counted.count += 1
+
+    def on_end(*_):
+        if threading.get_ident() == me:
+            counted.transactions += 1
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    event.listen(engine, "commit", on_end)
+    event.listen(engine, "rollback", on_end)
+    try:
+        yield counted
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)
+        event.remove(engine, "commit", on_end)
+        event.remove(engine, "rollback", on_end)
 
 
 PACKAGES = ("sqlalchemy", "psycopg", "requests", "urllib3", "telebot", "redis", "http", "json",
@@ -110,10 +144,11 @@ def main(argv=None) -> list[Row]:
     # The emulator runs in this process too, in threads of its own: the dispatching thread's CPU
     # clock (time.thread_time) counts the update's work only, replies included.
     timed = updates[10 : 10 + args.updates]
-    wall0, cpu0 = time.perf_counter(), time.thread_time()
-    for update in timed:
-        dispatcher.dispatch(update)
-    wall1, cpu1 = time.perf_counter(), time.thread_time()
+    with app.app_context(), counting_statements(db.engine) as statements:
+        wall0, cpu0 = time.perf_counter(), time.thread_time()
+        for update in timed:
+            dispatcher.dispatch(update)
+        wall1, cpu1 = time.perf_counter(), time.thread_time()
     total_cpu = cpu1 - cpu0
 
     profiler = cProfile.Profile(time.thread_time)  # CPU, not time spent waiting on the network
@@ -144,6 +179,9 @@ def main(argv=None) -> list[Row]:
             sent == len(updates), check=True),
         Row("CPU per activation update (the handling thread; the emulator excluded)",
             f"{per_update * 1000:.1f} ms", "≤ 6 ms", per_update <= 0.006),
+        Row("SQL statements per update (commits not counted)", f"{statements.count / n:.1f}"),
+        Row("database transactions per update (commits and rollbacks)",
+            f"{statements.transactions / n:.1f}"),
         Row("wall time per update, one at a time", f"{(wall1 - wall0) / n * 1000:.1f} ms"),
         Row("where the CPU goes (own time by package, profiled run)", shares),
     ]

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot import keyboards, texts
-from bot.join_links import issue_join_links
+from bot.join_links import LinkNeeds, issue_join_links
 from bot.owner_notices import MAX_MESSAGE, SEPARATOR
 from bot.redaction import redacted_traceback
 from webapp import clock
@@ -85,12 +85,14 @@ def deliver_customer_message(
     now: datetime,
     send: Send = _send_by_worker,
     target: Target | None = None,
+    needs: LinkNeeds | None = None,
 ) -> Delivery:
     """Make the Join links and send a claimed confirmation or join-links message.
 
     ``target`` is read from the database unless the caller has it in hand (the bot, right after
-    the activation). Commits what it reads before talking to Telegram (``issue_join_links``
-    does too); the caller settles the claim afterwards with ``settle_customer_message``.
+    the activation), and so are the links' ``needs`` (``read_link_needs``). Commits what it reads
+    before talking to Telegram (``issue_join_links`` does too); the caller settles the claim
+    afterwards with ``settle_customer_message``.
     """
     if target is None:
         found = target_of(session, message, now)
@@ -100,7 +102,8 @@ def deliver_customer_message(
         target = found
     try:
         links = issue_join_links(
-            session, message.project_id, target.customer_id, target.resource_ids, now
+            session, message.project_id, target.customer_id, target.resource_ids, now,
+            token=target.token, needs=needs,
         )
     except Exception as exc:  # noqa: BLE001 - the links follow by a join-links message
         log.error("project %s: join links for customer %s\n%s", message.project_id,
@@ -111,8 +114,15 @@ def deliver_customer_message(
     if message.kind == outbox.JOIN_LINKS and missing:
         return Delivery(Outcome.retry(now, f"no invite link yet for {', '.join(missing)}"))
     # The last look before sending: a rollback that won meanwhile cancels the message (and its
-    # end notice, which waits for this one, tells the customer instead).
-    if not outbox.subscription_active(session, message.subscription_id, now):
+    # end notice, which waits for this one, tells the customer instead). Storing new links
+    # took that look already, under the customer's lock.
+    if links is not None and links.active_subscriptions is not None:
+        active = message.subscription_id is None or (
+            message.subscription_id in links.active_subscriptions
+        )
+    else:
+        active = outbox.subscription_active(session, message.subscription_id, now)
+    if not active:
         session.commit()
         return Delivery(Outcome("skipped", error="access withdrawn"))
     session.commit()
@@ -140,7 +150,7 @@ def settle_customer_message(
         project = session.get(Project, message.project_id)
         plan = session.get(Plan, message.plan_id)
         customer = session.get(Customer, message.customer_id)
-        follow_up = outbox.write(
+        return outbox.write(
             session,
             message.project_id,
             outbox.JOIN_LINKS,
@@ -151,8 +161,6 @@ def settle_customer_message(
             subscription_id=message.subscription_id,
             plan_id=message.plan_id,
         )
-        session.flush()
-        return follow_up.id
     return None
 
 

@@ -197,6 +197,100 @@ def test_rollback_racing_an_extension_by_another_code_keeps_the_paid_extension(a
         assert subscription.ends_at == now + timedelta(days=30)
 
 
+def _hold_first_activation_then(app, project_id, first_text, user, now, second):
+    """A new customer's first activation, uncommitted, while ``second()`` runs in another
+    transaction until it waits for a lock; then the first commits. What ``second`` raised."""
+    activated, release = threading.Event(), threading.Event()
+    errors: list[Exception] = []
+    outcome: list = []
+
+    def first():
+        with app.app_context():
+            try:
+                activate_code(db.session, project_id, first_text, user, now)
+                activated.set()
+                release.wait(30)
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - asserted below
+                errors.append(exc)
+                activated.set()
+            finally:
+                db.session.remove()
+
+    def then():
+        with app.app_context():
+            try:
+                second()
+                db.session.commit()
+                outcome.append("activated")
+            except ActivationRefused as refusal:
+                db.session.rollback()
+                outcome.append(type(refusal).__name__)
+            except Exception as exc:  # noqa: BLE001 - asserted below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    assert activated.wait(30)
+    follower = threading.Thread(target=then)
+    follower.start()
+    with app.app_context():
+        _wait_until_a_transaction_waits_for_a_lock()
+    release.set()
+    holder.join()
+    follower.join()
+    assert errors == []
+    return outcome[0]
+
+
+def _postgresql_only():
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: there is no interleaving to test")
+
+
+def test_a_new_customers_second_tap_of_the_code_waits_for_the_first_and_is_already_activated(
+    app, now
+):
+    """The first tap makes the customer and skips their row lock (nothing of theirs exists yet):
+    the second must wait for that row, then see the activation."""
+    with app.app_context():
+        _postgresql_only()
+    project_id, code_id, code_text = committed_code(app, now, max_activations=10)
+    user = tg_user(4343)
+
+    outcome = _hold_first_activation_then(
+        app, project_id, code_text, user, now,
+        lambda: activate_code(db.session, project_id, code_text, user, now),
+    )
+
+    assert outcome == "AlreadyActivated"
+    with app.app_context():
+        assert db.session.get(AccessCode, code_id).activation_count == 1
+        assert db.session.scalar(select(func.count()).select_from(Activation)) == 1
+
+
+def test_a_new_customers_two_codes_of_one_plan_at_once_extend_one_subscription(app, now):
+    with app.app_context():
+        _postgresql_only()
+        plan = make_plan(make_project(), unit="day", count=30)
+        first, second = make_code(plan, now), make_code(plan, now)
+        project_id, texts = plan.project_id, [first.code, second.code]
+        db.session.commit()
+    user = tg_user(4344)
+
+    outcome = _hold_first_activation_then(
+        app, project_id, texts[0], user, now,
+        lambda: activate_code(db.session, project_id, texts[1], user, now),
+    )
+
+    assert outcome == "activated"
+    with app.app_context():
+        subscription = db.session.scalars(select(Subscription)).one()
+        assert subscription.ends_at == now + timedelta(days=60)
+
+
 def _wait_until_a_transaction_waits_for_a_lock(timeout: float = 30) -> None:
     """Poll pg_stat_activity (a condition, not a sleep) until the rollback is blocked."""
     deadline = time.monotonic() + timeout

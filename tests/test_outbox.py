@@ -23,7 +23,7 @@ from webapp import jobs
 from webapp.domain import lifecycle, outbox
 from webapp.domain.lifecycle import LEASE, Outcome
 from webapp.extensions import db
-from webapp.models import Activation, Project
+from webapp.models import Activation, OutboxMessage, Project
 
 # ---- the happy path stays immediate ------------------------------------------------------------
 
@@ -168,8 +168,8 @@ def _password() -> str:
 
 def test_a_message_retried_until_its_attempts_run_out_is_failed_with_the_reason(session, now):
     project = make_project()
-    message = outbox.write(session, project.id, outbox.OWNER_NOTICE, OWNER_TG, "hi", now)
-    session.flush()
+    message_id = outbox.write(session, project.id, outbox.OWNER_NOTICE, OWNER_TG, "hi", now)
+    message = session.get(OutboxMessage, message_id)
     at = now
     for _ in range(outbox.MAX_ATTEMPTS):
         claimed = outbox.claim(session, message.id, at)
@@ -185,8 +185,8 @@ def test_a_message_retried_until_its_attempts_run_out_is_failed_with_the_reason(
 
 def test_a_late_settle_from_a_superseded_sender_changes_nothing(session, now):
     project = make_project()
-    message = outbox.write(session, project.id, outbox.OWNER_NOTICE, OWNER_TG, "hi", now)
-    session.flush()
+    message_id = outbox.write(session, project.id, outbox.OWNER_NOTICE, OWNER_TG, "hi", now)
+    message = session.get(OutboxMessage, message_id)
     assert outbox.claim(session, message.id, now)
     later = now + LEASE
     assert outbox.claim(session, message.id, later)  # the first sender's lease ran out

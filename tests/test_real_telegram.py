@@ -22,7 +22,7 @@ from webapp import jobs, telegram
 from webapp.domain import lifecycle
 from webapp.domain.memberships import membership_for
 from webapp.extensions import db
-from webapp.models import Removal, Resource
+from webapp.models import Project, Removal, Resource
 
 OWNER_TG = 7900
 ANN, BOB, EVE = 5001, 5002, 5666  # Eve never talked to the bot
@@ -340,6 +340,33 @@ def test_a_webhook_left_by_another_platform_is_removed_and_the_bot_answers(
     assert described["pt"]["help"] != described["en"]["help"]
     assert "newcode" not in described["ru"]
     assert "newcode" in [c["command"] for c in menus[-1]["commands"]]
+
+
+def test_a_restarted_poller_sends_the_command_menus_again_only_when_they_changed(
+    world, harness, app, session
+):
+    from bot.polling import Poller
+
+    emu = harness.emu
+
+    def poll_once():
+        poller = Poller(app, world["project"].id, TOKEN)
+        end_test_transaction()
+        poller.start()
+        try:
+            emu.send_message(TOKEN, ANN, "/help")
+            emu.wait_for_message(TOKEN, ANN, timeout=15)
+        finally:
+            poller.stop()
+            poller.thread.join(10)
+        return len(emu.calls(TOKEN, "setMyCommands"))
+
+    assert poll_once() == 7
+    assert poll_once() == 7  # a restart, a lease moved: the same menus, not sent again
+    project = session.get(Project, world["project"].id)
+    project.default_language = "ru"  # the menu without a language is now Russian
+    session.commit()
+    assert poll_once() == 14
 
 
 # -- 5. Join requests not made through Admit ---------------------------------------------------

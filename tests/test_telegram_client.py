@@ -2,7 +2,7 @@
 
 import pytest
 
-from webapp import telegram
+from webapp import telegram, telegram_http
 
 TOKEN = "4242:CLIENT-TEST"
 
@@ -133,3 +133,80 @@ def test_a_proxy_error_page_is_retried_and_never_shows_the_token(app_config, mon
     assert len(seen) == telegram.MAX_ATTEMPTS
     assert TOKEN not in str(failed.value) and failed.value.__cause__ is None
     assert failed.value.__suppress_context__
+
+
+# ---- the HTTP session ----------------------------------------------------------------------
+
+
+def _no_proxies(monkeypatch, tmp_path):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+
+
+def test_without_a_proxy_the_session_stops_reading_the_environment_per_call(
+    monkeypatch, tmp_path
+):
+    _no_proxies(monkeypatch, tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
+    session = telegram_http.new_session()
+    assert session.trust_env is False
+    assert session.verify == "/etc/ssl/company-ca.pem"  # still honoured, read once
+
+
+def test_a_proxy_in_the_environment_is_still_used(monkeypatch, tmp_path):
+    _no_proxies(monkeypatch, tmp_path)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    session = telegram_http.new_session()
+    assert session.trust_env is True
+    settings = session.merge_environment_settings(
+        "https://api.telegram.org/botX/getMe", {}, None, None, None
+    )
+    assert settings["proxies"]["https"] == "http://proxy.example:3128"
+
+
+def test_a_netrc_file_keeps_the_session_reading_it(monkeypatch, tmp_path):
+    _no_proxies(monkeypatch, tmp_path)
+    (tmp_path / ".netrc").write_text("machine bot-api.example login a password b\n")
+    assert telegram_http.new_session().trust_env is True
+
+
+def test_a_message_whose_answer_never_comes_is_uncertain_and_not_sent_twice(
+    app_config, monkeypatch
+):
+    """The request reached the server; its answer did not: Telegram may have sent it."""
+    import socket
+    from threading import Thread
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    requests_seen: list[bytes] = []
+
+    def swallow():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            data = b""
+            while b"Code accepted" not in data and len(data) < 65536:
+                chunk = conn.recv(65536)  # read the request, never answer
+                if not chunk:
+                    break
+                data += chunk
+            requests_seen.append(data)
+
+    Thread(target=swallow, daemon=True).start()
+    monkeypatch.setattr(telegram, "DASHBOARD_TIMEOUT", (1.0, 0.3))
+    telegram.configure(f"http://127.0.0.1:{listener.getsockname()[1]}")
+    try:
+        with telegram.while_someone_waits(), pytest.raises(telegram.Uncertain):
+            telegram.send_message(TOKEN, 5001, "Code accepted")
+    finally:
+        listener.close()
+        telegram.configure(app_config["TELEGRAM_API_URL"])
+    assert len(requests_seen) == 1
+    head, body = requests_seen[0].split(b"\r\n\r\n", 1)
+    assert b"Code accepted" in body and b"Code accepted" not in head  # JSON body, not the URL

@@ -11,9 +11,9 @@ put them in the query string, where long texts hit HTTP 414 and land in proxies'
 """
 
 import contextlib
+import functools
 import io
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -27,6 +27,8 @@ from telebot.apihelper import (
     ApiInvalidJSONException,
     ApiTelegramException,
 )
+
+from webapp import telegram_http
 
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = 0.5  # seconds: 0.5, 1, 2, 4 between attempts
@@ -217,22 +219,17 @@ def api_url_for(token: str) -> str:
     return _api_url
 
 
-_sessions = threading.local()
-
-
 def send_request(method, url, params=None, files=None, timeout=None, proxies=None):
-    """pyTelegramBotAPI's HTTP layer, with the parameters in the body instead of the URL."""
-    session = getattr(_sessions, "session", None)
-    if session is None:
-        session = _sessions.session = requests.Session()
+    """pyTelegramBotAPI's HTTP layer (webapp.telegram_http), with this call's timeouts."""
     timeout = _request_timeout.get() or timeout
-    if files:
-        return session.post(url, data=params, files=files, timeout=timeout, proxies=proxies)
-    return session.post(url, json=params or {}, timeout=timeout, proxies=proxies)
+    return telegram_http.send(method, url, params, files, timeout, proxies)
 
 
+@functools.lru_cache(maxsize=4096)
 def bot_for(token: str) -> telebot.TeleBot:
-    """A client for one project's bot; no handlers, no polling."""
+    """A client for one project's bot; no handlers, no polling. Kept per token (making one
+    checks the token's shape and sets up handler lists: CPU on every call otherwise); it holds
+    nothing that changes, so threads share it."""
     return telebot.TeleBot(token, threaded=False, parse_mode=None)
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot import keyboards, texts
 from bot.handlers.project import ProjectHandlers
-from bot.join_links import JoinLinks, issue_join_links
+from bot.join_links import JoinLinks, fresh_link_needs, issue_join_links, read_link_needs
 from bot.outbox import Target, deliver_customer_message, settle_customer_message
 from bot.redaction import redacted_traceback
 from webapp import i18n, jobs, telegram
@@ -73,33 +73,35 @@ def activate(handlers: ProjectHandlers, chat_id: int, user: TelegramUser, raw_co
     # (the outbox), claimed by this handler, which sends the confirmation right away: if it
     # cannot (a crash, Telegram away), the sweep sends it later. Committed before any
     # Telegram call: whatever happens next, the activation stands.
-    project, customer, plan, code = handlers.project(), result.customer, result.plan, result.code
-    owner_chat = project.owner.telegram_user_id
-    owner_lang = i18n.resolve(project.owner.language)
-    ends_at = result.subscription.ends_at
+    project = handlers.facts()
+    owner_chat = project.owner_chat
+    owner_lang = i18n.resolve(project.owner_language)
     text = texts.activated(
-        project.name, plan.name, ends_at, result.extended, lang, voice.tz,
+        project.name, result.plan_name, result.ends_at, result.extended, lang, voice.tz,
         voice.custom.get("confirmation"), user.first_name,
     )
-    who = texts.person(user.first_name, user.last_name, user.username, user.id)
-    notice_text = texts.owner_notice(
-        who, code.code, project.name, plan.name, code.activations_left, code.max_activations,
-        owner_lang,
-    )
-    ids = {"customer_id": customer.id, "subscription_id": result.subscription.id,
-           "plan_id": plan.id}
-    confirmation = outbox.write(session, handlers.project_id, outbox.CONFIRMATION, chat_id, text,
-                                now, claimed=True, **ids)
+    ids = {"customer_id": result.customer_id, "subscription_id": result.subscription_id,
+           "plan_id": result.plan_id}
+    claimed = outbox.write_claimed(session, handlers.project_id, outbox.CONFIRMATION, chat_id,
+                                   text, now, **ids)
     if owner_chat:
+        who = texts.person(user.first_name, user.last_name, user.username, user.id)
+        notice_text = texts.owner_notice(
+            who, result.code_text, project.name, result.plan_name, result.activations_left,
+            result.max_activations, owner_lang,
+        )
         outbox.write(session, handlers.project_id, outbox.OWNER_NOTICE, owner_chat, notice_text,
                      now, **ids)
-    target = Target(project.bot_token, customer.id, [r.id for r in plan.resources],
-                    [r.title for r in plan.resources], lang)
-    session.flush()
-    claimed = outbox.claimed_values(confirmation, now)
+    resource_ids = [r.id for r in result.resources]
+    target = Target(handlers.token, result.customer_id, resource_ids,
+                    [r.title for r in result.resources], lang)
+    # What the Join links need is known (rows just made) or read in this transaction too.
+    needs = fresh_link_needs(result, user.username, user.id) or read_link_needs(
+        session, handlers.project_id, result.customer_id, resource_ids, now
+    )
     session.commit()
     delivery = deliver_customer_message(
-        session, claimed, now, functools.partial(send_now, handlers), target
+        session, claimed, now, functools.partial(send_now, handlers), target, needs
     )
     follow_up = settle_customer_message(session, claimed, delivery, utcnow())
     if owner_chat and delivery.missing:
@@ -148,7 +150,7 @@ def already_activated(handlers: ProjectHandlers, chat_id: int, user: TelegramUse
     if access is None or access.subscription is None:
         handlers.reply(chat_id, texts.already_activated(None, None, False, voice.lang))
         return
-    label = texts.plan_label(handlers.project().name, access.plan.name)
+    label = texts.plan_label(handlers.facts().name, access.plan.name)
     text = texts.already_activated(
         label, access.subscription.ends_at, True, voice.lang, voice.tz
     )
@@ -173,7 +175,8 @@ def join_links(handlers: ProjectHandlers, customer_id: int, resource_ids: list[i
                titles: list[str], now) -> JoinLinks:
     """The customer's Join links; on an unexpected failure all of them follow by job."""
     try:
-        return issue_join_links(db.session, handlers.project_id, customer_id, resource_ids, now)
+        return issue_join_links(db.session, handlers.project_id, customer_id, resource_ids, now,
+                                token=handlers.token)
     except Exception as exc:  # noqa: BLE001 - the links follow by job
         log.error("project %s: join links for customer %s\n%s", handlers.project_id,
                   customer_id, redacted_traceback(exc, handlers.token))
@@ -182,7 +185,7 @@ def join_links(handlers: ProjectHandlers, customer_id: int, resource_ids: list[i
 
 
 def alert_owner_of_guessing(handlers: ProjectHandlers) -> None:
-    owner_chat = handlers.project().owner.telegram_user_id
+    owner_chat = handlers.facts().owner_chat
     if not owner_chat:
         db.session.rollback()
         return
@@ -216,7 +219,7 @@ def on_plan_button(handlers: ProjectHandlers, chat_id: int, user: TelegramUser,
                 or plan.archived_at is not None):
             handlers.reply(chat_id, texts.button_gone(lang))
             return
-        project = handlers.project()
+        project = handlers.facts()
         period = texts.period(plan.period_unit, plan.period_count, lang)
         handlers.reply(
             chat_id,

@@ -43,7 +43,7 @@ def on_my_chat_member(handlers: ProjectHandlers, update: types.ChatMemberUpdated
         title, chat_type = result.resource.title, result.resource.chat_type
     else:
         title, chat_type = chat.title or str(chat.id), chat.type
-    owner_chat = handlers.project().owner.telegram_user_id
+    owner_chat = handlers.facts().owner_chat
     lang = handlers.owner_lang()
     session.commit()
     if not owner_chat:

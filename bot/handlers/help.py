@@ -15,7 +15,7 @@ def welcome(handlers: ProjectHandlers, chat_id: int, user: TelegramUser) -> None
     plans = [(p.id, p.name) for p in code_entry.offered_plans(session, handlers.project_id)]
     voice = handlers.voice(user)
     text = texts.welcome(
-        handlers.project().name, bool(plans), voice.lang, voice.custom.get("welcome"),
+        handlers.facts().name, bool(plans), voice.lang, voice.custom.get("welcome"),
         user.first_name,
     )
     session.commit()

@@ -70,7 +70,7 @@ def wizard_answer(handlers: ProjectHandlers, chat_id: int, ask):
     except newcode_wizard.NotAnOwner:
         session.rollback()
         handlers.reply(
-            chat_id, texts.not_owner(i18n.resolve(handlers.project().default_language))
+            chat_id, texts.not_owner(i18n.resolve(handlers.facts().default_language))
         )
     except newcode_wizard.WizardGone:
         session.rollback()

@@ -2,12 +2,15 @@
 
 import contextlib
 import functools
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 
-from flask import Flask
+from flask import Flask, g
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from telebot import types
 
@@ -16,13 +19,20 @@ from bot.owner_notices import OwnerNotices
 from bot.redaction import describe, redacted_traceback
 from webapp import i18n, telegram
 from webapp.domain import owner_texts
+from webapp.domain.core_sql import connection_of
 from webapp.domain.customers import TelegramUser
 from webapp.extensions import db
-from webapp.models import Project
+from webapp.models import Owner, Project, ProjectText
 from webapp.queues import get_redis
 from webapp.throttle import BotThrottle, bot_id_of
 
 log = logging.getLogger(__name__)
+
+
+def menu_digest(bot_id, menus) -> bytes:
+    """What identifies a set of command menus for one bot (a new token is a new bot)."""
+    payload = json.dumps([bot_id, menus], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest().encode()
 
 
 class ServiceUnavailable(Exception):
@@ -33,6 +43,9 @@ UNAVAILABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTime
 
 # The same list for getUpdates and setWebhook (see webapp.telegram).
 ALLOWED_UPDATES = telegram.ALLOWED_UPDATES
+# A menu that did not change is sent again after a day anyway: someone may have changed it
+# through @BotFather meanwhile.
+MENU_REFRESH_SECONDS = 24 * 3600
 # The longest a reply waits for the shared rate budget before going anyway.
 PACE_MAX_WAIT = 5.0
 
@@ -57,6 +70,35 @@ class Voice:
     contact: str | None
 
 
+@dataclass(frozen=True)
+class ProjectFacts:
+    """What the conversations read of their project and its owner, as plain values."""
+
+    name: str
+    bot_username: str | None
+    timezone: str
+    default_language: str
+    contact: str | None
+    owner_chat: int | None  # the linked owner's Telegram id
+    owner_language: str
+    templates: dict[str, dict[str, str]]  # the owner's own texts, by language and key
+
+
+# The project, its owner and all the owner's texts (a few rows) in one round trip, built once.
+_texts = ProjectText.__table__
+FACTS = (
+    select(
+        Project.name, Project.bot_username, Project.timezone, Project.default_language,
+        Project.contact, Project.sandbox, Owner.telegram_user_id,
+        Owner.language.label("owner_language"), _texts.c.language, _texts.c.key,
+        _texts.c.template,
+    )
+    .join(Owner, Owner.id == Project.owner_id)
+    .outerjoin(_texts, _texts.c.project_id == Project.id)
+    .where(Project.id == bindparam("project_id"))
+)
+
+
 class ProjectHandlers:
     """One project's bot as its conversations see it (each module of ``bot.handlers`` takes it
     as its first argument)."""
@@ -72,7 +114,12 @@ class ProjectHandlers:
         self.owner_notices.close()
 
     def register_commands(self) -> None:
-        """The command menu: customers' for everyone, the owner's (with /newcode) in their chat."""
+        """The command menu: customers' for everyone, the owner's (with /newcode) in their chat.
+
+        Sent only when it differs from the menu last sent for this bot: a poller starts on every
+        restart and every lease change, and 1,000 bots times seven setMyCommands calls on each
+        would spend minutes of Telegram's rate limits on menus that did not change.
+        """
         try:
             with self.app.app_context():
                 project = self.project()
@@ -80,17 +127,22 @@ class ProjectHandlers:
                 owner_lang = i18n.resolve(project.owner.language) if project else "en"
                 default_lang = i18n.resolve(None, project.default_language) if project else "en"
                 db.session.remove()
+                redis = get_redis()
+            # Telegram shows a user the menu of their language, else the one without.
+            menus = [({}, texts.customer_commands(default_lang))]
+            menus += [({"language_code": i18n.telegram_code(lang)}, texts.customer_commands(lang))
+                      for lang in i18n.LANGUAGES]
+            if owner_chat:
+                menus.append(({"chat_id": owner_chat}, texts.owner_commands(owner_lang)))
+            key = f"admit:bot-menus:{self.project_id}"
+            digest = menu_digest(bot_id_of(self.token), menus)
+            if redis.get(key) == digest:
+                return
             # Short tries: this must not hold up polling when Telegram is slow to answer.
             with telegram.while_someone_waits():
-                # Telegram shows a user the menu of their language, else the one without.
-                telegram.set_my_commands(self.token, texts.customer_commands(default_lang))
-                for lang in i18n.LANGUAGES:
-                    telegram.set_my_commands(self.token, texts.customer_commands(lang),
-                                             language_code=i18n.telegram_code(lang))
-                if owner_chat:
-                    telegram.set_my_commands(
-                        self.token, texts.owner_commands(owner_lang), chat_id=owner_chat
-                    )
+                for scope, commands in menus:
+                    telegram.set_my_commands(self.token, commands, **scope)
+            redis.set(key, digest, ex=MENU_REFRESH_SECONDS)
         except UNAVAILABLE as exc:
             log.info("project %s: commands not registered: %s", self.project_id,
                      exc.__class__.__name__)
@@ -112,6 +164,7 @@ class ProjectHandlers:
         def run(update):
             try:
                 with self.app.app_context():
+                    g.project_facts = None  # read once per update, on first use
                     try:
                         handler(self, update)
                     finally:
@@ -184,12 +237,36 @@ class ProjectHandlers:
     def project(self) -> Project:
         return db.session.get(Project, self.project_id)
 
+    def facts(self) -> ProjectFacts:
+        """The project and its owner, read once per update (an update takes milliseconds: what
+        the owner changes meanwhile applies from the next one)."""
+        if g.get("project_facts") is not None:
+            return g.project_facts
+        rows = connection_of(db.session).execute(FACTS, {"project_id": self.project_id}).all()
+        if not rows:
+            raise LookupError(f"project {self.project_id} is gone")
+        row = rows[0]
+        if row.sandbox:
+            # What loading the Project row does (webapp.sandbox): its bot lives in the sandbox.
+            telegram.route_to_sandbox(self.token)
+        templates: dict[str, dict[str, str]] = {}
+        for text in rows:
+            if text.key is not None:
+                templates.setdefault(text.language, {})[text.key] = text.template
+        facts = ProjectFacts(
+            row.name, row.bot_username, row.timezone, row.default_language, row.contact,
+            row.telegram_user_id, row.owner_language, templates,
+        )
+        if "project_facts" in g:  # inside an update's unit of work
+            g.project_facts = facts
+        return facts
+
     def voice(self, user: TelegramUser) -> Voice:
         """Telegram's language for this user when the bot speaks it, else the project's default."""
-        project = self.project()
-        lang = i18n.resolve(user.language_code, project.default_language)
-        custom = owner_texts.project_texts(db.session, self.project_id, lang)
-        return Voice(lang, project.timezone, custom, owner_texts.contact(custom, project))
+        facts = self.facts()
+        lang = i18n.resolve(user.language_code, facts.default_language)
+        custom = facts.templates.get(lang, {})
+        return Voice(lang, facts.timezone, custom, owner_texts.contact(custom, facts))
 
     def owner_lang(self) -> str:
-        return i18n.resolve(self.project().owner.language)
+        return i18n.resolve(self.facts().owner_language)

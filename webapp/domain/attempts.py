@@ -12,6 +12,7 @@ five, so a swarm of strangers cannot slow the project's real customers down.
 
 import math
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from redis import Redis
@@ -48,18 +49,40 @@ def check_attempts(
     redis: Redis, project_id: int, telegram_user_id: int, now: datetime, limit: int = LIMIT
 ) -> None:
     """Raise ``TooManyAttempts`` (with the seconds left to wait) after ``limit`` recent misses."""
-    key = _key(project_id, telegram_user_id)
+    misses = redis.zrange(_key(project_id, telegram_user_id), 0, -1, withscores=True)
+    _refuse_after(misses, now, limit)
+
+
+def _refuse_after(misses, now: datetime, limit: int) -> None:
     cutoff = (now - WINDOW).timestamp()
-    recent = [
-        score
-        for _member, score in redis.zrange(key, 0, -1, withscores=True)
-        if score > cutoff
-    ]
+    recent = [score for _member, score in misses if score > cutoff]
     if len(recent) >= limit:
         # The wait ends when the oldest of the last ``limit`` misses leaves the window.
         oldest = sorted(recent)[-limit]
         wait = oldest + WINDOW.total_seconds() - now.timestamp()
         raise TooManyAttempts(max(1, math.ceil(wait)))
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Whether a swarm guesses at the project, and one account's misses: what entering a code
+    checks first, read in one round trip (``standing``)."""
+
+    swarm: bool
+    misses: list
+
+    def check(self, now: datetime, limit: int) -> None:
+        """``check_attempts`` on what was read."""
+        _refuse_after(self.misses, now, limit)
+
+
+def standing(redis: Redis, project_id: int, telegram_user_id: int, now: datetime) -> Standing:
+    """``guessing_swarm`` and the account's misses for ``check_attempts``, pipelined."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.zcount(_accounts_key(project_id), f"({(now - WINDOW).timestamp()}", "+inf")
+    pipe.zrange(_key(project_id, telegram_user_id), 0, -1, withscores=True)
+    accounts, misses = pipe.execute()
+    return Standing(accounts >= SWARM_ACCOUNTS, misses)
 
 
 def record_wrong_attempt(

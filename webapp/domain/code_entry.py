@@ -1,5 +1,6 @@
 """A customer entering a code in the bot: by activation link or typed, guarded by the counter."""
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,7 @@ from webapp.domain.codes import ALPHABET, GROUP_LENGTH, GROUPS, lookup_key
 from webapp.domain.customers import TelegramUser, upsert_customer
 from webapp.domain.entitlements import active_subscriptions_clause
 from webapp.domain.errors import ActivationRefused, NotFound, UnknownCode
-from webapp.domain.memberships import membership_for
+from webapp.domain.memberships import ensure_memberships
 from webapp.models import AccessCode, Activation, Customer, Plan, Resource, Subscription
 
 AWAITING_CODE = "awaiting_code"
@@ -39,13 +40,13 @@ def enter_code(
     refusals too, to keep it). On success the customer's typed-code step ends and their
     membership rows of the plan's resources exist, ready for invite links. The caller commits.
     """
-    swarm = attempts.guessing_swarm(redis, project_id, now)
+    standing = attempts.standing(redis, project_id, user.id, now)
     limit = attempts.LIMIT
-    if swarm and not _has_activated(session, project_id, user.id):
+    if standing.swarm and not _has_activated(session, project_id, user.id):
         limit = attempts.NEWCOMER_LIMIT_IN_SWARM
     key = lookup_key(raw_code) if len(raw_code) <= MAX_TYPED_LENGTH else ""
     try:
-        attempts.check_attempts(redis, project_id, user.id, now, limit=limit)
+        standing.check(now, limit)
         if not CODE_SHAPE.match(key):
             raise UnknownCode(raw_code[:MAX_TYPED_LENGTH])
         result = activate_code(session, project_id, raw_code.strip(), user, now)
@@ -61,12 +62,10 @@ def enter_code(
             funnel.record_refusal(session, project_id, raw_code.strip(), user, exc, now)
         raise
     funnel.record_activation(session, result, now)
-    customer = result.customer
-    customer.pending_step = None
-    customer.pending_plan_id = None
-    for resource in result.plan.resources:
-        membership_for(session, project_id, customer.id, resource.id)
-    return result
+    made = ensure_memberships(
+        session, project_id, result.customer_id, [r.id for r in result.resources]
+    )
+    return dataclasses.replace(result, new_memberships=made)
 
 
 def _has_activated(session: Session, project_id: int, telegram_user_id: int) -> bool:

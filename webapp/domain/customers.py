@@ -2,12 +2,15 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from webapp import i18n
+from webapp.domain.core_sql import connection_of, expire_loaded
 from webapp.models import Customer, Project
+
+customers = Customer.__table__
 
 
 @dataclass(frozen=True)
@@ -29,52 +32,75 @@ def customer_language(customer: Customer | None, project: Project) -> str:
 
 
 def upsert_customer(session: Session, project_id: int, user: TelegramUser) -> Customer:
-    """The project's customer for ``user``, created on first contact, names kept current.
+    """The project's customer for ``user`` (see ``customer_id_for``), as an object."""
+    customer_id = customer_id_for(session, project_id, user)
+    expire_loaded(session, (Customer, customer_id))  # its names may just have changed
+    return session.get(Customer, customer_id)
+
+
+def customer_id_for(session: Session, project_id: int, user: TelegramUser) -> int:
+    """The id of the project's customer for ``user``, created on first contact, names and
+    language kept current.
 
     Two first contacts at once (two taps of a link) race on the unique constraint: the insert
     is ``ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite alike), and the loser reads the
     winner's row, without failing the activation or needing a savepoint.
     """
-    query = select(Customer).where(
-        Customer.project_id == project_id, Customer.telegram_user_id == user.id
-    )
-    customer = session.scalars(query).first()
-    if customer is None:
-        customer = session.scalars(
-            _insert_for(session)(Customer)
-            .values(
-                project_id=project_id,
-                telegram_user_id=user.id,
-                first_name=user.first_name,
-                last_name=user.last_name,
-                username=user.username,
-                language_code=user.language_code,
-            )
-            .on_conflict_do_nothing(index_elements=["project_id", "telegram_user_id"])
-            .returning(Customer)
-        ).first()
-        if customer is not None:
-            return customer
-        customer = session.scalars(query).one()
-    if (customer.first_name, customer.last_name, customer.username) != (
+    db = connection_of(session)
+    seen = db.execute(
+        CUSTOMER_NAMES, {"project_id": project_id, "telegram_user_id": user.id}
+    ).first()
+    return current_customer(db, project_id, user, seen)[0]
+
+
+def current_customer(
+    db: Connection, project_id: int, user: TelegramUser, seen
+) -> tuple[int, bool]:
+    """``customer_id_for`` with the customer's row already read (``seen``: ``customer_id`` and
+    the names, as ``CUSTOMER_NAMES`` reads them; None when there was no row), and whether the
+    row was made now (first contact, in the caller's transaction)."""
+    if seen is None:
+        key = {"project_id": project_id, "telegram_user_id": user.id}
+        customer_id = db.execute(
+            _FIRST_CONTACT[db.dialect.name],
+            {
+                **key,
+                "first_name": user.first_name,
+                "last_name": user.last_name,
+                "username": user.username,
+                "language_code": user.language_code,
+            },
+        ).scalar()
+        if customer_id is not None:
+            return customer_id, True
+        seen = db.execute(CUSTOMER_NAMES, key).one()
+    changes = {}
+    if (seen.first_name, seen.last_name, seen.username) != (
         user.first_name,
         user.last_name,
         user.username,
     ):
-        _copy_names(customer, user)
-    if user.language_code and customer.language_code != user.language_code:
-        customer.language_code = user.language_code
-    return customer
+        changes.update(first_name=user.first_name, last_name=user.last_name,
+                       username=user.username)
+    if user.language_code and seen.language_code != user.language_code:
+        changes["language_code"] = user.language_code
+    if changes:
+        db.execute(RENAME_CUSTOMER, {"customer_id": seen.customer_id, **changes})
+    return seen.customer_id, False
 
 
-def _insert_for(session: Session):
-    """The INSERT construct with ``on_conflict_do_nothing`` for the session's database."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert
-    return sqlite.insert
-
-
-def _copy_names(customer: Customer, user: TelegramUser) -> None:
-    customer.first_name = user.first_name
-    customer.last_name = user.last_name
-    customer.username = user.username
+CUSTOMER_NAMES = select(
+    customers.c.id.label("customer_id"), customers.c.first_name, customers.c.last_name,
+    customers.c.username, customers.c.language_code,
+).where(
+    customers.c.project_id == bindparam("project_id"),
+    customers.c.telegram_user_id == bindparam("telegram_user_id"),
+)
+# Sets the columns it is given.
+RENAME_CUSTOMER = update(customers).where(customers.c.id == bindparam("customer_id"))
+_FIRST_CONTACT = {
+    name: insert(customers)
+    .on_conflict_do_nothing(index_elements=["project_id", "telegram_user_id"])
+    .returning(customers.c.id)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}

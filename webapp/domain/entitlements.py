@@ -4,9 +4,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from webapp.domain.core_sql import connection_of
 from webapp.models import Membership, Removal, Resource, Subscription, plan_resource
 
 
@@ -30,6 +31,38 @@ def entitled_resource_ids(
     if excluded:
         query = query.where(Subscription.id.not_in(excluded))
     return set(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class Access:
+    """A customer's access now: their active subscriptions and the resources these open."""
+
+    subscription_ids: frozenset[int]
+    resource_ids: frozenset[int]
+
+
+subscriptions = Subscription.__table__
+ACTIVE_ACCESS = (
+    select(subscriptions.c.id, plan_resource.c.resource_id)
+    # Outer: an active subscription to a plan without resources is still active.
+    .outerjoin(plan_resource, plan_resource.c.plan_id == subscriptions.c.plan_id)
+    .where(
+        subscriptions.c.customer_id == bindparam("customer_id"),
+        subscriptions.c.ended_at.is_(None),
+        or_(subscriptions.c.ends_at.is_(None), subscriptions.c.ends_at > bindparam("now")),
+    )
+)
+
+
+def active_access(session: Session, customer_id: int, now: datetime) -> Access:
+    """``entitled_resource_ids`` and which subscriptions are active, in one round trip."""
+    rows = connection_of(session).execute(
+        ACTIVE_ACCESS, {"customer_id": customer_id, "now": now}
+    ).all()
+    return Access(
+        frozenset(row.id for row in rows),
+        frozenset(row.resource_id for row in rows if row.resource_id is not None),
+    )
 
 
 def is_entitled(session: Session, customer_id: int, resource_id: int, now: datetime) -> bool:

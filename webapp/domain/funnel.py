@@ -17,7 +17,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
 from webapp.domain.codes import lookup_key
-from webapp.domain.customers import TelegramUser, upsert_customer
+from webapp.domain.core_sql import connection_of
+from webapp.domain.customers import TelegramUser, customer_id_for
 from webapp.domain.errors import (
     ActivationRefused,
     AlreadyActivated,
@@ -97,7 +98,9 @@ _INSERT_STEPS = {
 
 def _insert(session: Session, rows: list[dict]) -> None:
     if rows:
-        session.execute(_INSERT_STEPS[session.get_bind().dialect.name], rows)
+        # The rows go in one round trip (insertmanyvalues) however many there are.
+        db = connection_of(session)
+        db.execute(_INSERT_STEPS[db.dialect.name], rows)
 
 
 def _row(code: AccessCode, customer_id: int, step: str, detail: str, now: datetime) -> dict:
@@ -117,15 +120,15 @@ def record_activation(session: Session, result, now: datetime) -> None:
     """A code was activated (``result`` is an ``ActivationResult``): an extension is also a
     renewal of the code that opened the subscription. That the customer opened the code and
     activated it the database records with the activation itself (its trigger, insight_02)."""
-    code, customer_id = result.code, result.customer.id
+    customer_id = result.customer_id
     rows = []
     if result.extended:
         first = session.scalars(
             select(AccessCode)
             .join(Activation, Activation.code_id == AccessCode.id)
             .where(
-                Activation.subscription_id == result.subscription.id,
-                Activation.code_id != code.id,
+                Activation.subscription_id == result.subscription_id,
+                Activation.code_id != result.code_id,
             )
             .order_by(Activation.activated_at, Activation.id)
             .limit(1)
@@ -154,11 +157,11 @@ def record_refusal(
         return
     if isinstance(exc, UnknownCode) and code.deleted_at is None:
         return
-    customer = upsert_customer(session, project_id, user)
+    customer_id = customer_id_for(session, project_id, user)
     reason = refusal_reason(exc)
     _insert(
         session,
-        [_row(code, customer.id, OPENED, "", now), _row(code, customer.id, REFUSED, reason, now)],
+        [_row(code, customer_id, OPENED, "", now), _row(code, customer_id, REFUSED, reason, now)],
     )
 
 

@@ -3,11 +3,13 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.domain import funnel
+from webapp.domain.core_sql import connection_of, expire_loaded
 from webapp.domain.entitlements import is_entitled
 from webapp.models import Customer, Membership, Removal, Resource
 
@@ -38,6 +40,32 @@ def membership_for(
         return membership
     except IntegrityError:
         return session.scalars(query).one()
+
+
+def ensure_memberships(
+    session: Session, project_id: int, customer_id: int, resource_ids: list[int]
+) -> dict[int, int]:
+    """The customer's membership rows of these resources exist (one statement, whichever
+    exist already); the ids of those made now, by resource."""
+    if not resource_ids:
+        return {}
+    db = connection_of(session)
+    made = db.execute(
+        _NEW_MEMBERSHIPS[db.dialect.name],
+        [
+            {"project_id": project_id, "customer_id": customer_id, "resource_id": resource_id}
+            for resource_id in resource_ids
+        ],
+    )
+    return {row.resource_id: row.id for row in made}
+
+
+_NEW_MEMBERSHIPS = {
+    name: insert(Membership.__table__)
+    .on_conflict_do_nothing(index_elements=["customer_id", "resource_id"])
+    .returning(Membership.__table__.c.id, Membership.__table__.c.resource_id)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 
 
 def usable_link(membership: Membership, now: datetime) -> str | None:
@@ -103,22 +131,13 @@ def store_new_link(
     still usable it is handed out and ours is revoked instead.
     """
     for _ in range(STORE_ATTEMPTS):
-        unchanged = (
-            Membership.invite_link.is_(None) if seen is None else Membership.invite_link == seen
-        )
-        stored = session.execute(
-            update(Membership)
-            .where(Membership.id == membership_id, unchanged)
-            .values(
-                invite_link=invite_link,
-                invite_link_expires_at=expires_at,
-                # A link after a leave starts a new stay (as in ``store_link``).
-                joined_at=case((Membership.left_at.is_not(None), None), else_=Membership.joined_at),
-                left_at=None,
-            )
-            .execution_options(synchronize_session=False)
+        stored = connection_of(session).execute(
+            STORE_LINK,
+            {"membership_id": membership_id, "seen": seen, "invite_link": invite_link,
+             "invite_link_expires_at": expires_at},
         )
         if stored.rowcount == 1:
+            expire_loaded(session, (Membership, membership_id))
             return StoredLink(invite_link, seen)
         membership = session.get(Membership, membership_id, populate_existing=True)
         if membership is None:
@@ -130,9 +149,32 @@ def store_new_link(
     return StoredLink(None, invite_link)  # still contended: the join-link job tries again
 
 
+memberships = Membership.__table__
+STORE_LINK = (
+    update(memberships)
+    .where(
+        memberships.c.id == bindparam("membership_id"),
+        memberships.c.invite_link.is_not_distinct_from(bindparam("seen")),
+    )
+    .values(
+        # A link after a leave starts a new stay (as in ``store_link``).
+        joined_at=case((memberships.c.left_at.is_not(None), None), else_=memberships.c.joined_at),
+        left_at=None,
+        # A link made is a link no longer missing (see ``note_link_delivery``).
+        link_undelivered_at=None,
+        link_undelivered_reason=None,
+    )
+)
+LOCK_CUSTOMER = (
+    select(Customer.__table__.c.id)
+    .where(Customer.__table__.c.id == bindparam("customer_id"))
+    .with_for_update()
+)
+
+
 def lock_customer(session: Session, customer_id: int) -> None:
     """Take the customer's row lock (PostgreSQL), as activations and rollbacks do."""
-    session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+    connection_of(session).execute(LOCK_CUSTOMER, {"customer_id": customer_id})
 
 
 def forget_link(session: Session, membership_id: int, invite_link: str) -> bool:
@@ -148,7 +190,11 @@ def forget_link(session: Session, membership_id: int, invite_link: str) -> bool:
 
 def link_name(customer: Customer) -> str:
     """The invite link's name as the owner sees it in Telegram (at most 32 characters)."""
-    who = f"@{customer.username}" if customer.username else str(customer.telegram_user_id)
+    return link_name_of(customer.username, customer.telegram_user_id)
+
+
+def link_name_of(username: str | None, telegram_user_id: int) -> str:
+    who = f"@{username}" if username else str(telegram_user_id)
     return f"Admit {who}"[:32]
 
 

@@ -21,9 +21,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from webapp.domain.core_sql import connection_of
 from webapp.domain.lifecycle import LEASE, Outcome
 from webapp.i18n import D_, Worded
 from webapp.models import Customer, OutboxMessage, Subscription
@@ -68,29 +69,52 @@ def write(
     subscription_id: int | None = None,
     plan_id: int | None = None,
     claimed: bool = False,
-) -> OutboxMessage:
+) -> int:
     """Promise a message in the caller's transaction; ``claimed`` when the caller sends it now.
+    Its id.
 
     A claimed row is held until ``now + LEASE`` (settle it with the same ``now``); an unclaimed
     one is due at once for whoever is free.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown outbox kind {kind!r}")
-    message = OutboxMessage(
-        project_id=project_id,
-        kind=kind,
-        chat_id=chat_id,
-        text=text,
-        customer_id=customer_id,
-        subscription_id=subscription_id,
-        plan_id=plan_id,
-        status="pending",
-        attempts=1 if claimed else 0,
-        next_attempt_at=now + LEASE if claimed else now,
-        created_at=now,
-    )
-    session.add(message)
-    return message
+    return connection_of(session).execute(
+        NEW_MESSAGE,
+        {
+            "project_id": project_id,
+            "kind": kind,
+            "chat_id": chat_id,
+            "text": text,
+            "customer_id": customer_id,
+            "subscription_id": subscription_id,
+            "plan_id": plan_id,
+            "status": "pending",
+            "attempts": 1 if claimed else 0,
+            "next_attempt_at": now + LEASE if claimed else now,
+            "created_at": now,
+        },
+    ).scalar_one()
+
+
+def write_claimed(
+    session: Session,
+    project_id: int,
+    kind: str,
+    chat_id: int,
+    text: str,
+    now: datetime,
+    *,
+    customer_id: int | None = None,
+    subscription_id: int | None = None,
+    plan_id: int | None = None,
+) -> Claimed:
+    """``write`` a message the caller sends at once: the claim it holds."""
+    ids = {"customer_id": customer_id, "subscription_id": subscription_id, "plan_id": plan_id}
+    message_id = write(session, project_id, kind, chat_id, text, now, claimed=True, **ids)
+    return Claimed(message_id, project_id, kind, chat_id, text, **ids, claimed_at=now, attempts=1)
+
+
+NEW_MESSAGE = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
 
 
 def claimed_values(message: OutboxMessage, claimed_at: datetime) -> Claimed:
@@ -176,6 +200,18 @@ def _held(message_id: int, claimed_at: datetime):
     )
 
 
+messages = OutboxMessage.__table__
+SENT = (
+    update(messages)
+    .where(
+        messages.c.id == bindparam("message_id"),
+        messages.c.status == "pending",
+        messages.c.next_attempt_at == bindparam("lease_end"),
+    )
+    .values(status="sent", next_attempt_at=None, last_error=None)
+)
+
+
 def settle(
     session: Session, message_id: int, claimed_at: datetime, outcome: Outcome, now: datetime
 ) -> bool:
@@ -187,11 +223,8 @@ def settle(
     """
     if outcome.status == "done" and not outcome.blocked:
         # The common case in one statement: the customer's answer waits for it.
-        sent = session.execute(
-            update(OutboxMessage)
-            .where(*_held(message_id, claimed_at))
-            .values(status="sent", sent_at=now, next_attempt_at=None, last_error=None)
-            .execution_options(synchronize_session=False)
+        sent = connection_of(session).execute(
+            SENT, {"message_id": message_id, "lease_end": claimed_at + LEASE, "sent_at": now}
         )
         return sent.rowcount == 1
     message = session.scalars(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from webapp.domain import telegram_html
@@ -128,12 +128,15 @@ def render(template: str, **values: str) -> str:
 
 def project_texts(session: Session, project_id: int, language: str) -> dict[str, str]:
     """The owner's templates for one language, by key (only those set)."""
-    rows = session.scalars(
-        select(ProjectText).where(
-            ProjectText.project_id == project_id, ProjectText.language == language
-        )
-    )
+    rows = session.execute(TEMPLATES, {"project_id": project_id, "language": language})
     return {row.key: row.template for row in rows}
+
+
+# Built once: every customer message the bot sends reads it.
+TEMPLATES = select(ProjectText.__table__.c.key, ProjectText.__table__.c.template).where(
+    ProjectText.__table__.c.project_id == bindparam("project_id"),
+    ProjectText.__table__.c.language == bindparam("language"),
+)
 
 
 def contact(templates: dict[str, str], project) -> str | None:
