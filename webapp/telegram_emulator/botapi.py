@@ -197,6 +197,8 @@ class BotApiMethods:
         epoch = self._epoch
         deadline = time.monotonic() + timeout
         self._cond.notify_all()
+        self._wake_polls(bot["token"])  # the poll this one replaces ends with a conflict
+        waker = self._poll_waker(bot["token"])
         while True:
             if self._epoch != epoch or self._bots.get(bot["token"]) is not bot:
                 return []  # reset() while polling: the next poll sees the new state
@@ -207,7 +209,7 @@ class BotApiMethods:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self._stop_event.is_set():
                 return []
-            self._cond.wait(remaining)
+            waker.wait(remaining)
 
     def _api_setwebhook(self, bot, p, files, names):
         bot.update(read_webhook_settings(p))

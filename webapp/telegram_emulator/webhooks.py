@@ -64,7 +64,7 @@ class WebhookDelivery:
 
     def stop(self) -> None:
         with self.emu._cond:
-            self.emu._cond.notify_all()
+            self.emu._hook_cond.notify_all()
         self.thread.join(timeout=5)
         self.pool.shutdown(wait=False, cancel_futures=True)
 
@@ -74,7 +74,8 @@ class WebhookDelivery:
             with emu._cond:
                 for job in self._due():
                     self.pool.submit(self._send, *job)
-                emu._cond.wait(0.1)
+                # Woken when an update is queued or a delivery ends; the timeout sends retries.
+                emu._hook_cond.wait(0.1)
 
     def _due(self) -> list:
         """Updates to send now, marked in flight; under the emulator's lock."""
@@ -131,3 +132,4 @@ class WebhookDelivery:
                 )
                 emu._stats["webhook_failures"] += 1
             emu._cond.notify_all()
+            emu._hook_cond.notify_all()
