@@ -170,8 +170,12 @@ class ProjectHandlers:
                     finally:
                         db.session.remove()
             except UNAVAILABLE as exc:
-                log.warning("project %s: %s: %s unavailable", self.project_id,
-                            handler.__name__, exc.__class__.__name__)
+                # The driver's first line tells an outage from a deadlock or a lock timeout
+                # (psycopg reports those as OperationalError too); it holds no password.
+                cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[:1]
+                log.warning("project %s: %s: %s unavailable: %s", self.project_id,
+                            handler.__name__, exc.__class__.__name__,
+                            cause[0][:200] if cause else "")
                 raise ServiceUnavailable(str(exc)) from exc
             except Exception as exc:  # noqa: BLE001 - logged, with an apology
                 log.error("project %s: %s failed\n%s", self.project_id, handler.__name__,
