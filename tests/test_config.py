@@ -97,3 +97,10 @@ def test_production_requires_token_encryption_keys_and_development_keeps_a_local
     assert key_file.stat().st_mode & 0o077 == 0
     assert token_keys_for(None, "development", key_file) == first
     assert token_keys_for("given", "production", key_file) == "given"
+
+
+def test_webhook_updates_are_handled_in_the_request_unless_the_queue_is_asked_for():
+    assert Config({}).WEBHOOK_HANDLING == "inline"
+    assert Config({"WEBHOOK_HANDLING": "Queue"}).WEBHOOK_HANDLING == "queue"
+    with pytest.raises(RuntimeError, match="WEBHOOK_HANDLING must be inline or queue"):
+        Config({"WEBHOOK_HANDLING": "rq"})

@@ -46,6 +46,7 @@ def live(app, emu, monkeypatch):
         BOT_MODE="webhook",
         PUBLIC_URL=f"http://127.0.0.1:{server.server_port}",
         TELEGRAM_API_URL=emu.url,
+        WEBHOOK_HANDLING="queue",  # most tests here follow an update through RQ
     )
     telegram.configure(emu.url)
     monkeypatch.setattr(webapp.worker, "_app", app)
@@ -154,6 +155,7 @@ def test_an_update_with_the_wrong_secret_or_none_is_refused_and_not_queued(app, 
 
 
 def test_the_right_secret_queues_the_update_and_answers_at_once(app, app_ctx, client):
+    app.config["WEBHOOK_HANDLING"] = "queue"
     project = factories.make_project(factories.make_owner())
     db.session.commit()
     secret = registration.secret_for(app.config["SECRET_KEY"], project.id, project.bot_token)

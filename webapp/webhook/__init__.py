@@ -1,10 +1,12 @@
-"""Webhook mode: Telegram posts each update here; it is queued for a worker at once.
+"""Webhook mode: Telegram posts each update here, and it is handled in the request or queued.
 
-The endpoint answers as soon as the update is safely in Redis (RQ), so Telegram's delivery never
-waits for the database or for the replies, and the web and worker tiers scale apart. A wrong or
-missing ``X-Telegram-Bot-Api-Secret-Token`` is refused without touching anything; an update that
-cannot be queued gets a 503, which Telegram retries (at-least-once). Duplicates are skipped by
-the dispatcher, whichever process they reach.
+``WEBHOOK_HANDLING=inline`` (the default, which measured better in bench.scale) hands the update
+to the handlers before answering: a failure answers 503 and Telegram delivers it again.
+``queue`` answers as soon as the update is safely in Redis (RQ), so Telegram's delivery never
+waits for the database or for the replies, and workers handle it. A wrong or missing
+``X-Telegram-Bot-Api-Secret-Token`` is refused without touching anything; an update that cannot
+be queued gets a 503, which Telegram retries (at-least-once). Duplicates are skipped by the
+dispatcher, whichever process they reach.
 """
 
 from flask import Blueprint, abort, current_app, render_template, request
@@ -63,8 +65,8 @@ def receive(project_id: int):
 
 
 def _handle_in_request(project_id: int, update: dict):
-    """The measured alternative (bench.scale's "webhook-inline"): the web worker handles the
-    update before answering, so Telegram's deliveries wait for the database and the replies."""
+    """The web worker handles the update before answering (bench.scale's "webhook-inline"), so
+    Telegram's deliveries to this bot wait for the database and the replies."""
     from rq.utils import import_attribute
 
     try:
