@@ -304,3 +304,78 @@ def _wait_until_a_transaction_waits_for_a_lock(timeout: float = 30) -> None:
                 return
         threading.Event().wait(0.01)
     raise AssertionError("the rollback never waited for the activation's locks")
+
+
+def test_a_refund_racing_the_same_customers_new_tap_of_the_code_waits_instead_of_deadlocking(
+    app, now
+):
+    """A multi-use code: the owner refunds Ann's activation (rollback_activation) while Ann taps
+    the code again. Her tap has counted the code and is about to lock her customer row when the
+    refund starts. Both take the code before the customer, so the refund waits for the tap
+    (told "already activated"), then goes through; neither is a deadlock victim."""
+    from sqlalchemy import event
+
+    from webapp.domain.rollback import rollback_activation
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite runs one writer at a time: there is no interleaving to test")
+        plan = make_plan(make_project(), unit="day", count=30)
+        code = make_code(plan, now, max_activations=5)
+        project_id, code_text, user = plan.project_id, code.code, tg_user(9101)
+        activate_code(db.session, project_id, code_text, user, now)
+        db.session.commit()
+        activation_id = db.session.scalar(select(Activation.id))
+
+    at_customer_lock, go_on = threading.Event(), threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def tap_again():
+        with app.app_context():
+            connection = db.session.connection()
+
+            def pause_at_the_customer_lock(conn, cursor, statement, *args):
+                if "FOR UPDATE" in statement and "FROM customer" in statement:
+                    at_customer_lock.set()
+                    go_on.wait(30)
+
+            event.listen(connection, "before_cursor_execute", pause_at_the_customer_lock)
+            try:
+                activate_code(db.session, project_id, code_text, user, now)
+                db.session.commit()
+                outcomes["tap"] = "activated"
+            except Exception as exc:  # noqa: BLE001 - asserted below
+                outcomes["tap"] = exc
+                db.session.rollback()
+            finally:
+                event.remove(connection, "before_cursor_execute", pause_at_the_customer_lock)
+                db.session.remove()
+
+    def refund():
+        with app.app_context():
+            try:
+                rollback_activation(db.session, project_id, activation_id, owner_id=None, now=now)
+                db.session.commit()
+                outcomes["refund"] = "done"
+            except Exception as exc:  # noqa: BLE001 - asserted below
+                outcomes["refund"] = exc
+            finally:
+                db.session.remove()
+
+    tapper = threading.Thread(target=tap_again)
+    tapper.start()
+    assert at_customer_lock.wait(30)  # the tap holds the code's row, not yet Ann's
+    refunder = threading.Thread(target=refund)
+    refunder.start()
+    with app.app_context():
+        _wait_until_a_transaction_waits_for_a_lock()
+    go_on.set()
+    tapper.join()
+    refunder.join()
+
+    assert type(outcomes["tap"]).__name__ == "AlreadyActivated", outcomes
+    assert outcomes["refund"] == "done", outcomes
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Activation.id))) == 0
+        assert db.session.scalar(select(AccessCode.activation_count)) == 0
+        assert db.session.scalars(select(Subscription)).one().ended_at is not None

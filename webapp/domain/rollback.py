@@ -206,6 +206,12 @@ def rollback_activation(
     subscription loses exactly what this activation gave, with the removals that follow.
     """
     activation = _live_activation(session, project_id, activation_id)
+    # The code's row before the customer's, the order an activation takes them in (its count,
+    # then its customer): the other order let a refund and the same customer's new tap of the
+    # code each hold what the other waited for, and PostgreSQL aborted one as a deadlock.
+    session.execute(
+        select(AccessCode.id).where(AccessCode.id == activation.code_id).with_for_update()
+    )
     _lock_customers(session, select(Activation.customer_id).where(Activation.id == activation_id))
     activation = session.get(Activation, activation_id, populate_existing=True)
     if activation is None:
