@@ -56,11 +56,18 @@ def alive(pid: int) -> bool:
     return state != "Z"  # a zombie has exited; only its parent's wait is missing
 
 
-def wait_until(condition, timeout: float, what: str):
+def wait_until(condition, timeout: float, what: str, left=None):
+    """Poll ``condition``; on timeout, fail saying what was awaited (and ``left()``, if given)."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, (
+            f"timed out waiting for {what}" + (f": {left()}" if left else "")
+        )
         time.sleep(0.2)
+
+
+def survivors(run) -> list[str]:
+    return [f"{p} {cmdline(p)[:120]}" for p in run.processes if alive(p)]
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -178,7 +185,7 @@ def test_sigterm_to_the_launcher_stops_every_process_and_the_embedded_redis(laun
     os.kill(run.launcher_pid(), signal.SIGTERM)
     assert run.proc.wait(STOP_TIMEOUT) == 0
     wait_until(lambda: not any(alive(p) for p in run.processes), STOP_TIMEOUT,
-               "every process to stop")
+               "every process to stop", lambda: survivors(run))
 
 
 def test_nothing_outlives_a_launcher_killed_outright(launch):
@@ -186,7 +193,7 @@ def test_nothing_outlives_a_launcher_killed_outright(launch):
     os.kill(run.launcher_pid(), signal.SIGKILL)
     run.proc.wait(STOP_TIMEOUT)
     wait_until(lambda: not any(alive(p) for p in run.processes), STOP_TIMEOUT,
-               "every process to die with the launcher")
+               "every process to die with the launcher", lambda: survivors(run))
 
 
 def test_ctrl_c_under_make_stops_everything_without_make_reporting_an_error(launch):
@@ -196,7 +203,7 @@ def test_ctrl_c_under_make_stops_everything_without_make_reporting_an_error(laun
     # is report the launcher as failed ("Error 130"), which it does when the launcher exits 130.
     assert run.proc.wait(STOP_TIMEOUT) in (0, -signal.SIGINT), run.output()[-2000:]
     wait_until(lambda: not any(alive(p) for p in run.processes), STOP_TIMEOUT,
-               "every process to stop")
+               "every process to stop", lambda: survivors(run))
     assert "Error" not in run.output() and "Interrupt" not in run.output()
 
 
