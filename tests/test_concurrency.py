@@ -335,7 +335,7 @@ def test_a_refund_racing_the_same_customers_new_tap_of_the_code_waits_instead_of
             connection = db.session.connection()
 
             def pause_at_the_customer_lock(conn, cursor, statement, *args):
-                if "FOR UPDATE" in statement and "FROM customer" in statement:
+                if "FOR " in statement and "FROM customer" in statement:
                     at_customer_lock.set()
                     go_on.wait(30)
 
@@ -379,3 +379,80 @@ def test_a_refund_racing_the_same_customers_new_tap_of_the_code_waits_instead_of
         assert db.session.scalar(select(func.count(Activation.id))) == 0
         assert db.session.scalar(select(AccessCode.activation_count)) == 0
         assert db.session.scalars(select(Subscription)).one().ended_at is not None
+
+
+def test_an_end_racing_the_customers_new_code_of_the_plan_waits_instead_of_deadlocking(app, now):
+    """Seen in the PostgreSQL server's log during the invariant run: Ann's subscription has run
+    out and she taps a new code of its plan just as the sweep ends it. Her activation holds her
+    customer row and waits for the subscription the end has updated; the end then writes its
+    funnel step, whose foreign key to the customer must not wait for her activation's lock
+    (it did with FOR UPDATE, which blocks a key check, and PostgreSQL aborted one of them)."""
+    from sqlalchemy import event
+
+    from webapp.domain.lifecycle import end_subscription
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite runs one writer at a time: there is no interleaving to test")
+        plan = make_plan(make_project(), unit="day", count=30)
+        first, second = make_code(plan, now - timedelta(days=31)), make_code(plan, now)
+        project_id, second_text, user = plan.project_id, second.code, tg_user(9201)
+        activate_code(db.session, project_id, first.code, user, now - timedelta(days=31))
+        db.session.commit()
+        lapsed_id = db.session.scalar(select(Subscription.id))
+
+    after_customer_lock, go_on = threading.Event(), threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def tap_the_new_code():
+        with app.app_context():
+            connection = db.session.connection()
+            state = {"locked": False}
+
+            def pause_after_the_customer_lock(conn, cursor, statement, *args):
+                if state["locked"] and not after_customer_lock.is_set():
+                    after_customer_lock.set()
+                    go_on.wait(30)
+                if "FOR" in statement and "FROM customer" in statement:
+                    state["locked"] = True  # the next statement waits until the end has run
+
+            event.listen(connection, "before_cursor_execute", pause_after_the_customer_lock)
+            try:
+                outcomes["tap"] = activate_code(db.session, project_id, second_text, user, now)
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - asserted below
+                outcomes["tap"] = exc
+                db.session.rollback()
+            finally:
+                event.remove(connection, "before_cursor_execute", pause_after_the_customer_lock)
+                db.session.remove()
+
+    def end_it():
+        with app.app_context():
+            try:
+                end_subscription(db.session, lapsed_id, now)
+                db.session.commit()
+                outcomes["end"] = "ended"
+            except Exception as exc:  # noqa: BLE001 - asserted below
+                outcomes["end"] = exc
+            finally:
+                db.session.remove()
+
+    tapper = threading.Thread(target=tap_the_new_code)
+    tapper.start()
+    assert after_customer_lock.wait(30)  # the tap holds Ann's customer row
+    ender = threading.Thread(target=end_it)
+    ender.start()
+    ender.join(10)  # it needs nothing the tap holds: it must not be left waiting
+    ended_alone = not ender.is_alive()
+    go_on.set()
+    tapper.join()
+    ender.join()
+
+    assert ended_alone, "the end waited for the activation's customer lock"
+    assert outcomes["end"] == "ended", outcomes
+    assert not isinstance(outcomes["tap"], Exception), outcomes
+    with app.app_context():
+        subscriptions = db.session.scalars(select(Subscription).order_by(Subscription.id)).all()
+        assert [s.ended_at is not None for s in subscriptions] == [True, False]
+        assert subscriptions[1].ends_at == now + timedelta(days=30)

@@ -150,8 +150,15 @@ ACTIVATED_BEFORE = exists().where(
     activations.c.customer_id == bindparam("customer_id"),
 )
 HAS_ACTIVATED = select(ACTIVATED_BEFORE)
+# FOR NO KEY UPDATE (key_share), as every lock of a customer row here: it serialises the
+# customer's activations, rollbacks and links with each other, but not the foreign-key checks of
+# rows that point at the customer. With FOR UPDATE the sweep's end of a lapsed subscription
+# (the subscription, then a funnel step whose key check needs the customer) and the customer's
+# new code of the plan (the customer, then the subscription) deadlocked.
 LOCK_CUSTOMER = (
-    select(customers.c.id).where(customers.c.id == bindparam("customer_id")).with_for_update()
+    select(customers.c.id)
+    .where(customers.c.id == bindparam("customer_id"))
+    .with_for_update(key_share=True)
 )
 CUSTOMER_AFTER_LOCK = select(
     ACTIVATED_BEFORE,

@@ -253,7 +253,9 @@ def extend_member(
     plan = session.get(Plan, plan_id)
     if plan is None or plan.project_id != project_id:
         raise InvalidInput("plan", D_("Choose one of this project's plans."))
-    session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    session.execute(
+        select(Customer.id).where(Customer.id == customer.id).with_for_update(key_share=True)
+    )
     subscription = session.scalars(
         select(Subscription)
         .where(
@@ -332,7 +334,9 @@ def end_access(
     session: Session, project_id: int, customer_id: int, *, owner_id: int | None, now: datetime
 ) -> EndAccessEffects:
     """End every active subscription of the customer now and queue their removals."""
-    session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+    session.execute(
+        select(Customer.id).where(Customer.id == customer_id).with_for_update(key_share=True)
+    )
     effects = _end_effects(session, project_id, customer_id, now)
     if not effects.ending:
         raise InvalidInput("customer", D_("They have no access to end."))

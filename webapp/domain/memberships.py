@@ -168,7 +168,7 @@ STORE_LINK = (
 LOCK_CUSTOMER = (
     select(Customer.__table__.c.id)
     .where(Customer.__table__.c.id == bindparam("customer_id"))
-    .with_for_update()
+    .with_for_update(key_share=True)  # as webapp.domain.activation.LOCK_CUSTOMER
 )
 
 

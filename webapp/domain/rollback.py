@@ -257,7 +257,7 @@ def _lock_customers(session: Session, customer_ids) -> None:
         select(Customer.id)
         .where(Customer.id.in_(customer_ids))
         .order_by(Customer.id)
-        .with_for_update()
+        .with_for_update(key_share=True)  # as webapp.domain.activation.LOCK_CUSTOMER
     )
 
 
