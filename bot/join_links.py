@@ -21,7 +21,7 @@ from bot.redaction import describe
 from webapp import telegram
 from webapp.domain import memberships
 from webapp.domain.core_sql import connection_of
-from webapp.domain.customers import customer_language
+from webapp.domain.customers import customer_language, lock_customer
 from webapp.domain.entitlements import active_access, active_subscriptions_clause, is_entitled
 from webapp.models import Customer, Membership, Plan, Project, Resource, Subscription, plan_resource
 
@@ -225,7 +225,7 @@ def issue_join_links(
         # takes the same lock; on SQLite the first write below holds the database. So the
         # entitlement read after storing is current: either the rollback comes after and its
         # removal finds the stored link to revoke, or it came first and the link is undone here.
-        memberships.lock_customer(session, customer_id)
+        lock_customer(session, customer_id)
         stored_links = [
             (need, link, memberships.store_new_link(
                 session, need.membership_id, need.stored, link, expires_at, now

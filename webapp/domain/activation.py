@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from webapp.domain import audit
 from webapp.domain.codes import lookup_key
 from webapp.domain.core_sql import connection_of, expire_loaded
-from webapp.domain.customers import TelegramUser, current_customer
+from webapp.domain.customers import TelegramUser, current_customer, lock_customer
 from webapp.domain.errors import (
     AlreadyActivated,
     CodeExpired,
@@ -150,16 +150,6 @@ ACTIVATED_BEFORE = exists().where(
     activations.c.customer_id == bindparam("customer_id"),
 )
 HAS_ACTIVATED = select(ACTIVATED_BEFORE)
-# FOR NO KEY UPDATE (key_share), as every lock of a customer row here: it serialises the
-# customer's activations, rollbacks and links with each other, but not the foreign-key checks of
-# rows that point at the customer. With FOR UPDATE the sweep's end of a lapsed subscription
-# (the subscription, then a funnel step whose key check needs the customer) and the customer's
-# new code of the plan (the customer, then the subscription) deadlocked.
-LOCK_CUSTOMER = (
-    select(customers.c.id)
-    .where(customers.c.id == bindparam("customer_id"))
-    .with_for_update(key_share=True)
-)
 CUSTOMER_AFTER_LOCK = select(
     ACTIVATED_BEFORE,
     customers.c.pending_step.is_not(None) | customers.c.pending_plan_id.is_not(None),
@@ -233,7 +223,7 @@ def activate_code(
     # other taps wait on the new row until this commits, then take this path.
     already = pending_step = False
     if not first_contact:
-        db.execute(LOCK_CUSTOMER, {"customer_id": customer_id})
+        lock_customer(db, customer_id)
         already, pending_step = db.execute(CUSTOMER_AFTER_LOCK, ids).one()
     if already:
         # Counted, but theirs already: the count goes back in this same transaction.

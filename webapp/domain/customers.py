@@ -12,6 +12,34 @@ from webapp.models import Customer, Project
 
 customers = Customer.__table__
 
+# Every lock of a customer row is this one, FOR NO KEY UPDATE (key_share): it serialises the
+# customer's activations, rollbacks, links, gifts and ends with each other, but not the
+# foreign-key checks of rows that point at the customer. With FOR UPDATE the sweep's end of a
+# lapsed subscription (the subscription, then a funnel step whose key check needs the customer)
+# and the customer's new code of the plan (the customer, then the subscription) deadlocked.
+# Several customers are locked in id order, so two such transactions cannot cross.
+LOCK_CUSTOMER = (
+    select(customers.c.id)
+    .where(customers.c.id == bindparam("customer_id"))
+    .with_for_update(key_share=True)
+)
+
+
+def lock_customer(session: Session | Connection, customer_id: int) -> None:
+    """Take the customer's row lock (PostgreSQL; SQLite has one writer anyway)."""
+    db = connection_of(session) if isinstance(session, Session) else session
+    db.execute(LOCK_CUSTOMER, {"customer_id": customer_id})
+
+
+def lock_customers(session: Session, customer_ids) -> None:
+    """Lock several customers (ids, or a select of them) in id order, as ``lock_customer``."""
+    session.execute(
+        select(customers.c.id)
+        .where(customers.c.id.in_(customer_ids))
+        .order_by(customers.c.id)
+        .with_for_update(key_share=True)
+    )
+
 
 @dataclass(frozen=True)
 class TelegramUser:

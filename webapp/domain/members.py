@@ -13,6 +13,7 @@ from sqlalchemy import String, cast, exists, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from webapp.domain import audit, funnel
+from webapp.domain.customers import lock_customer
 from webapp.domain.entitlements import RemovalDecision, decide_removals, queue_removals
 from webapp.domain.errors import InvalidInput, NotFound
 from webapp.domain.ownership import owned
@@ -253,9 +254,7 @@ def extend_member(
     plan = session.get(Plan, plan_id)
     if plan is None or plan.project_id != project_id:
         raise InvalidInput("plan", D_("Choose one of this project's plans."))
-    session.execute(
-        select(Customer.id).where(Customer.id == customer.id).with_for_update(key_share=True)
-    )
+    lock_customer(session, customer.id)
     subscription = session.scalars(
         select(Subscription)
         .where(
@@ -334,9 +333,7 @@ def end_access(
     session: Session, project_id: int, customer_id: int, *, owner_id: int | None, now: datetime
 ) -> EndAccessEffects:
     """End every active subscription of the customer now and queue their removals."""
-    session.execute(
-        select(Customer.id).where(Customer.id == customer_id).with_for_update(key_share=True)
-    )
+    lock_customer(session, customer_id)
     effects = _end_effects(session, project_id, customer_id, now)
     if not effects.ending:
         raise InvalidInput("customer", D_("They have no access to end."))

@@ -165,18 +165,6 @@ STORE_LINK = (
         link_undelivered_reason=None,
     )
 )
-LOCK_CUSTOMER = (
-    select(Customer.__table__.c.id)
-    .where(Customer.__table__.c.id == bindparam("customer_id"))
-    .with_for_update(key_share=True)  # as webapp.domain.activation.LOCK_CUSTOMER
-)
-
-
-def lock_customer(session: Session, customer_id: int) -> None:
-    """Take the customer's row lock (PostgreSQL), as activations and rollbacks do."""
-    connection_of(session).execute(LOCK_CUSTOMER, {"customer_id": customer_id})
-
-
 def forget_link(session: Session, membership_id: int, invite_link: str) -> bool:
     """Un-record ``invite_link`` (the caller revokes it in Telegram), if it is still the one."""
     forgotten = session.execute(

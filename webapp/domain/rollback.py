@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from webapp.domain import audit, funnel, outbox
+from webapp.domain.customers import lock_customers
 from webapp.domain.entitlements import RemovalDecision, decide_removals, queue_removals
 from webapp.domain.errors import NotFound
 from webapp.i18n import D_, ND_, Worded, joined_names
@@ -160,7 +161,10 @@ def rollback_codes(
             .execution_options(populate_existing=True)
         )
     )
-    _lock_customers(session, select(Activation.customer_id).where(Activation.code_id.in_(ids)))
+    # Lock the customers so an activation of another code by the same customer cannot change a
+    # subscription between reading it here and writing it back: it waits, then extends what the
+    # rollback left.
+    lock_customers(session, select(Activation.customer_id).where(Activation.code_id.in_(ids)))
     activations = list(session.scalars(_activations_of(ids)))
     effects = _effects(session, codes, activations, now)
     removals = _apply(session, effects, project_id, now)
@@ -212,7 +216,7 @@ def rollback_activation(
     session.execute(
         select(AccessCode.id).where(AccessCode.id == activation.code_id).with_for_update()
     )
-    _lock_customers(session, select(Activation.customer_id).where(Activation.id == activation_id))
+    lock_customers(session, select(Activation.customer_id).where(Activation.id == activation_id))
     activation = session.get(Activation, activation_id, populate_existing=True)
     if activation is None:
         raise NotFound("no such activation")
@@ -247,18 +251,6 @@ def rollback_activation(
     session.flush()
     effects.removal_ids = [removal.id for removal in removals]
     return effects
-
-
-def _lock_customers(session: Session, customer_ids) -> None:
-    # Lock the customers (in id order, as activation locks one) so an activation of another
-    # code by the same customer cannot change a subscription between reading it here and
-    # writing it back: it waits, then extends what the rollback left.
-    session.execute(
-        select(Customer.id)
-        .where(Customer.id.in_(customer_ids))
-        .order_by(Customer.id)
-        .with_for_update(key_share=True)  # as webapp.domain.activation.LOCK_CUSTOMER
-    )
 
 
 def _apply(session, effects: RollbackEffects, project_id: int, now: datetime, code_id=None):
