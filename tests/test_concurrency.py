@@ -7,10 +7,11 @@ at a barrier, so the activations really race (on PostgreSQL: 200 transactions at
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from tests.factories import make_code, make_plan, make_project, tg_user
 from webapp.domain.activation import activate_code
@@ -61,6 +62,49 @@ def race(app, project_id: int, code_text: str, users: list[TelegramUser], now) -
     for thread in threads:
         thread.join()
     return outcomes
+
+
+def in_own_transaction(app, outcomes: dict, name: str, work) -> threading.Thread:
+    """A started thread that runs ``work()`` in its own app context, session and transaction,
+    commits, and keeps what it returned, or the exception it raised, in ``outcomes[name]``."""
+
+    def body():
+        with app.app_context():
+            try:
+                outcomes[name] = work()
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - the test asserts on it
+                db.session.rollback()
+                outcomes[name] = exc
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    return thread
+
+
+@contextmanager
+def paused_at_the_customer_lock(reached: threading.Event, go_on: threading.Event, after=False):
+    """Inside, the session stops at its customer row lock (or at the statement ``after`` it),
+    sets ``reached`` and waits for ``go_on``: a statement hook, so the other side is started
+    at a known point instead of after a sleep."""
+    connection = db.session.connection()
+    locked = False
+
+    def pause(conn, cursor, statement, *args):
+        nonlocal locked
+        is_lock = "FOR " in statement and "FROM customer" in statement
+        if not reached.is_set() and (locked if after else is_lock):
+            reached.set()
+            go_on.wait(30)
+        locked = locked or is_lock
+
+    event.listen(connection, "before_cursor_execute", pause)
+    try:
+        yield
+    finally:
+        event.remove(connection, "before_cursor_execute", pause)
 
 
 def committed_code(app, now, max_activations):
@@ -114,26 +158,19 @@ def test_two_codes_of_one_plan_tapped_at_once_extend_one_subscription_twice(app,
         db.session.commit()
     user = tg_user(777)
     barrier = threading.Barrier(2)
-    errors = []
+    outcomes: dict[str, object] = {}
 
     def attempt(text):
-        with app.app_context():
-            barrier.wait()
-            try:
-                activate_code(db.session, project_id, text, user, now)
-                db.session.commit()
-            except Exception as exc:  # noqa: BLE001 - collected and asserted below
-                errors.append(exc)
-            finally:
-                db.session.remove()
+        barrier.wait()
+        return activate_code(db.session, project_id, text, user, now)
 
-    threads = [threading.Thread(target=attempt, args=(t,)) for t in texts]
-    for thread in threads:
-        thread.start()
+    threads = [
+        in_own_transaction(app, outcomes, t, lambda t=t: attempt(t)) for t in texts
+    ]
     for thread in threads:
         thread.join()
 
-    assert errors == []
+    assert not any(isinstance(o, Exception) for o in outcomes.values()), outcomes
     with app.app_context():
         subscriptions = db.session.scalars(select(Subscription)).all()
         assert len(subscriptions) == 1
@@ -154,43 +191,27 @@ def test_rollback_racing_an_extension_by_another_code_keeps_the_paid_extension(a
         db.session.commit()
 
     activated, release = threading.Event(), threading.Event()
-    errors: list[Exception] = []
+    outcomes: dict[str, object] = {}
 
     def activate_paid_code_and_hold():
-        with app.app_context():
-            try:
-                activate_code(db.session, project_id, paid_text, user, now)
-                activated.set()
-                release.wait(30)
-                db.session.commit()
-            except Exception as exc:  # noqa: BLE001 - asserted below
-                errors.append(exc)
-                activated.set()
-            finally:
-                db.session.remove()
+        effects = activate_code(db.session, project_id, paid_text, user, now)
+        activated.set()
+        release.wait(30)
+        return effects
 
-    def roll_back_refunded_code():
-        with app.app_context():
-            try:
-                rollback_code(db.session, project_id, refunded_id, owner_id=None, now=now)
-                db.session.commit()
-            except Exception as exc:  # noqa: BLE001 - asserted below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    holder = threading.Thread(target=activate_paid_code_and_hold)
-    holder.start()
+    holder = in_own_transaction(app, outcomes, "activation", activate_paid_code_and_hold)
     assert activated.wait(30)
-    roller = threading.Thread(target=roll_back_refunded_code)
-    roller.start()
+    roller = in_own_transaction(
+        app, outcomes, "rollback",
+        lambda: rollback_code(db.session, project_id, refunded_id, owner_id=None, now=now),
+    )
     with app.app_context():
         _wait_until_a_transaction_waits_for_a_lock()
     release.set()
     holder.join()
     roller.join()
 
-    assert errors == []
+    assert not any(isinstance(o, Exception) for o in outcomes.values()), outcomes
     with app.app_context():
         subscription = db.session.scalars(select(Subscription)).one()
         assert subscription.ended_at is None
@@ -201,48 +222,27 @@ def _hold_first_activation_then(app, project_id, first_text, user, now, second):
     """A new customer's first activation, uncommitted, while ``second()`` runs in another
     transaction until it waits for a lock; then the first commits. What ``second`` raised."""
     activated, release = threading.Event(), threading.Event()
-    errors: list[Exception] = []
-    outcome: list = []
+    outcomes: dict[str, object] = {}
 
     def first():
-        with app.app_context():
-            try:
-                activate_code(db.session, project_id, first_text, user, now)
-                activated.set()
-                release.wait(30)
-                db.session.commit()
-            except Exception as exc:  # noqa: BLE001 - asserted below
-                errors.append(exc)
-                activated.set()
-            finally:
-                db.session.remove()
+        effects = activate_code(db.session, project_id, first_text, user, now)
+        activated.set()
+        release.wait(30)
+        return effects
 
-    def then():
-        with app.app_context():
-            try:
-                second()
-                db.session.commit()
-                outcome.append("activated")
-            except ActivationRefused as refusal:
-                db.session.rollback()
-                outcome.append(type(refusal).__name__)
-            except Exception as exc:  # noqa: BLE001 - asserted below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    holder = threading.Thread(target=first)
-    holder.start()
+    holder = in_own_transaction(app, outcomes, "first", first)
     assert activated.wait(30)
-    follower = threading.Thread(target=then)
-    follower.start()
+    follower = in_own_transaction(app, outcomes, "second", second)
     with app.app_context():
         _wait_until_a_transaction_waits_for_a_lock()
     release.set()
     holder.join()
     follower.join()
-    assert errors == []
-    return outcome[0]
+    assert not isinstance(outcomes["first"], Exception), outcomes
+    if isinstance(outcomes["second"], ActivationRefused):
+        return type(outcomes["second"]).__name__
+    assert not isinstance(outcomes["second"], Exception), outcomes
+    return "activated"
 
 
 def _postgresql_only():
@@ -313,8 +313,6 @@ def test_a_refund_racing_the_same_customers_new_tap_of_the_code_waits_instead_of
     the code again. Her tap has counted the code and is about to lock her customer row when the
     refund starts. Both take the code before the customer, so the refund waits for the tap
     (told "already activated"), then goes through; neither is a deadlock victim."""
-    from sqlalchemy import event
-
     from webapp.domain.rollback import rollback_activation
 
     with app.app_context():
@@ -331,42 +329,16 @@ def test_a_refund_racing_the_same_customers_new_tap_of_the_code_waits_instead_of
     outcomes: dict[str, object] = {}
 
     def tap_again():
-        with app.app_context():
-            connection = db.session.connection()
-
-            def pause_at_the_customer_lock(conn, cursor, statement, *args):
-                if "FOR " in statement and "FROM customer" in statement:
-                    at_customer_lock.set()
-                    go_on.wait(30)
-
-            event.listen(connection, "before_cursor_execute", pause_at_the_customer_lock)
-            try:
-                activate_code(db.session, project_id, code_text, user, now)
-                db.session.commit()
-                outcomes["tap"] = "activated"
-            except Exception as exc:  # noqa: BLE001 - asserted below
-                outcomes["tap"] = exc
-                db.session.rollback()
-            finally:
-                event.remove(connection, "before_cursor_execute", pause_at_the_customer_lock)
-                db.session.remove()
+        with paused_at_the_customer_lock(at_customer_lock, go_on):
+            return activate_code(db.session, project_id, code_text, user, now)
 
     def refund():
-        with app.app_context():
-            try:
-                rollback_activation(db.session, project_id, activation_id, owner_id=None, now=now)
-                db.session.commit()
-                outcomes["refund"] = "done"
-            except Exception as exc:  # noqa: BLE001 - asserted below
-                outcomes["refund"] = exc
-            finally:
-                db.session.remove()
+        rollback_activation(db.session, project_id, activation_id, owner_id=None, now=now)
+        return "done"
 
-    tapper = threading.Thread(target=tap_again)
-    tapper.start()
+    tapper = in_own_transaction(app, outcomes, "tap", tap_again)
     assert at_customer_lock.wait(30)  # the tap holds the code's row, not yet Ann's
-    refunder = threading.Thread(target=refund)
-    refunder.start()
+    refunder = in_own_transaction(app, outcomes, "refund", refund)
     with app.app_context():
         _wait_until_a_transaction_waits_for_a_lock()
     go_on.set()
@@ -387,8 +359,6 @@ def test_an_end_racing_the_customers_new_code_of_the_plan_waits_instead_of_deadl
     customer row and waits for the subscription the end has updated; the end then writes its
     funnel step, whose foreign key to the customer must not wait for her activation's lock
     (it did with FOR UPDATE, which blocks a key check, and PostgreSQL aborted one of them)."""
-    from sqlalchemy import event
-
     from webapp.domain.lifecycle import end_subscription
 
     with app.app_context():
@@ -405,44 +375,17 @@ def test_an_end_racing_the_customers_new_code_of_the_plan_waits_instead_of_deadl
     outcomes: dict[str, object] = {}
 
     def tap_the_new_code():
-        with app.app_context():
-            connection = db.session.connection()
-            state = {"locked": False}
-
-            def pause_after_the_customer_lock(conn, cursor, statement, *args):
-                if state["locked"] and not after_customer_lock.is_set():
-                    after_customer_lock.set()
-                    go_on.wait(30)
-                if "FOR" in statement and "FROM customer" in statement:
-                    state["locked"] = True  # the next statement waits until the end has run
-
-            event.listen(connection, "before_cursor_execute", pause_after_the_customer_lock)
-            try:
-                outcomes["tap"] = activate_code(db.session, project_id, second_text, user, now)
-                db.session.commit()
-            except Exception as exc:  # noqa: BLE001 - asserted below
-                outcomes["tap"] = exc
-                db.session.rollback()
-            finally:
-                event.remove(connection, "before_cursor_execute", pause_after_the_customer_lock)
-                db.session.remove()
+        # The statement after the lock waits until the end has run.
+        with paused_at_the_customer_lock(after_customer_lock, go_on, after=True):
+            return activate_code(db.session, project_id, second_text, user, now)
 
     def end_it():
-        with app.app_context():
-            try:
-                end_subscription(db.session, lapsed_id, now)
-                db.session.commit()
-                outcomes["end"] = "ended"
-            except Exception as exc:  # noqa: BLE001 - asserted below
-                outcomes["end"] = exc
-            finally:
-                db.session.remove()
+        end_subscription(db.session, lapsed_id, now)
+        return "ended"
 
-    tapper = threading.Thread(target=tap_the_new_code)
-    tapper.start()
+    tapper = in_own_transaction(app, outcomes, "tap", tap_the_new_code)
     assert after_customer_lock.wait(30)  # the tap holds Ann's customer row
-    ender = threading.Thread(target=end_it)
-    ender.start()
+    ender = in_own_transaction(app, outcomes, "end", end_it)
     ender.join(10)  # it needs nothing the tap holds: it must not be left waiting
     ended_alone = not ender.is_alive()
     go_on.set()
