@@ -309,14 +309,11 @@ def test_a_reminder_whose_answer_was_lost_is_not_sent_again(world, harness, sess
 # -- 3. A webhook left on the token ------------------------------------------------------------
 
 
-def test_a_webhook_left_by_another_platform_is_removed_and_the_bot_answers(
-    world, harness, app, session
-):
+def poll_once(app, emu, project_id: int) -> None:
+    """A real poller started for the project, answering one /help, then stopped."""
     from bot.polling import Poller
 
-    emu = harness.emu
-    emu.set_webhook(TOKEN, "https://old-platform.example/hook")
-    poller = Poller(app, world["project"].id, TOKEN)
+    poller = Poller(app, project_id, TOKEN)
     end_test_transaction()
     poller.start()
     try:
@@ -325,6 +322,14 @@ def test_a_webhook_left_by_another_platform_is_removed_and_the_bot_answers(
     finally:
         poller.stop()
         poller.thread.join(10)
+
+
+def test_a_webhook_left_by_another_platform_is_removed_and_the_bot_answers(
+    world, harness, app, session
+):
+    emu = harness.emu
+    emu.set_webhook(TOKEN, "https://old-platform.example/hook")
+    poll_once(app, emu, world["project"].id)
     assert emu.calls(TOKEN, "deleteWebhook")[0]["status"] == 200
     # And the command menus: the customers', and the owner's in her own chat.
     # The customers' in every language the bot speaks (Telegram picks the user's), and the
@@ -345,28 +350,19 @@ def test_a_webhook_left_by_another_platform_is_removed_and_the_bot_answers(
 def test_a_restarted_poller_sends_the_command_menus_again_only_when_they_changed(
     world, harness, app, session
 ):
-    from bot.polling import Poller
-
     emu = harness.emu
 
-    def poll_once():
-        poller = Poller(app, world["project"].id, TOKEN)
-        end_test_transaction()
-        poller.start()
-        try:
-            emu.send_message(TOKEN, ANN, "/help")
-            emu.wait_for_message(TOKEN, ANN, timeout=15)
-        finally:
-            poller.stop()
-            poller.thread.join(10)
+    def menus_sent_after_a_poll():
+        poll_once(app, emu, world["project"].id)
         return len(emu.calls(TOKEN, "setMyCommands"))
 
-    assert poll_once() == 7
-    assert poll_once() == 7  # a restart, a lease moved: the same menus, not sent again
+    assert menus_sent_after_a_poll() == 7
+    # A restart, a lease moved: the same menus, not sent again.
+    assert menus_sent_after_a_poll() == 7
     project = session.get(Project, world["project"].id)
     project.default_language = "ru"  # the menu without a language is now Russian
     session.commit()
-    assert poll_once() == 14
+    assert menus_sent_after_a_poll() == 14
 
 
 # -- 5. Join requests not made through Admit ---------------------------------------------------
