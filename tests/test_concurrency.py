@@ -200,7 +200,7 @@ def test_rollback_racing_an_extension_by_another_code_keeps_the_paid_extension(a
         return effects
 
     holder = in_own_transaction(app, outcomes, "activation", activate_paid_code_and_hold)
-    assert activated.wait(30)
+    assert activated.wait(30), outcomes  # holds what it raised, if it did
     roller = in_own_transaction(
         app, outcomes, "rollback",
         lambda: rollback_code(db.session, project_id, refunded_id, owner_id=None, now=now),
@@ -231,7 +231,7 @@ def _hold_first_activation_then(app, project_id, first_text, user, now, second):
         return effects
 
     holder = in_own_transaction(app, outcomes, "first", first)
-    assert activated.wait(30)
+    assert activated.wait(30), outcomes  # holds what it raised, if it did
     follower = in_own_transaction(app, outcomes, "second", second)
     with app.app_context():
         _wait_until_a_transaction_waits_for_a_lock()
@@ -337,7 +337,7 @@ def test_a_refund_racing_the_same_customers_new_tap_of_the_code_waits_instead_of
         return "done"
 
     tapper = in_own_transaction(app, outcomes, "tap", tap_again)
-    assert at_customer_lock.wait(30)  # the tap holds the code's row, not yet Ann's
+    assert at_customer_lock.wait(30), outcomes  # the tap holds the code's row, not Ann's
     refunder = in_own_transaction(app, outcomes, "refund", refund)
     with app.app_context():
         _wait_until_a_transaction_waits_for_a_lock()
@@ -384,7 +384,7 @@ def test_an_end_racing_the_customers_new_code_of_the_plan_waits_instead_of_deadl
         return "ended"
 
     tapper = in_own_transaction(app, outcomes, "tap", tap_the_new_code)
-    assert after_customer_lock.wait(30)  # the tap holds Ann's customer row
+    assert after_customer_lock.wait(30), outcomes  # the tap holds Ann's customer row
     ender = in_own_transaction(app, outcomes, "end", end_it)
     ender.join(10)  # it needs nothing the tap holds: it must not be left waiting
     ended_alone = not ender.is_alive()

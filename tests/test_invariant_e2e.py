@@ -23,8 +23,8 @@ CI_SEED = 1
 # Once marked as an expected failure (issue 10): on PostgreSQL under load, seed 1 now and then
 # ended a notice short with a rolled-back customer left in a chat, and the bot's log said only
 # "OperationalError". Two lock-order deadlocks between the bot and the worker were found and fixed
-# since (tests/test_concurrency.py); in the 14 PostgreSQL runs after them (seeds 1 and 9-19, quiet
-# and at load 4-5) it held every time. A failing run prints the seed, its doubled or missing
+# since (tests/test_concurrency.py), and every PostgreSQL run after them held (the README counts
+# them). A failing run prints the seed, its doubled or missing
 # notice and the bot's, worker's and cron's warnings, which now name the database's error.
 def test_a_random_month_ends_with_every_chat_holding_exactly_the_entitled_and_nothing_lost(
     app_ctx, emu, migrated, redis_url
