@@ -127,7 +127,7 @@ def test_the_account_lock_is_counted_per_account_not_for_everyone(auth, client):
     assert auth.login("bob@example.com", PASSWORD).status_code == 302
 
 
-def test_the_account_lock_ends_with_its_window(auth, monkeypatch):
+def test_the_account_lock_ends_a_window_after_it_began(auth, monkeypatch):
     from webapp import auth as auth_views
 
     auth.create_owner("ann@example.com")
@@ -136,6 +136,34 @@ def test_the_account_lock_ends_with_its_window(auth, monkeypatch):
     assert auth.login("ann@example.com", PASSWORD).status_code == 429
     later = NOW + timedelta(seconds=ratelimit.WINDOW_SECONDS + 1)
     monkeypatch.setattr(auth_views, "utcnow", lambda: later)
+    assert auth.login("ann@example.com", PASSWORD).status_code == 302
+
+
+def test_wrong_passwords_in_a_windows_last_seconds_still_lock_for_a_whole_window(
+    app, auth, monkeypatch
+):
+    from webapp import auth as auth_views
+
+    # CI once drew a "now" 30 s before a window's end: the lock then said "try again in
+    # 30 seconds" as if the account were only slowed down, and would have lasted 30 s.
+    stamp = int(NOW.timestamp())
+    last_seconds = NOW + timedelta(
+        seconds=ratelimit.WINDOW_SECONDS - stamp % ratelimit.WINDOW_SECONDS - 30
+    )
+    clock = {"now": last_seconds}
+    monkeypatch.setattr(auth_views, "utcnow", lambda: clock["now"])
+    auth.create_owner("ann@example.com")
+    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT_AND_IP):
+        assert auth.login("ann@example.com", "wrong password!").status_code == 400
+    response = auth.login("ann@example.com", PASSWORD)
+    assert response.status_code == 429
+    assert "Too many wrong passwords. Please try again in 15 minutes." in text(response)
+    assert int(response.headers["Retry-After"]) == ratelimit.WINDOW_SECONDS
+    clock["now"] = last_seconds + timedelta(minutes=1)  # a new window has begun
+    response = auth.login("ann@example.com", PASSWORD)
+    assert response.status_code == 429
+    assert "Too many wrong passwords. Please try again in 14 minutes." in text(response)
+    clock["now"] = last_seconds + timedelta(seconds=ratelimit.WINDOW_SECONDS)
     assert auth.login("ann@example.com", PASSWORD).status_code == 302
 
 

@@ -113,7 +113,7 @@ def throttle_message(blocked: LoginBlocked | SignupBlocked) -> str:
             "Too many requests from your address. Please try again in %(num)s minutes.",
             blocked.minutes,
         )
-    if blocked.retry_after_seconds < 60:
+    if blocked.slowed:
         return ngettext(
             "Many wrong passwords were tried for this account. Please try again in %(num)s "
             "second.",

@@ -9,7 +9,9 @@ blocked for the window.
 
 Redis, not the process, holds the counts so every gunicorn worker sees the same ones. Counts live
 in fixed windows keyed by the window's start, so the caller's ``now`` decides the window and tests
-need no clock of Redis' own.
+need no clock of Redis' own. A lock, once earned, lasts a whole window from the failure that
+earned it (its end is stored in the caller's time): with the window alone, five wrong passwords
+in a window's last second would be locked out for one second.
 """
 
 import hashlib
@@ -33,9 +35,11 @@ KNOWN_FOR_SECONDS = 180 * 86400
 @dataclass(frozen=True)
 class LoginBlocked:
     """Too many wrong passwords lately; the next try is allowed after ``retry_after_seconds``
-    (the dashboard words it: ``webapp.auth.throttle_message``)."""
+    (the dashboard words it: ``webapp.auth.throttle_message``). ``slowed``: the account takes one
+    stranger's try per few seconds, rather than this address being locked out."""
 
     retry_after_seconds: int
+    slowed: bool = False
 
     @property
     def minutes(self) -> int:
@@ -65,6 +69,15 @@ def _keys(email: str, ip: str, window_start: int) -> tuple[str, str, str]:
     )
 
 
+def _locks(email: str, ip: str) -> tuple[str, str]:
+    """The (account, IP) and IP locks; each holds the Unix second it ends at."""
+    return f"{KEY_PREFIX}:lock:{_account(email)}:{ip}", f"{KEY_PREFIX}:lock-ip:{ip}"
+
+
+def _seconds_left(raw: bytes | None, stamp: int) -> int:
+    return max(0, int(raw or 0) - stamp)
+
+
 def new_device_token() -> str:
     return secrets.token_urlsafe(24)
 
@@ -83,31 +96,41 @@ def login_blocked(
 ) -> LoginBlocked | None:
     """Whether a log-in for ``email`` from ``ip`` (and the device cookie ``device``) must wait
     without its password being checked."""
-    start, left = _window(now)
-    pair, account, address = (int(n or 0) for n in redis.mget(*_keys(email, ip, start)))
-    if pair >= MAX_FAILURES_PER_ACCOUNT_AND_IP:
-        return LoginBlocked(left)
+    start, _ = _window(now)
+    stamp = int(now.timestamp())
+    pair_lock, ip_lock = (_seconds_left(raw, stamp) for raw in redis.mget(*_locks(email, ip)))
+    if pair_lock:
+        return LoginBlocked(pair_lock)
     if any(redis.mget(*_known_keys(email, ip, device))):
         return None
-    if address >= MAX_FAILURES_PER_IP:
-        return LoginBlocked(left)
-    if account >= MAX_FAILURES_PER_ACCOUNT:
+    if ip_lock:
+        return LoginBlocked(ip_lock)
+    _, account_key, _ = _keys(email, ip, start)
+    if int(redis.get(account_key) or 0) >= MAX_FAILURES_PER_ACCOUNT:
         # One try per few seconds for the account, whoever takes it: guessing slows to a crawl
         # and the owner on a new device still gets in.
         slot = f"{KEY_PREFIX}:slow:{_account(email)}"
         if not redis.set(slot, 1, nx=True, ex=SLOW_DOWN_SECONDS):
-            return LoginBlocked(max(1, int(redis.ttl(slot))))
+            return LoginBlocked(max(1, int(redis.ttl(slot))), slowed=True)
     return None
 
 
 def record_login_failure(redis: Redis, email: str, ip: str, now: datetime) -> None:
-    """Count one wrong password against the account from this IP, the account, and the IP."""
+    """Count one wrong password against the account from this IP, the account, and the IP;
+    the failure that reaches a limit locks for a whole window from now."""
     start, left = _window(now)
     pipe = redis.pipeline()
     for key in _keys(email, ip, start):
         pipe.incr(key)
         pipe.expire(key, left + 60)
-    pipe.execute()
+    pair, _, _, _, address, _ = pipe.execute()
+    ends = int(now.timestamp()) + WINDOW_SECONDS
+    pair_lock, ip_lock = _locks(email, ip)
+    # Redis' expiry only tidies up (a minute late, in its own time); the stored end decides.
+    if pair >= MAX_FAILURES_PER_ACCOUNT_AND_IP:
+        redis.set(pair_lock, ends, ex=WINDOW_SECONDS + 60)
+    if address >= MAX_FAILURES_PER_IP:
+        redis.set(ip_lock, ends, ex=WINDOW_SECONDS + 60)
 
 
 def record_login_success(redis: Redis, email: str, ip: str, device: str, now: datetime) -> None:
@@ -120,7 +143,7 @@ def record_login_success(redis: Redis, email: str, ip: str, device: str, now: da
     start, _ = _window(now)
     account_ip_key, _, _ = _keys(email, ip, start)
     pipe = redis.pipeline()
-    pipe.delete(account_ip_key)
+    pipe.delete(account_ip_key, _locks(email, ip)[0])
     for key in _known_keys(email, ip, device):
         pipe.set(key, 1, ex=KNOWN_FOR_SECONDS)
     pipe.execute()
