@@ -326,3 +326,54 @@ def test_messages_render_their_entities_and_escape_everything_else():
     overlapping = [{"type": "bold", "offset": 0, "length": 4},
                    {"type": "italic", "offset": 2, "length": 4}]
     assert message_html("abcdef", overlapping) == "<b>ab<i>cd</i></b><i>ef</i>"
+
+
+# ``python -m webapp.sandbox`` whose server never finishes stopping: the bounded stop must end the
+# process anyway (``make run`` promises nothing outlives it). The hang itself was seen twice and
+# its cause is not known, so the stop is made to hang here on purpose.
+_HANGING_STOP = """
+import sys, threading
+import webapp.sandbox.__main__ as sandbox_main
+from webapp.sandbox.server import SandboxTelegram
+sandbox_main.STOP_SECONDS = 0.5
+SandboxTelegram.stop = lambda self: threading.Event().wait()
+sys.exit(sandbox_main.main())
+"""
+
+
+def _start_sandbox_whose_stop_hangs(migrated, redis_url):
+    import subprocess
+    import sys
+
+    from tests.bot_process import bot_env
+    from tests.test_launcher import free_port
+
+    env = bot_env(migrated, redis_url, "http://127.0.0.1:9")
+    env.update(ADMIT_SANDBOX="1", SANDBOX_API_URL=f"http://127.0.0.1:{free_port()}")
+    process = subprocess.Popen(
+        [sys.executable, "-c", _HANGING_STOP], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )
+    first = process.stdout.readline()
+    assert first.startswith("Sandbox Telegram on"), first + process.stdout.read()
+    return process
+
+
+def test_a_sandbox_whose_stop_hangs_exits_anyway_and_shows_what_held_it(migrated, redis_url):
+    import signal
+
+    process = _start_sandbox_whose_stop_hangs(migrated, redis_url)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "did not stop in time; exiting anyway" in output
+    assert "Thread 0x" in output and "<lambda>" in output  # the stacks name the stuck stop
+
+
+def test_a_sandbox_whose_launcher_is_gone_still_exits_when_its_stop_hangs(migrated, redis_url):
+    import signal
+
+    process = _start_sandbox_whose_stop_hangs(migrated, redis_url)
+    process.stdout.close()  # the reader is gone: the stop's report meets a broken pipe
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0

@@ -80,11 +80,12 @@ def main() -> int:
         emulator = SandboxTelegram(require_start=True, clock_start=start)
         bots = restore(emulator)
         db.session.remove()
-    emulator.start(port=address.port or 8081, host=address.hostname or "127.0.0.1")
-    print(f"Sandbox Telegram on {emulator.url} ({bots} sandbox bot(s))", flush=True)
     done = threading.Event()
+    # Before the ready line: a SIGTERM that follows it takes the orderly stop below.
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
+    emulator.start(port=address.port or 8081, host=address.hostname or "127.0.0.1")
+    print(f"Sandbox Telegram on {emulator.url} ({bots} sandbox bot(s))", flush=True)
     done.wait()
     # A bounded stop: a request thread that does not end (the server joins them on close) must
     # not keep the process alive after SIGTERM; `make run` promises that nothing outlives it.

@@ -36,11 +36,12 @@ def main(argv=None) -> int:
         emu.add_bot(token=token, username=username or "TestBot")
     if args.rate_limit:
         emu.set_rate_limit()
+    done = threading.Event()
+    # Before the ready line: a SIGTERM that follows it takes the orderly stop below.
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
     emu.start(port=args.port, host=args.host)
     print(f"Telegram Bot API emulator listening on {emu.url}", flush=True)
 
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
     with contextlib.suppress(KeyboardInterrupt):
         done.wait()
     emu.stop()
