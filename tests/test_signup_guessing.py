@@ -80,3 +80,26 @@ def test_guessing_the_current_password_on_the_account_page_is_throttled(
     assert blocked.status_code == 429
     assert "Too many wrong passwords" in text(blocked)
     assert fetch(app, Owner, logged_in_owner.id).password_hash == before
+
+
+def test_sign_ups_refused_at_a_windows_end_stay_refused_for_a_whole_window(app):
+    from datetime import UTC, datetime, timedelta
+
+    from webapp.queues import get_redis
+
+    window = timedelta(seconds=ratelimit.WINDOW_SECONDS)
+    boundary = datetime(2026, 11, 26, 14, 15, tzinfo=UTC)  # 15-minute windows start here
+    last_seconds = boundary - timedelta(seconds=5)
+    with app.app_context():
+        redis = get_redis()
+        for _ in range(ratelimit.MAX_SIGNUPS_PER_IP):
+            assert ratelimit.signup_blocked(redis, "203.0.113.9", last_seconds) is None
+        refused = ratelimit.signup_blocked(redis, "203.0.113.9", last_seconds)
+        assert refused == ratelimit.SignupBlocked(ratelimit.WINDOW_SECONDS)
+        # The next window has begun, but the address is still refused, and nothing is counted.
+        still = ratelimit.signup_blocked(redis, "203.0.113.9", boundary + timedelta(minutes=1))
+        assert still == ratelimit.SignupBlocked(ratelimit.WINDOW_SECONDS - 65)
+        assert ratelimit.signup_blocked(redis, "203.0.113.9", last_seconds + window) is None
+        # Another address, and the same address's reset requests, were never touched.
+        assert ratelimit.signup_blocked(redis, "203.0.113.10", last_seconds) is None
+        assert ratelimit.signup_blocked(redis, "203.0.113.9", last_seconds, kind="reset") is None

@@ -170,11 +170,19 @@ def signup_blocked(
     redis: Redis, ip: str, now: datetime, kind: str = "signup"
 ) -> SignupBlocked | None:
     """Count one sign-up (or password-reset request, ``kind``) from ``ip``; refused past
-    ``MAX_SIGNUPS_PER_IP`` in the window."""
+    ``MAX_SIGNUPS_PER_IP`` in the window, and then for a whole window (as a log-in lock)."""
     start, left = _window(now)
+    stamp = int(now.timestamp())
+    lock = f"{SIGNUP_KEY_PREFIX}:{kind}:lock:{ip}"
+    locked = _seconds_left(redis.get(lock), stamp)
+    if locked:
+        return SignupBlocked(locked)
     key = f"{SIGNUP_KEY_PREFIX}:{kind}:{ip}:{start}"
     pipe = redis.pipeline()
     pipe.incr(key)
     pipe.expire(key, left + 60)
     count, _ = pipe.execute()
-    return SignupBlocked(left) if int(count) > MAX_SIGNUPS_PER_IP else None
+    if int(count) <= MAX_SIGNUPS_PER_IP:
+        return None
+    redis.set(lock, stamp + WINDOW_SECONDS, ex=WINDOW_SECONDS + 60)
+    return SignupBlocked(WINDOW_SECONDS)
