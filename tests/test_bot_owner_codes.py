@@ -35,10 +35,16 @@ def press(emu, world, label_start: str) -> dict:
     return update
 
 
+def activate_and_wait_for_the_owners_notice(emu, world, code: str) -> None:
+    """A customer activates ``code``; the owner's notice (sent from the outbox, maybe after the
+    update counts as handled) has arrived, so the owner's next answer is her last message."""
+    say(emu, world, e2e.new_customer(emu), f"/start {code}")
+    emu.wait_for_message(world.token, world.owner_tg, contains=code)
+
+
 def test_code_command_shows_usage_and_pauses_then_resumes_the_code(emu, world):
     code = e2e.new_code(world, max_activations=5)
-    ann = e2e.new_customer(emu)
-    say(emu, world, ann, f"/start {code}")
+    activate_and_wait_for_the_owners_notice(emu, world, code)
 
     say(emu, world, world.owner_tg, f"/code {code.lower()}")
     answer = last_message(emu, world, world.owner_tg)
@@ -123,8 +129,7 @@ def test_an_owner_whose_account_speaks_russian_gets_the_code_card_and_its_button
     owner = db.session.get(Owner, world.owner_id)
     owner.language = "ru"
     code = e2e.new_code(world, max_activations=5)  # commits the language too
-    ann = e2e.new_customer(emu)
-    say(emu, world, ann, f"/start {code}")
+    activate_and_wait_for_the_owners_notice(emu, world, code)
 
     say(emu, world, world.owner_tg, f"/code {code}")
     card = last_message(emu, world, world.owner_tg)
