@@ -109,11 +109,17 @@ def test_empty_log_in_fields_each_get_a_message(auth):
     assert "Enter your password." in text(response)
 
 
+def lock_out(auth, email: str):
+    """Enough wrong passwords from this address to lock ``email`` out; the answer to the right
+    password that follows."""
+    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT_AND_IP):
+        assert auth.login(email, "wrong password!").status_code == 400
+    return auth.login(email, PASSWORD)
+
+
 def test_repeated_wrong_passwords_lock_the_account_even_for_the_right_password(auth):
     auth.create_owner("ann@example.com")
-    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT_AND_IP):
-        assert auth.login("ann@example.com", "wrong password!").status_code == 400
-    response = auth.login("ann@example.com", PASSWORD)
+    response = lock_out(auth, "ann@example.com")
     assert response.status_code == 429
     assert "Too many wrong passwords" in text(response)
     assert 0 < int(response.headers["Retry-After"]) <= ratelimit.WINDOW_SECONDS
@@ -122,8 +128,7 @@ def test_repeated_wrong_passwords_lock_the_account_even_for_the_right_password(a
 def test_the_account_lock_is_counted_per_account_not_for_everyone(auth, client):
     auth.create_owner("ann@example.com")
     auth.create_owner("bob@example.com")
-    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT_AND_IP):
-        auth.login("ann@example.com", "wrong password!")
+    assert lock_out(auth, "ann@example.com").status_code == 429
     assert auth.login("bob@example.com", PASSWORD).status_code == 302
 
 
@@ -131,9 +136,7 @@ def test_the_account_lock_ends_a_window_after_it_began(auth, monkeypatch):
     from webapp import auth as auth_views
 
     auth.create_owner("ann@example.com")
-    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT_AND_IP):
-        auth.login("ann@example.com", "wrong password!")
-    assert auth.login("ann@example.com", PASSWORD).status_code == 429
+    assert lock_out(auth, "ann@example.com").status_code == 429
     later = NOW + timedelta(seconds=ratelimit.WINDOW_SECONDS + 1)
     monkeypatch.setattr(auth_views, "utcnow", lambda: later)
     assert auth.login("ann@example.com", PASSWORD).status_code == 302
@@ -153,9 +156,7 @@ def test_wrong_passwords_in_a_windows_last_seconds_still_lock_for_a_whole_window
     clock = {"now": last_seconds}
     monkeypatch.setattr(auth_views, "utcnow", lambda: clock["now"])
     auth.create_owner("ann@example.com")
-    for _ in range(ratelimit.MAX_FAILURES_PER_ACCOUNT_AND_IP):
-        assert auth.login("ann@example.com", "wrong password!").status_code == 400
-    response = auth.login("ann@example.com", PASSWORD)
+    response = lock_out(auth, "ann@example.com")
     assert response.status_code == 429
     assert "Too many wrong passwords. Please try again in 15 minutes." in text(response)
     assert int(response.headers["Retry-After"]) == ratelimit.WINDOW_SECONDS

@@ -74,8 +74,14 @@ def _locks(email: str, ip: str) -> tuple[str, str]:
     return f"{KEY_PREFIX}:lock:{_account(email)}:{ip}", f"{KEY_PREFIX}:lock-ip:{ip}"
 
 
-def _seconds_left(raw: bytes | None, stamp: int) -> int:
-    return max(0, int(raw or 0) - stamp)
+def _seconds_left(raw: bytes | None, now: datetime) -> int:
+    return max(0, int(raw or 0) - int(now.timestamp()))
+
+
+def _lock(redis, key: str, now: datetime) -> None:
+    """Lock ``key`` for a whole window from ``now``. Redis' expiry only tidies up (a minute
+    late, in its own time); the stored end, in the caller's time, decides."""
+    redis.set(key, int(now.timestamp()) + WINDOW_SECONDS, ex=WINDOW_SECONDS + 60)
 
 
 def new_device_token() -> str:
@@ -97,16 +103,16 @@ def login_blocked(
     """Whether a log-in for ``email`` from ``ip`` (and the device cookie ``device``) must wait
     without its password being checked."""
     start, _ = _window(now)
-    stamp = int(now.timestamp())
-    pair_lock, ip_lock = (_seconds_left(raw, stamp) for raw in redis.mget(*_locks(email, ip)))
+    _, account_key, _ = _keys(email, ip, start)
+    pair_end, ip_end, account = redis.mget(*_locks(email, ip), account_key)
+    pair_lock, ip_lock = _seconds_left(pair_end, now), _seconds_left(ip_end, now)
     if pair_lock:
         return LoginBlocked(pair_lock)
     if any(redis.mget(*_known_keys(email, ip, device))):
         return None
     if ip_lock:
         return LoginBlocked(ip_lock)
-    _, account_key, _ = _keys(email, ip, start)
-    if int(redis.get(account_key) or 0) >= MAX_FAILURES_PER_ACCOUNT:
+    if int(account or 0) >= MAX_FAILURES_PER_ACCOUNT:
         # One try per few seconds for the account, whoever takes it: guessing slows to a crawl
         # and the owner on a new device still gets in.
         slot = f"{KEY_PREFIX}:slow:{_account(email)}"
@@ -124,13 +130,11 @@ def record_login_failure(redis: Redis, email: str, ip: str, now: datetime) -> No
         pipe.incr(key)
         pipe.expire(key, left + 60)
     pair, _, _, _, address, _ = pipe.execute()
-    ends = int(now.timestamp()) + WINDOW_SECONDS
     pair_lock, ip_lock = _locks(email, ip)
-    # Redis' expiry only tidies up (a minute late, in its own time); the stored end decides.
     if pair >= MAX_FAILURES_PER_ACCOUNT_AND_IP:
-        redis.set(pair_lock, ends, ex=WINDOW_SECONDS + 60)
+        _lock(redis, pair_lock, now)
     if address >= MAX_FAILURES_PER_IP:
-        redis.set(ip_lock, ends, ex=WINDOW_SECONDS + 60)
+        _lock(redis, ip_lock, now)
 
 
 def record_login_success(redis: Redis, email: str, ip: str, device: str, now: datetime) -> None:
@@ -172,9 +176,8 @@ def signup_blocked(
     """Count one sign-up (or password-reset request, ``kind``) from ``ip``; refused past
     ``MAX_SIGNUPS_PER_IP`` in the window, and then for a whole window (as a log-in lock)."""
     start, left = _window(now)
-    stamp = int(now.timestamp())
     lock = f"{SIGNUP_KEY_PREFIX}:{kind}:lock:{ip}"
-    locked = _seconds_left(redis.get(lock), stamp)
+    locked = _seconds_left(redis.get(lock), now)
     if locked:
         return SignupBlocked(locked)
     key = f"{SIGNUP_KEY_PREFIX}:{kind}:{ip}:{start}"
@@ -184,5 +187,5 @@ def signup_blocked(
     count, _ = pipe.execute()
     if int(count) <= MAX_SIGNUPS_PER_IP:
         return None
-    redis.set(lock, stamp + WINDOW_SECONDS, ex=WINDOW_SECONDS + 60)
+    _lock(redis, lock, now)
     return SignupBlocked(WINDOW_SECONDS)
