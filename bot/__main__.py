@@ -27,7 +27,7 @@ def main() -> int:
     threads = str(HANDLER_THREADS)
     os.environ.setdefault("DB_POOL_SIZE", threads)
     os.environ.setdefault("REDIS_MAX_CONNECTIONS", str(HANDLER_THREADS * 2 + 10))
-    app = create_app()
+    app = create_app(migrations=False)
     if app.config["BOT_MODE"] == "webhook":
         return wait_in_webhook_mode()
     # Any number of these processes share the bots through leases in Redis (see bot.fleet).

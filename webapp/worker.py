@@ -14,7 +14,7 @@ def job_app() -> Flask:
     if _app is None:
         from webapp import create_app
 
-        _app = create_app()
+        _app = create_app(migrations=False)
     return _app
 
 

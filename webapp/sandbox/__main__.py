@@ -66,7 +66,7 @@ STOP_SECONDS = 10
 
 
 def main() -> int:
-    app = create_app()
+    app = create_app(migrations=False)
     if not app.config["SANDBOX_ENABLED"]:
         print("The sandbox Telegram is off (ADMIT_SANDBOX=1 turns it on).", flush=True)
         return 0
