@@ -172,6 +172,50 @@ def test_a_netrc_file_keeps_the_session_reading_it(monkeypatch, tmp_path):
     assert telegram_http.new_session().trust_env is True
 
 
+def _in_a_new_thread(work):
+    """``work()``'s result, run in a thread of its own (the HTTP state is per thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(work).result(timeout=30)
+
+
+def test_a_thread_that_only_makes_json_calls_builds_no_requests_session(
+    bot, monkeypatch, tmp_path
+):
+    """A fleet polls 1,000 bots from 1,000 threads: a session each was memory no call used."""
+    _no_proxies(monkeypatch, tmp_path)
+    sessions = []
+    real_new_session = telegram_http.new_session
+    monkeypatch.setattr(
+        telegram_http, "new_session", lambda: sessions.append(real_new_session()) or sessions[-1]
+    )
+
+    def json_calls_then_an_upload():
+        telegram.send_message(TOKEN, 5001, "hello")
+        telegram.send_message(TOKEN, 5001, "again")
+        before_upload = len(sessions)
+        telegram.send_document(TOKEN, 5001, b"code\nGOLD-1\n", "codes.csv")
+        telegram.send_message(TOKEN, 5001, "after")
+        return before_upload
+
+    assert _in_a_new_thread(json_calls_then_an_upload) == 0
+    assert len(sessions) == 1  # the upload's, kept for the thread's later uploads
+    assert [m["text"] for m in bot.sent_messages(TOKEN, 5001) if "text" in m] == [
+        "hello", "again", "after"]
+
+
+def test_behind_a_proxy_json_calls_go_through_requests_and_its_proxy(
+    bot, waits, monkeypatch, tmp_path
+):
+    _no_proxies(monkeypatch, tmp_path)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "")
+    with pytest.raises(telegram.Unreachable):
+        _in_a_new_thread(lambda: telegram.get_me(TOKEN))
+    assert bot.sent_messages(TOKEN, 5001) == []
+
+
 def test_a_message_whose_answer_never_comes_is_uncertain_and_not_sent_twice(
     app_config, monkeypatch
 ):
