@@ -8,7 +8,12 @@ import sys
 
 from bot.fleet import HANDLER_THREADS, Fleet
 from webapp import create_app
+from webapp.bounded_stop import exit_if_stop_hangs
 from webapp.logs import install_redaction
+
+# A stopping poller waits up to 20 s for the batch it is handling, then confirms it (5 s at
+# most); past this the process ends anyway, still under the 30 s Heroku gives before SIGKILL.
+STOP_SECONDS = 28
 
 
 def main() -> int:
@@ -32,6 +37,7 @@ def main() -> int:
         return wait_in_webhook_mode()
     # Any number of these processes share the bots through leases in Redis (see bot.fleet).
     fleet = Fleet(app)
+    exit_if_stop_hangs(fleet.stop_event, STOP_SECONDS, "The membership bot", sys.stderr)
     signal.signal(signal.SIGTERM, lambda *_: fleet.stop_event.set())
     signal.signal(signal.SIGINT, lambda *_: fleet.stop_event.set())
     fleet.run()

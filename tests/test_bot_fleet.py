@@ -241,3 +241,50 @@ def test_killing_one_of_two_bot_processes_loses_no_update(app_ctx, emu, migrated
         if second.running:
             second.stop()
         assert first.stop() == 0, first.log()
+
+
+# ``python -m bot`` whose stop never ends: once SIGTERM came, the process ends within its bound
+# anyway and says what held it. Seen: a bot process outlived a launcher killed outright by over a
+# minute (cause unknown), so the hang is made on purpose here, in both places a stop can hang.
+_HANGING_STOP = """
+import sys, threading
+import bot.__main__ as bot_main
+from bot.fleet import Fleet
+
+bot_main.STOP_SECONDS = 0.5
+if sys.argv[1] == "shutdown":
+    Fleet.shutdown = lambda self: threading.Event().wait()
+else:  # the exit: a thread that never ends, which the interpreter waits for on the way out
+    Fleet.shutdown = lambda self: threading.Thread(target=threading.Event().wait).start()
+sys.exit(bot_main.main())
+"""
+
+
+@pytest.mark.parametrize("where", ["shutdown", "exit"])
+def test_a_bot_process_whose_stop_hangs_exits_anyway_and_shows_what_held_it(
+    migrated, redis_url, where
+):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.bot_process import bot_env
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", _HANGING_STOP, where],
+        env=bot_env(migrated, redis_url, "http://127.0.0.1:9"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "membership bot started" in line:
+            break
+    assert "membership bot started" in lines[-1], "".join(lines)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "The membership bot did not stop in time; exiting anyway" in output
+    # The stacks show what held it: the stuck shutdown, or the exit waiting for a thread.
+    held = "in <lambda>" if where == "shutdown" else "in _shutdown"
+    assert "Thread 0x" in output and held in output, output

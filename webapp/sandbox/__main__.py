@@ -5,8 +5,6 @@ sandbox project's bot and chats and the customers who were in them, so a restart
 keeps the sandbox projects working (their chat histories start empty).
 """
 
-import faulthandler
-import os
 import signal
 import sys
 import threading
@@ -15,6 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from webapp import clock, create_app
+from webapp.bounded_stop import exit_if_stop_hangs
 from webapp.domain.sandbox import owner_persona
 from webapp.extensions import db
 from webapp.models import Customer, Membership, Project, Resource
@@ -81,28 +80,14 @@ def main() -> int:
         bots = restore(emulator)
         db.session.remove()
     done = threading.Event()
+    exit_if_stop_hangs(done, STOP_SECONDS, "Sandbox Telegram", sys.stdout)
     # Before the ready line: a SIGTERM that follows it takes the orderly stop below.
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     emulator.start(port=address.port or 8081, host=address.hostname or "127.0.0.1")
     print(f"Sandbox Telegram on {emulator.url} ({bots} sandbox bot(s))", flush=True)
     done.wait()
-    # A bounded stop: a request thread that does not end (the server joins them on close) must
-    # not keep the process alive after SIGTERM; `make run` promises that nothing outlives it.
-    stopper = threading.Thread(target=emulator.stop, name="sandbox-stop", daemon=True)
-    stopper.start()
-    stopper.join(STOP_SECONDS)
-    if stopper.is_alive():
-        try:
-            print("Sandbox Telegram did not stop in time; exiting anyway. Its threads:",
-                  flush=True)
-            # What held the stop: its cause is not known yet (seen twice in the year-ahead leg).
-            faulthandler.dump_traceback(sys.stdout, all_threads=True)
-        except OSError:
-            # The launcher that read this output is gone (killed outright): a broken pipe must
-            # not keep the process from exiting.
-            pass
-        os._exit(0)
+    emulator.stop()
     return 0
 
 
