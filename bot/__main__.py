@@ -11,8 +11,10 @@ from webapp import create_app
 from webapp.bounded_stop import exit_if_stop_hangs
 from webapp.logs import install_redaction
 
-# A stopping poller waits up to 20 s for the batch it is handling, then confirms it (5 s at
-# most); past this the process ends anyway, still under the 30 s Heroku gives before SIGKILL.
+# A stopping poller waits up to 20 s for the batch it is handling, 5 s to confirm it and 10 s
+# for the owner notices due; past this bound the process ends anyway, under the 30 s Heroku gives
+# before SIGKILL. Nothing is lost then: unconfirmed updates come again (the ledger skips what was
+# handled) and unsent notices stay in the outbox for the sweep.
 STOP_SECONDS = 28
 
 
