@@ -100,9 +100,10 @@ def _thread_pool() -> urllib3.PoolManager | None:
     settings apply (requests reads them)."""
     if not hasattr(_local, "pool"):
         trust_env, verify = environment_settings()
+        # Without a proxy, ``verify`` is the CA bundle's path or True: never off.
         _local.pool = None if trust_env else urllib3.PoolManager(
             ca_certs=verify if isinstance(verify, str) else DEFAULT_CA_BUNDLE_PATH,
-            cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE",
+            cert_reqs="CERT_REQUIRED",
         )
     return _local.pool
 
